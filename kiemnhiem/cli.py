@@ -1,0 +1,157 @@
+"""The ``kiemnhiem`` command line: a thin layer over the Python API.
+
+Help is in Vietnamese and English together. Exit codes (first that applies): 2 bad usage,
+invalid dataset or unwritable ``--out``; 3 the lock is held; 130 SIGINT, 143 SIGTERM; 1 a
+report failed; 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .exceptions import DatasetError, KiemNhiemError, LockHeldError, ParameterError, RunError
+from .labels import label
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def _help(key: str) -> str:
+    return f"{label(key, 'vi')} / {label(key, 'en')}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiemnhiem",
+        description=_help("cli_description"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kiemnhiem {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help=_help("cli_run"), description=_help("cli_run"))
+    run.add_argument("dataset", nargs="?", default=None, help=_help("cli_dataset"))
+    run.add_argument("--out", default="reports", help=_help("cli_out"))
+    run.add_argument("--lang", choices=("vi", "en"), default="vi", help=_help("cli_lang"))
+    run.add_argument("--formats", default="html", help=_help("cli_formats"))
+    run.add_argument("--workers", type=int, default=None, help=_help("cli_workers"))
+    run.add_argument(
+        "--only", nargs="+", default=None, metavar="UNIT:MODEL", help=_help("cli_only")
+    )
+    run.add_argument("--force", action="store_true", help=_help("cli_force"))
+    run.add_argument("--scheduler", default=None, help=_help("cli_scheduler"))
+    run.add_argument("--quiet", action="store_true", help=_help("cli_quiet"))
+
+    validate = sub.add_parser(
+        "validate", help=_help("cli_validate"), description=_help("cli_validate")
+    )
+    validate.add_argument("dataset", help=_help("cli_dataset"))
+
+    demo = sub.add_parser("demo", help=_help("cli_demo"), description=_help("cli_demo"))
+    demo.add_argument("outdir", help=_help("cli_outdir"))
+    demo.add_argument("--seed", type=int, default=2018, help=_help("cli_seed"))
+    demo.add_argument("--units", type=int, default=None, help=_help("cli_units"))
+
+    pilots = sub.add_parser("pilots", help=_help("cli_pilots"), description=_help("cli_pilots"))
+    pilots.add_argument("dataset", nargs="?", default=None, help=_help("cli_dataset"))
+    return parser
+
+
+def _print_error(exc: KiemNhiemError) -> None:
+    print(exc.render(), file=sys.stderr)
+
+
+def _cmd_validate(args) -> int:
+    from .dataset import load_dataset
+
+    load_dataset(args.dataset)
+    print(f"{label('cli_valid', 'vi')} / {label('cli_valid', 'en')}: {Path(args.dataset)}")
+    return EXIT_OK
+
+
+def _cmd_pilots(args) -> int:
+    from .dataset import load_dataset
+    from .labels import format_day
+
+    ds = load_dataset(args.dataset)
+    header = ("unit_code", "unit_name", "model", "start", "start_precision", "start_status")
+    print("\t".join(header))
+    for rec in ds.pilots.itertuples(index=False):
+        start = format_day(rec.start.date(), "vi", rec.start_precision)
+        print(
+            "\t".join(
+                [
+                    rec.unit_code,
+                    rec.unit_name,
+                    rec.model,
+                    start,
+                    rec.start_precision,
+                    rec.start_status,
+                ]
+            )
+        )
+    return EXIT_OK
+
+
+def _cmd_demo(args) -> int:
+    from .demo import write_demo
+
+    if args.units is not None and args.units < 1:
+        raise ParameterError("--units phải là số nguyên dương.", "--units must be positive.")
+    path = write_demo(Path(args.outdir), seed=args.seed, units=args.units)
+    print(path)
+    return EXIT_OK
+
+
+def _cmd_run(args) -> int:
+    from .runner import run_reports
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    if formats != ("html",):
+        raise ParameterError(
+            "Hiện chỉ hỗ trợ --formats html.", "Only --formats html is supported so far."
+        )
+    if args.scheduler is not None:
+        raise ParameterError(
+            "Chưa hỗ trợ --scheduler (cụm Dask).",
+            "--scheduler (Dask cluster) is not supported yet.",
+        )
+    result = run_reports(
+        dataset=args.dataset,
+        out=Path(args.out),
+        lang=args.lang,
+        workers=args.workers,
+        only=args.only,
+        force=args.force,
+        quiet=args.quiet,
+    )
+    return result.exit_code
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "validate": _cmd_validate,
+    "demo": _cmd_demo,
+    "pilots": _cmd_pilots,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (``sys.exit(main())``)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except LockHeldError as exc:
+        _print_error(exc)
+        return EXIT_LOCKED
+    except (DatasetError, ParameterError, RunError) as exc:
+        _print_error(exc)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""One catalog for every piece of display text, in Vietnamese and English.
+
+``label(key, lang)`` is the only way text reaches a reader; ``data/catalog/labels.csv`` holds it
+(key, vi, en). Messages may carry ``{placeholders}`` filled with ``str.format``. Numbers and
+dates are formatted through Babel's locales, never by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import date
+from functools import cache
+from typing import Literal, get_args
+
+from babel.dates import format_date as _babel_date
+from babel.numbers import format_decimal as _babel_decimal
+
+from .exceptions import ParameterError
+from .resources import catalog_dir
+
+Lang = Literal["vi", "en"]
+LANGS: tuple[str, ...] = get_args(Lang)
+_LOCALES = {"vi": "vi_VN", "en": "en_GB"}
+
+
+def check_lang(lang: str) -> Lang:
+    if lang not in LANGS:
+        raise ParameterError(
+            f"Ngôn ngữ không hợp lệ: {lang!r}; chọn một trong {', '.join(LANGS)}.",
+            f"Invalid language: {lang!r}; choose one of {', '.join(LANGS)}.",
+        )
+    return lang  # type: ignore[return-value]
+
+
+@cache
+def labels_table() -> dict[str, dict[str, str]]:
+    """All labels as ``{key: {"vi": ..., "en": ...}}``."""
+    path = catalog_dir() / "labels.csv"
+    out: dict[str, dict[str, str]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for rec in csv.DictReader(fh):
+            key = rec["key"].strip()
+            if key in out:
+                raise ValueError(f"labels.csv: duplicate key {key!r}")
+            out[key] = {"vi": rec["vi"], "en": rec["en"]}
+    return out
+
+
+def label(key: str, lang: str = "vi", /, **fields: object) -> str:
+    """The text for ``key`` in ``lang``, with ``fields`` filled in."""
+    lang = check_lang(lang)
+    try:
+        text = labels_table()[key][lang]
+    except KeyError:
+        raise KeyError(f"no label {key!r}") from None
+    return text.format(**fields) if fields else text
+
+
+def both(key: str, /, **fields: object) -> tuple[str, str]:
+    """``(vi, en)`` for ``key``: for bilingual messages such as validation problems."""
+    return label(key, "vi", **fields), label(key, "en", **fields)
+
+
+def format_number(value: float | int | None, lang: str = "vi", digits: int = 1) -> str:
+    """A number in the language's conventions (Vietnamese: ``1.234,5``); missing is a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if digits == 0:
+        pattern = "#,##0"
+    else:
+        pattern = "#,##0." + "0" * digits
+    return _babel_decimal(value, format=pattern, locale=_LOCALES[check_lang(lang)])
+
+
+def format_signed(value: float | None, lang: str = "vi", digits: int = 1) -> str:
+    """Like :func:`format_number` with an explicit sign (``+1,5``, ``−2,0``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = format_number(abs(value), lang, digits)
+    if round(value, digits) == 0:
+        return text
+    return ("+" if value > 0 else "−") + text
+
+
+def format_percent(
+    share: float | None, lang: str = "vi", digits: int = 1, signed: bool = False
+) -> str:
+    """A share 0-1 as percent (``12,5 %`` in Vietnamese)."""
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return "–"
+    fmt = format_signed if signed else format_number
+    number = fmt(share * 100, lang, digits)
+    return f"{number} %" if lang == "vi" else f"{number}%"
+
+
+def format_day(value: date | None, lang: str = "vi", precision: str = "day") -> str:
+    """A date at its precision: ``15/08/2018``, ``08/2018`` or ``2018`` in Vietnamese."""
+    if value is None:
+        return "–"
+    lang = check_lang(lang)
+    if precision == "year":
+        return str(value.year)
+    if precision == "month":
+        pattern = "MM/yyyy" if lang == "vi" else "MMM yyyy"
+    else:
+        pattern = "dd/MM/yyyy" if lang == "vi" else "d MMM yyyy"
+    return _babel_date(value, format=pattern, locale=_LOCALES[lang])
