@@ -39,7 +39,9 @@ def labels_table() -> dict[str, dict[str, str]]:
     path = catalog_dir() / "labels.csv"
     out: dict[str, dict[str, str]] = {}
     with path.open(encoding="utf-8", newline="") as fh:
-        for rec in csv.DictReader(fh):
+        for line, rec in enumerate(csv.DictReader(fh), start=2):
+            if None in rec or None in rec.values():
+                raise ValueError(f"labels.csv line {line}: expected 3 fields (quote commas)")
             key = rec["key"].strip()
             if key in out:
                 raise ValueError(f"labels.csv: duplicate key {key!r}")

@@ -83,7 +83,12 @@ def unit_table() -> pd.DataFrame:
     frame["code"] = frame["code"].str.zfill(3)
     frame["province_code"] = frame["province_code"].str.zfill(2)
     frame = frame.drop_duplicates("code").reset_index(drop=True)
-    frame["key"] = frame["short"].map(fold)
+    # Numbered districts keep their prefix in the short name ("Quận 1"): strip it on both sides.
+    frame["key"] = [_split_prefix(fold(v), _PREFIXES)[1] for v in frame["short"]]
+    frame["exact"] = [
+        _split_prefix(unicodedata.normalize("NFC", v).casefold(), _EXACT_PREFIXES)[1]
+        for v in frame["short"]
+    ]
     frame["province_key"] = frame["province_short"].map(fold)
     return frame
 
@@ -200,7 +205,7 @@ class UnitMatcher:
         hit = scope[scope["key"] == key]
         if has_marks:
             _, exact = _split_prefix(typed.strip(), _EXACT_PREFIXES)
-            hit = hit[hit["short"].str.casefold() == re.sub(r"\s+", " ", exact).strip()]
+            hit = hit[hit["exact"] == re.sub(r"\s+", " ", exact).strip()]
         if len(hit) > 1 and prefix is not None:
             typed = hit[hit["type"] == _TYPE_BY_PREFIX[prefix]]
             if len(typed) >= 1:

@@ -1,0 +1,53 @@
+"""The command line: exit codes, bilingual messages, and nothing written by validate."""
+
+import subprocess
+import sys
+
+from kiemnhiem.cli import main
+from tests.test_dataset import TODAY, good_files, write  # noqa: F401
+
+
+def test_validate_clean_dataset(tmp_path, capsys):
+    folder = write(tmp_path / "ok", good_files())
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Bộ dữ liệu hợp lệ" in out and "The dataset is valid" in out
+
+
+def test_validate_broken_dataset_exit_2_and_writes_nothing(tmp_path, capsys):
+    files = good_files()
+    files["panel.csv"] += "Phù Yên,2019,so_cuoc_hop,-1,\nMường Tè,2019,so_cuoc_hop,1,\n"
+    folder = write(tmp_path / "bad", files)
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    assert main(["validate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "2 lỗi" in err and "2 problem(s)" in err
+    assert "panel.csv, dòng/row 9, cột/column value" in err
+    assert "panel.csv, dòng/row 10, cột/column unit" in err
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_validate_missing_dataset(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nowhere")]) == 2
+    assert "Dataset not found" in capsys.readouterr().err
+
+
+def test_pilots_lists_start_precision_and_status(tmp_path, capsys):
+    folder = write(tmp_path / "ok", good_files())
+    assert main(["pilots", str(folder)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split("\t") == ["unit_code", "unit_name", "model", "start",
+                                    "start_precision", "start_status"]
+    rows = {tuple(line.split("\t")[:3]): line.split("\t")[3:] for line in lines[1:]}
+    assert rows[("122", "Huyện Phù Yên", "tuyengiao_ttct")] == ["08/2018", "month", "documented"]
+    assert rows[("118", "Huyện Quỳnh Nhai", "danvan_mttq")] == ["2018", "year", "approximate"]
+    assert rows[("116", "Thành phố Sơn La", "danvan_mttq")] == ["01/01/2019", "day", "assumed"]
+
+
+def test_bad_usage_is_exit_2_and_help_is_bilingual():
+    proc = subprocess.run([sys.executable, "-m", "kiemnhiem", "run", "--lang", "fr"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    help_text = subprocess.run([sys.executable, "-m", "kiemnhiem", "--help"],
+                               capture_output=True, text=True).stdout
+    assert "Bộ công cụ đánh giá" in help_text and "Evaluation suite" in help_text
