@@ -31,6 +31,7 @@ from .exceptions import DatasetError, Problem, UnitError
 from .labels import both
 from .readers import (
     ReadError,
+    Table,
     decode_bytes,
     format_period,
     parse_date,
@@ -124,77 +125,138 @@ COMMENT_OPTIONAL = ("author", "date")
 
 
 def load_dataset(path: str | Path | None = None, *, today: date | None = None) -> Dataset:
-    """Load and validate a dataset folder; ``None`` means the bundled demo dataset.
+    """Load and validate a dataset; ``None`` means the bundled demo dataset.
 
     Parameters
     ----------
     path : str, Path or None
         A dataset folder (``metadata.json``, ``pilots.csv``, ``panel.csv``, optional
-        ``indicators.csv``, ``models.csv``, ``events.csv``, ``comments.csv``).
+        ``indicators.csv``, ``models.csv``, ``events.csv``, ``comments.csv``) or a workbook in
+        the template's layout (``.xlsx``).
     today : date, optional
         The date after which years count as "future" (default: the current date).
 
     Raises
     ------
     DatasetError
-        Listing every problem found, each with file, row and column.
+        Listing every problem found, each with file (or sheet), row and column (or cell).
     """
     from .resources import demo_dir
 
-    folder = Path(path) if path is not None else demo_dir()
-    folder = folder.expanduser().resolve()
-    if folder.is_file() and folder.suffix.lower() in (".xlsx", ".xlsm"):
-        from .workbook import read_workbook
+    where = Path(path) if path is not None else demo_dir()
+    where = where.expanduser().resolve()
+    if where.is_file() and where.suffix.lower() in (".xlsx", ".xlsm"):
+        from .workbook import WorkbookSource
 
-        return read_workbook(folder, today=today)
-    if not folder.is_dir():
-        raise DatasetError([Problem(*both("err_no_dataset", path=str(folder)))], str(folder))
-    return _Loader(folder, today or date.today()).load()
+        source: _Source = WorkbookSource(where)
+    elif where.is_dir():
+        source = FolderSource(where)
+    else:
+        raise DatasetError([Problem(*both("err_no_dataset", path=str(where)))], str(where))
+    return validate_source(source, today=today)
 
 
-class _Loader:
-    def __init__(self, folder: Path, today: date):
-        self.folder = folder
-        self.today = today
-        self.problems: list[Problem] = []
+def validate_source(source: _Source, today: date | None = None) -> Dataset:
+    """Validate what a source provides and build the :class:`Dataset` (or raise)."""
+    return _Loader(source, today or date.today()).load()
 
-    def add(
+
+class _Source:
+    """Where a dataset's tables come from: a folder of CSV files or a workbook.
+
+    ``table(kind, ...)`` returns a :class:`~kiemnhiem.readers.Table` for ``kind`` (``pilots``,
+    ``panel``, ``indicators``, ``models``, ``events``, ``comments``), None when it is absent or
+    unreadable (after adding a problem when it is required or unreadable).
+    """
+
+    label: str
+    path: Path
+
+    def metadata(self, problems: list[Problem]) -> tuple[dict | None, dict[str, dict]]:
+        """The metadata dict (None if missing or unreadable) and each key's location."""
+        raise NotImplementedError
+
+    def table(
         self,
-        key: str,
-        file: str | None = None,
-        row: int | None = None,
-        column: str | None = None,
-        **fields: object,
-    ) -> None:
-        self.problems.append(Problem(*both(key, **fields), file=file, row=row, column=column))
+        kind: str,
+        required: tuple[str, ...],
+        optional: tuple[str, ...],
+        problems: list[Problem],
+        must_exist: bool,
+    ) -> Table | None:
+        raise NotImplementedError
 
-    # -- metadata ------------------------------------------------------------------------------
-    def _metadata(self) -> dict:
-        path = self.folder / "metadata.json"
+    def content_hash(self) -> str:
+        raise NotImplementedError
+
+
+class FolderSource(_Source):
+    """A dataset folder of CSV files and ``metadata.json``."""
+
+    def __init__(self, folder: Path):
+        self.path = folder
+        self.label = str(folder)
+
+    def metadata(self, problems):
+        path = self.path / "metadata.json"
+        where = {"file": "metadata.json"}
         if not path.is_file():
-            self.add("err_missing_file", file="metadata.json")
-            return {}
+            problems.append(Problem(*both("err_missing_file"), **where))
+            return None, {}
         try:
             meta = json.loads(decode_bytes(path.read_bytes()))
         except (ReadError, json.JSONDecodeError) as exc:
-            self.add("err_metadata_json", file="metadata.json", detail=str(exc))
-            return {}
+            problems.append(Problem(*both("err_metadata_json", detail=str(exc)), **where))
+            return None, {}
         if not isinstance(meta, dict):
-            self.add("err_metadata_json", file="metadata.json", detail="not an object")
-            return {}
-        known = {"name", "province", "synthetic", "description", "source", "data_end"}
+            problems.append(Problem(*both("err_metadata_json", detail="not an object"), **where))
+            return None, {}
+        return meta, {k: {"file": "metadata.json", "column": k} for k in meta}
+
+    def table(self, kind, required, optional, problems, must_exist):
+        path = self.path / f"{kind}.csv"
+        if not path.is_file():
+            if must_exist:
+                problems.append(Problem(*both("err_missing_file"), file=path.name))
+            return None
+        return read_table(path, required, optional, problems)
+
+    def content_hash(self) -> str:
+        return content_hash(self.path)
+
+
+_META_KEYS = ("name", "province", "synthetic", "description", "source", "data_end")
+
+
+class _Loader:
+    def __init__(self, source: _Source, today: date):
+        self.source = source
+        self.today = today
+        self.problems: list[Problem] = []
+
+    def add(self, key: str, where: dict | None = None, **fields: object) -> None:
+        self.problems.append(Problem(*both(key, **fields), **(where or {})))
+
+    def _table(self, kind, required, optional=(), must_exist=False) -> Table | None:
+        return self.source.table(kind, required, optional, self.problems, must_exist)
+
+    # -- metadata ------------------------------------------------------------------------------
+    def _metadata(self) -> tuple[dict, dict]:
+        meta, places = self.source.metadata(self.problems)
+        if meta is None:
+            return {}, {}
+        default = {"file": "metadata.json"}
+
+        def at(key: str) -> dict:
+            return places.get(key, {**default, "column": key})
+
         for key in meta:
-            if key not in known:
-                self.add(
-                    "err_metadata_key",
-                    file="metadata.json",
-                    column=key,
-                    known=", ".join(sorted(known)),
-                )
+            if key not in _META_KEYS:
+                self.add("err_metadata_key", at(key), known=", ".join(_META_KEYS))
         if not isinstance(meta.get("name"), str) or not meta.get("name", "").strip():
-            self.add("err_metadata_name", file="metadata.json", column="name")
+            self.add("err_metadata_name", at("name"))
         if not isinstance(meta.get("synthetic"), bool):
-            self.add("err_metadata_synthetic", file="metadata.json", column="synthetic")
+            self.add("err_metadata_synthetic", at("synthetic"))
         if meta.get("data_end") not in (None, ""):
             try:
                 end, precision = parse_date(str(meta["data_end"]))
@@ -202,34 +264,26 @@ class _Loader:
                     raise ReadError("err_bad_date", value=meta["data_end"])
                 meta["data_end"] = end
             except ReadError as exc:
-                self.add(exc.key, file="metadata.json", column="data_end", **exc.fields)
+                self.add(exc.key, at("data_end"), **exc.fields)
                 meta["data_end"] = None
         else:
             meta["data_end"] = None
-        return meta
+        return meta, {k: at(k) for k in _META_KEYS}
 
     # -- catalogs ------------------------------------------------------------------------------
-    def _catalog(self, name: str, builtin: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-        path = self.folder / name
-        if not path.is_file():
-            return builtin
-        table = read_table(path, tuple(columns), (), self.problems)
+    def _catalog(self, kind: str, builtin: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+        table = self._table(kind, tuple(columns))
         if table is None:
             return builtin
         extra = pd.DataFrame(table.rows, columns=list(columns)).astype(str)
-        if name == "indicators.csv":
-            for line, rec in zip(table.line_numbers, table.rows):
-                for col, allowed in (
-                    ("kind", KINDS),
-                    ("aggregate", AGGREGATES),
-                    ("better", BETTERS),
-                ):
+        if kind == "indicators":
+            checks = (("kind", KINDS), ("aggregate", AGGREGATES), ("better", BETTERS))
+            for i, rec in enumerate(table.rows):
+                for col, allowed in checks:
                     if rec[col] not in allowed:
                         self.add(
                             "err_bad_choice",
-                            file=name,
-                            row=line,
-                            column=col,
+                            table.where(i, col),
                             value=rec[col],
                             allowed=", ".join(allowed),
                         )
@@ -237,7 +291,7 @@ class _Loader:
 
     # -- main ----------------------------------------------------------------------------------
     def load(self) -> Dataset:
-        meta = self._metadata()
+        meta, meta_at = self._metadata()
         matcher = None
         province_code = province_name = None
         if meta.get("province") not in (None, ""):
@@ -245,18 +299,14 @@ class _Loader:
                 matcher = UnitMatcher(meta["province"])
                 province_code, province_name = matcher.province_code, matcher.province_name
             except UnitError as exc:
-                self.problems.append(
-                    Problem(exc.message_vi, exc.message_en, file="metadata.json", column="province")
-                )
+                self.problems.append(Problem(exc.message_vi, exc.message_en, **meta_at["province"]))
         if matcher is None:
             matcher = UnitMatcher(None)
 
-        models = self._catalog("models.csv", builtin_models(), MODEL_COLUMNS)
+        models = self._catalog("models", builtin_models(), MODEL_COLUMNS)
         indicators = with_model_lists(
             self._catalog(
-                "indicators.csv",
-                builtin_indicators().drop(columns="models_list"),
-                INDICATOR_COLUMNS,
+                "indicators", builtin_indicators().drop(columns="models_list"), INDICATOR_COLUMNS
             )
         )
         events = self._events()
@@ -265,12 +315,12 @@ class _Loader:
 
         units: dict[str, Unit] = {}
 
-        def unit_of(raw: str, file: str, line: int) -> str | None:
+        def unit_of(raw: str, table: Table, i: int) -> str | None:
             try:
                 u = matcher.resolve(raw)
             except UnitError as exc:
                 self.problems.append(
-                    Problem(exc.message_vi, exc.message_en, file=file, row=line, column="unit")
+                    Problem(exc.message_vi, exc.message_en, **table.where(i, "unit"))
                 )
                 return None
             units[u.code] = u
@@ -281,7 +331,7 @@ class _Loader:
         comments = self._comments(unit_of, model_codes)
 
         if self.problems:
-            raise DatasetError(self.problems, str(self.folder))
+            raise DatasetError(self.problems, self.source.label)
 
         unit_frame = pd.DataFrame(
             [
@@ -293,7 +343,8 @@ class _Loader:
                     "province_name": u.province_name,
                 }
                 for u in sorted(units.values(), key=lambda u: u.code)
-            ]
+            ],
+            columns=["unit_code", "unit_name", "unit_short", "province_code", "province_name"],
         )
         name_by_code = dict(zip(unit_frame["unit_code"], unit_frame["unit_name"]))
         pilots.insert(1, "unit_name", pilots["unit_code"].map(name_by_code))
@@ -313,25 +364,22 @@ class _Loader:
             indicators=indicators,
             events=events,
             comments=comments,
-            path=self.folder,
-            content_hash=content_hash(self.folder),
+            path=self.source.path,
+            content_hash=self.source.content_hash(),
             metadata=meta_out,
         )
 
     def _events(self) -> pd.DataFrame:
         builtin = builtin_events()
-        path = self.folder / "events.csv"
-        if not path.is_file():
-            return builtin
-        table = read_table(path, EVENT_COLUMNS, (), self.problems)
+        table = self._table("events", EVENT_COLUMNS)
         if table is None:
             return builtin
         rows = []
-        for line, rec in zip(table.line_numbers, table.rows):
+        for i, rec in enumerate(table.rows):
             try:
                 day, _ = parse_date(rec["date"])
             except ReadError as exc:
-                self.add(exc.key, file="events.csv", row=line, column="date", **exc.fields)
+                self.add(exc.key, table.where(i, "date"), **exc.fields)
                 continue
             rows.append({**rec, "date": pd.Timestamp(day)})
         extra = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
@@ -339,44 +387,34 @@ class _Loader:
         return out.sort_values("date").reset_index(drop=True)
 
     def _panel(self, unit_of, kinds: dict[str, str], data_end: date | None) -> pd.DataFrame:
-        name = "panel.csv"
-        path = self.folder / name
         columns = ["unit_code", "period", "freq", "year", "sub", "indicator", "value", "note"]
-        if not path.is_file():
-            self.add("err_missing_file", file=name)
-            return pd.DataFrame(columns=columns)
-        table = read_table(path, PANEL_COLUMNS, PANEL_OPTIONAL, self.problems)
+        table = self._table("panel", PANEL_COLUMNS, PANEL_OPTIONAL, must_exist=True)
         if table is None:
             return pd.DataFrame(columns=columns)
-        decimal_comma = table.delimiter == ";"
         out = []
-        seen: dict[tuple, int] = {}
-        freq_seen: dict[tuple, tuple[str, int]] = {}
+        seen: dict[tuple, str] = {}
+        freq_seen: dict[tuple, tuple[str, str]] = {}
         last_year = self.today.year
-        for line, rec in zip(table.line_numbers, table.rows):
-            code = unit_of(rec["unit"], name, line)
+        for i, rec in enumerate(table.rows):
+            code = unit_of(rec["unit"], table, i)
             ind = rec["indicator"]
             kind = kinds.get(ind)
             if kind is None:
                 self.add(
                     "err_unknown_indicator",
-                    file=name,
-                    row=line,
-                    column="indicator",
+                    table.where(i, "indicator"),
                     value=ind,
                     known=", ".join(sorted(kinds)),
                 )
             try:
                 freq, year, sub = parse_period(rec["period"])
             except ReadError as exc:
-                self.add(exc.key, file=name, row=line, column="period", **exc.fields)
+                self.add(exc.key, table.where(i, "period"), **exc.fields)
                 continue
             if not _MIN_YEAR <= year <= last_year:
                 self.add(
                     "err_year_range",
-                    file=name,
-                    row=line,
-                    column="period",
+                    table.where(i, "period"),
                     value=rec["period"],
                     low=_MIN_YEAR,
                     high=last_year,
@@ -388,26 +426,22 @@ class _Loader:
             ):
                 self.add(
                     "err_after_data_end",
-                    file=name,
-                    row=line,
-                    column="period",
+                    table.where(i, "period"),
                     value=rec["period"],
                     end=data_end.isoformat(),
                 )
-            value = self._value(rec["value"], kind, decimal_comma, name, line)
+            value = self._value(rec["value"], kind, table, i)
             if code is None or kind is None:
                 continue
             key = (code, freq, year, sub, ind)
             if key in seen:
-                self.add("err_duplicate_row", file=name, row=line, first=seen[key])
+                self.add("err_duplicate_row", table.where(i), first=seen[key])
                 continue
-            seen[key] = line
+            seen[key] = table.ref(i)
             fkey = (code, year, ind)
             if fkey in freq_seen and freq_seen[fkey][0] != freq:
-                self.add(
-                    "err_mixed_freq", file=name, row=line, column="period", first=freq_seen[fkey][1]
-                )
-            freq_seen.setdefault(fkey, (freq, line))
+                self.add("err_mixed_freq", table.where(i, "period"), first=freq_seen[fkey][1])
+            freq_seen.setdefault(fkey, (freq, table.ref(i)))
             out.append(
                 (
                     code,
@@ -426,35 +460,33 @@ class _Loader:
         frame["sub"] = frame["sub"].astype(int)
         return frame.sort_values(["unit_code", "indicator", "year", "sub"]).reset_index(drop=True)
 
-    def _value(
-        self, text: str, kind: str | None, decimal_comma: bool, file: str, line: int
-    ) -> float:
+    def _value(self, text: str, kind: str | None, table: Table, i: int) -> float:
         if text.strip() == "":
             return float("nan")
+        where = table.where(i, "value")
         if kind == "rating":
             word = fold(text)
             if word in RATING_WORDS:
                 return float(RATING_WORDS[word])
         try:
-            value = parse_number(text, decimal_comma)
+            value = parse_number(text, table.decimal_comma)
         except ReadError as exc:
-            self.add(exc.key, file=file, row=line, column="value", **exc.fields)
+            self.add(exc.key, where, **exc.fields)
             return float("nan")
         assert value is not None
         if kind is None:
             return value
         if value < 0:
-            self.add("err_negative", file=file, row=line, column="value", value=text)
+            self.add("err_negative", where, value=text)
         elif kind in ("count", "stock") and value != int(value):
-            self.add("err_not_whole", file=file, row=line, column="value", value=text)
+            self.add("err_not_whole", where, value=text)
         elif kind == "rating" and (value not in (1, 2, 3, 4)):
-            self.add("err_rating", file=file, row=line, column="value", value=text)
+            self.add("err_rating", where, value=text)
         elif kind == "share" and value > 1:
-            self.add("err_share", file=file, row=line, column="value", value=text)
+            self.add("err_share", where, value=text)
         return value
 
     def _pilots(self, unit_of, model_codes: set[str], panel: pd.DataFrame) -> pd.DataFrame:
-        name = "pilots.csv"
         columns = [
             "unit_code",
             "model",
@@ -464,26 +496,20 @@ class _Loader:
             "end",
             "source",
         ]
-        path = self.folder / name
-        if not path.is_file():
-            self.add("err_missing_file", file=name)
-            return pd.DataFrame(columns=columns)
-        table = read_table(path, PILOT_COLUMNS, PILOT_OPTIONAL, self.problems)
+        table = self._table("pilots", PILOT_COLUMNS, PILOT_OPTIONAL, must_exist=True)
         if table is None:
             return pd.DataFrame(columns=columns)
         years = panel["year"] if len(panel) else pd.Series([], dtype=int)
         first_year = int(years.min()) if len(years) else None
         last_year = int(years.max()) if len(years) else None
         out, seen = [], {}
-        for line, rec in zip(table.line_numbers, table.rows):
-            code = unit_of(rec["unit"], name, line)
+        for i, rec in enumerate(table.rows):
+            code = unit_of(rec["unit"], table, i)
             model = rec["model"]
             if model not in model_codes:
                 self.add(
                     "err_unknown_model",
-                    file=name,
-                    row=line,
-                    column="model",
+                    table.where(i, "model"),
                     value=model,
                     known=", ".join(sorted(model_codes)),
                 )
@@ -492,18 +518,14 @@ class _Loader:
             if precision not in PRECISIONS:
                 self.add(
                     "err_bad_choice",
-                    file=name,
-                    row=line,
-                    column="start_precision",
+                    table.where(i, "start_precision"),
                     value=rec["start_precision"],
                     allowed=", ".join(PRECISIONS),
                 )
             if status not in STATUSES:
                 self.add(
                     "err_bad_choice",
-                    file=name,
-                    row=line,
-                    column="start_status",
+                    table.where(i, "start_status"),
                     value=rec["start_status"],
                     allowed=", ".join(STATUSES),
                 )
@@ -513,26 +535,22 @@ class _Loader:
                 if precision in PRECISIONS and _PRECISION_RANK[typed] < _PRECISION_RANK[precision]:
                     self.add(
                         "err_precision_mismatch",
-                        file=name,
-                        row=line,
-                        column="start",
+                        table.where(i, "start"),
                         value=rec["start"],
                         precision=precision,
                     )
             except ReadError as exc:
-                self.add(exc.key, file=name, row=line, column="start", **exc.fields)
+                self.add(exc.key, table.where(i, "start"), **exc.fields)
             if rec.get("end", ""):
                 try:
                     end, _ = parse_date(rec["end"])
                 except ReadError as exc:
-                    self.add(exc.key, file=name, row=line, column="end", **exc.fields)
+                    self.add(exc.key, table.where(i, "end"), **exc.fields)
             if start is not None:
                 if first_year is not None and not first_year <= start.year <= last_year:
                     self.add(
                         "err_start_outside",
-                        file=name,
-                        row=line,
-                        column="start",
+                        table.where(i, "start"),
                         value=rec["start"],
                         first=first_year,
                         last=last_year,
@@ -540,9 +558,7 @@ class _Loader:
                 if start.year > self.today.year:
                     self.add(
                         "err_year_range",
-                        file=name,
-                        row=line,
-                        column="start",
+                        table.where(i, "start"),
                         value=rec["start"],
                         low=_MIN_YEAR,
                         high=self.today.year,
@@ -550,17 +566,15 @@ class _Loader:
                 if end is not None and end <= start:
                     self.add(
                         "err_end_before_start",
-                        file=name,
-                        row=line,
-                        column="end",
+                        table.where(i, "end"),
                         value=rec["end"],
                         start=rec["start"],
                     )
             if code is not None:
                 key = (code, model)
                 if key in seen:
-                    self.add("err_duplicate_pilot", file=name, row=line, first=seen[key])
-                seen.setdefault(key, line)
+                    self.add("err_duplicate_pilot", table.where(i), first=seen[key])
+                seen.setdefault(key, table.ref(i))
             if precision in PRECISIONS and start is not None:
                 # A start given by month or year is stored as its first day; `start_precision`
                 # keeps it from ever being read as 1 January (contract: time conventions).
@@ -575,23 +589,17 @@ class _Loader:
         return frame.sort_values(["model", "unit_code"]).reset_index(drop=True)
 
     def _comments(self, unit_of, model_codes: set[str]) -> pd.DataFrame:
-        name = "comments.csv"
         columns = ["unit_code", "model", "comment", "author", "date"]
-        path = self.folder / name
-        if not path.is_file():
-            return pd.DataFrame(columns=columns)
-        table = read_table(path, COMMENT_COLUMNS, COMMENT_OPTIONAL, self.problems)
+        table = self._table("comments", COMMENT_COLUMNS, COMMENT_OPTIONAL)
         if table is None:
             return pd.DataFrame(columns=columns)
         out = []
-        for line, rec in zip(table.line_numbers, table.rows):
-            code = unit_of(rec["unit"], name, line)
+        for i, rec in enumerate(table.rows):
+            code = unit_of(rec["unit"], table, i)
             if rec["model"] not in model_codes:
                 self.add(
                     "err_unknown_model",
-                    file=name,
-                    row=line,
-                    column="model",
+                    table.where(i, "model"),
                     value=rec["model"],
                     known=", ".join(sorted(model_codes)),
                 )

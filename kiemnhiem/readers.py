@@ -55,13 +55,45 @@ def decode_bytes(raw: bytes) -> str:
 
 @dataclass
 class Table:
-    """A CSV file read as text: header, rows of strings, and each row's line number."""
+    """A table read as text: header, rows of strings, and where each row came from.
+
+    For a CSV file ``line_numbers`` are its lines (header = 1). For a workbook sheet ``sheet``
+    is set and ``cells`` maps each row's columns to cell addresses (``D7``), so problems name
+    the exact cell (``so_cuoc_hop!D7``).
+    """
 
     file: str
     columns: list[str]
     rows: list[dict[str, str]]
     line_numbers: list[int]
-    delimiter: str
+    delimiter: str = ","
+    sheet: str | None = None
+    cells: list[dict[str, str]] | None = None
+
+    @property
+    def decimal_comma(self) -> bool:
+        """Semicolon-separated files come from locales that write a decimal comma."""
+        return self.delimiter == ";"
+
+    def where(self, i: int, column: str | None = None) -> dict:
+        """Location of row ``i`` (and ``column``) as :class:`Problem` fields."""
+        if self.sheet is not None:
+            cell = self.cells[i].get(column) if (self.cells and column) else None
+            if cell:
+                return {"file": self.file, "sheet": self.sheet, "cell": f"{self.sheet}!{cell}"}
+            return {
+                "file": self.file,
+                "sheet": self.sheet,
+                "row": self.line_numbers[i],
+                "column": column,
+            }
+        return {"file": self.file, "row": self.line_numbers[i], "column": column}
+
+    def ref(self, i: int) -> str:
+        """A short reference to row ``i`` for messages ("12", or "thi_diem!5")."""
+        if self.sheet is not None:
+            return f"{self.sheet}!{self.line_numbers[i]}"
+        return str(self.line_numbers[i])
 
 
 def _sniff_delimiter(first_line: str) -> str:
