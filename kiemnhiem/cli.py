@@ -56,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
 
     pilots = sub.add_parser("pilots", help=_help("cli_pilots"), description=_help("cli_pilots"))
     pilots.add_argument("dataset", nargs="?", default=None, help=_help("cli_dataset"))
+
+    template = sub.add_parser(
+        "template", help=_help("cli_template"), description=_help("cli_template")
+    )
+    template.add_argument("out", metavar="OUT.xlsx", help=_help("cli_template_out"))
+    template.add_argument("--province", default=None, help=_help("cli_province"))
+    template.add_argument("--years", default="2014-2025", help=_help("cli_years"))
+
+    import_ = sub.add_parser("import", help=_help("cli_import"), description=_help("cli_import"))
+    import_.add_argument("workbook", metavar="WORKBOOK.xlsx", help=_help("cli_workbook"))
+    import_.add_argument("outdir", metavar="OUTDIR", help=_help("cli_import_outdir"))
     return parser
 
 
@@ -130,11 +141,43 @@ def _cmd_run(args) -> int:
     return result.exit_code
 
 
+def _cmd_template(args) -> int:
+    from .workbook import parse_years, write_template
+
+    out = Path(args.out)
+    try:
+        path = write_template(out, province=args.province, years=parse_years(args.years))
+    except OSError as exc:
+        raise ParameterError(
+            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
+            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
+        ) from None
+    print(f"{label('cli_template_written', 'vi')} / {label('cli_template_written', 'en')}: {path}")
+    return EXIT_OK
+
+
+def _cmd_import(args) -> int:
+    from .workbook import import_workbook
+
+    out = Path(args.outdir)
+    try:
+        path = import_workbook(args.workbook, out)
+    except OSError as exc:
+        raise ParameterError(
+            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
+            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
+        ) from None
+    print(f"{label('cli_imported', 'vi')} / {label('cli_imported', 'en')}: {path}")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
     "demo": _cmd_demo,
     "pilots": _cmd_pilots,
+    "template": _cmd_template,
+    "import": _cmd_import,
 }
 
 

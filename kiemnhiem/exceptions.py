@@ -64,7 +64,9 @@ class DatasetError(KiemNhiemError):
     """The dataset cannot be read or is invalid; ``problems`` lists every problem found."""
 
     def __init__(self, problems: list[Problem], source: str | None = None):
-        self.problems = list(problems)
+        # A bad name repeated across a grid is one problem per cell, but the same problem at
+        # the same place is reported once.
+        self.problems = list(dict.fromkeys(problems))
         self.source = source
         n = len(self.problems)
         where = f" ({source})" if source else ""
