@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .catalog import (
@@ -32,6 +33,7 @@ from .labels import both
 from .readers import (
     ReadError,
     Table,
+    decimal_mark,
     decode_bytes,
     format_period,
     parse_date,
@@ -145,7 +147,8 @@ def load_dataset(path: str | Path | None = None, *, today: date | None = None) -
 
     where = Path(path) if path is not None else demo_dir()
     where = where.expanduser().resolve()
-    if where.is_file() and where.suffix.lower() in (".xlsx", ".xlsm"):
+    # .xls too: an old-format or password-protected workbook gets a clear refusal.
+    if where.is_file() and where.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
         from .workbook import WorkbookSource
 
         source: _Source = WorkbookSource(where)
@@ -205,8 +208,13 @@ class FolderSource(_Source):
             return None, {}
         try:
             meta = json.loads(decode_bytes(path.read_bytes()))
-        except (ReadError, json.JSONDecodeError) as exc:
-            problems.append(Problem(*both("err_metadata_json", detail=str(exc)), **where))
+        except ReadError as exc:
+            problems.append(Problem(*both(exc.key, **exc.fields), row=exc.row, **where))
+            return None, {}
+        except json.JSONDecodeError as exc:
+            problems.append(
+                Problem(*both("err_metadata_json", detail=str(exc)), row=exc.lineno, **where)
+            )
             return None, {}
         if not isinstance(meta, dict):
             problems.append(Problem(*both("err_metadata_json", detail="not an object"), **where))
@@ -315,18 +323,22 @@ class _Loader:
 
         units: dict[str, Unit] = {}
 
-        def unit_of(raw: str, table: Table, i: int) -> str | None:
+        def resolve(raw: str) -> Unit | UnitError:
             try:
                 u = matcher.resolve(raw)
             except UnitError as exc:
-                self.problems.append(
-                    Problem(exc.message_vi, exc.message_en, **table.where(i, "unit"))
-                )
-                return None
+                return exc
             units[u.code] = u
+            return u
+
+        def unit_of(raw: str, table: Table, i: int) -> str | None:
+            u = resolve(raw)
+            if isinstance(u, UnitError):
+                self.problems.append(Problem(u.message_vi, u.message_en, **table.where(i, "unit")))
+                return None
             return u.code
 
-        panel = self._panel(unit_of, kinds, meta.get("data_end"))
+        panel = self._panel(resolve, kinds, meta.get("data_end"))
         pilots = self._pilots(unit_of, model_codes, panel)
         comments = self._comments(unit_of, model_codes)
 
@@ -386,105 +398,173 @@ class _Loader:
         out = pd.concat([builtin[~builtin["code"].isin(extra["code"])], extra], ignore_index=True)
         return out.sort_values("date").reset_index(drop=True)
 
-    def _panel(self, unit_of, kinds: dict[str, str], data_end: date | None) -> pd.DataFrame:
+    def _panel(self, resolve, kinds: dict[str, str], data_end: date | None) -> pd.DataFrame:
+        """The panel, checked column by column: units, periods and indicators once per
+        distinct text, plain numbers (``12``, ``0.45``) at once, the rest one by one.
+
+        Problems are those of a row-by-row reading, in the same order: for each row its unit,
+        indicator, period, data end, value, duplicate and mixed frequencies.
+        """
         columns = ["unit_code", "period", "freq", "year", "sub", "indicator", "value", "note"]
         table = self._table("panel", PANEL_COLUMNS, PANEL_OPTIONAL, must_exist=True)
         if table is None:
             return pd.DataFrame(columns=columns)
-        out = []
-        seen: dict[tuple, str] = {}
-        freq_seen: dict[tuple, tuple[str, str]] = {}
+        n = len(table.line_numbers)
+        found: list[tuple[int, int, Problem]] = []  # (row, step, problem), sorted at the end
+
+        def add(i: int, step: int, key: str, column: str | None, **fields: object) -> None:
+            found.append((i, step, Problem(*both(key, **fields), **table.where(i, column))))
+
+        # Units, periods and indicators: each distinct text once.
+        unit_idx, unit_texts = pd.factorize(np.asarray(table.column("unit"), dtype=object))
+        resolved = [resolve(raw) for raw in unit_texts]
+        unit_codes = np.array(
+            [None if isinstance(u, UnitError) else u.code for u in resolved], dtype=object
+        )
+        unit_bad = pd.isna(unit_codes)
+        for i in np.flatnonzero(unit_bad[unit_idx]):
+            u = resolved[unit_idx[i]]
+            found.append((i, 0, Problem(u.message_vi, u.message_en, **table.where(i, "unit"))))
+        ind_idx, ind_texts = pd.factorize(np.asarray(table.column("indicator"), dtype=object))
+        ind_kinds = np.array([kinds.get(code) for code in ind_texts], dtype=object)
+        known = ", ".join(sorted(kinds))
+        for i in np.flatnonzero(pd.isna(ind_kinds)[ind_idx]):
+            value = ind_texts[ind_idx[i]]
+            add(i, 1, "err_unknown_indicator", "indicator", value=value, known=known)
+        per_idx, per_texts = pd.factorize(np.asarray(table.column("period"), dtype=object))
+        m = len(per_texts)
+        freqs, normal = np.empty(m, dtype=object), np.empty(m, dtype=object)
+        years, subs = np.zeros(m, dtype=np.int64), np.zeros(m, dtype=np.int64)
+        per_ok = np.zeros(m, dtype=bool)  # rows with these periods reach their value
+        per_problem: list[tuple[int, str, dict] | None] = [None] * m
         last_year = self.today.year
-        for i, rec in enumerate(table.rows):
-            code = unit_of(rec["unit"], table, i)
-            ind = rec["indicator"]
-            kind = kinds.get(ind)
-            if kind is None:
-                self.add(
-                    "err_unknown_indicator",
-                    table.where(i, "indicator"),
-                    value=ind,
-                    known=", ".join(sorted(kinds)),
-                )
+        for j, text in enumerate(per_texts):
             try:
-                freq, year, sub = parse_period(rec["period"])
+                freq, year, sub = parse_period(text)
             except ReadError as exc:
-                self.add(exc.key, table.where(i, "period"), **exc.fields)
+                per_problem[j] = (2, exc.key, exc.fields)
                 continue
             if not _MIN_YEAR <= year <= last_year:
-                self.add(
-                    "err_year_range",
-                    table.where(i, "period"),
-                    value=rec["period"],
-                    low=_MIN_YEAR,
-                    high=last_year,
-                )
+                fields = {"value": text, "low": _MIN_YEAR, "high": last_year}
+                per_problem[j] = (2, "err_year_range", fields)
                 continue
+            per_ok[j] = True
+            freqs[j], years[j], subs[j] = freq, year, sub
+            normal[j] = format_period(freq, year, sub)
             if data_end is not None and (year, _period_start_month(freq, sub)) > (
                 data_end.year,
                 data_end.month,
             ):
-                self.add(
-                    "err_after_data_end",
-                    table.where(i, "period"),
-                    value=rec["period"],
-                    end=data_end.isoformat(),
-                )
-            value = self._value(rec["value"], kind, table, i)
-            if code is None or kind is None:
-                continue
-            key = (code, freq, year, sub, ind)
-            if key in seen:
-                self.add("err_duplicate_row", table.where(i), first=seen[key])
-                continue
-            seen[key] = table.ref(i)
-            fkey = (code, year, ind)
-            if fkey in freq_seen and freq_seen[fkey][0] != freq:
-                self.add("err_mixed_freq", table.where(i, "period"), first=freq_seen[fkey][1])
-            freq_seen.setdefault(fkey, (freq, table.ref(i)))
-            out.append(
-                (
-                    code,
-                    format_period(freq, year, sub),
-                    freq,
-                    year,
-                    sub,
-                    ind,
-                    value,
-                    rec.get("note", ""),
-                )
+                fields = {"value": text, "end": data_end.isoformat()}
+                per_problem[j] = (3, "err_after_data_end", fields)
+        has_problem = np.array([p is not None for p in per_problem], dtype=bool)
+        for i in np.flatnonzero(has_problem[per_idx]):
+            step, key, fields = per_problem[per_idx[i]]
+            add(i, step, key, "period", **fields)
+
+        # Values, for the rows whose period was read.
+        reached = per_ok[per_idx]
+        row_kinds = ind_kinds[ind_idx]
+        texts = table.column("value")
+        convention: list[bool | None] = []  # the file's decimal mark, found when first needed
+
+        def decimal_comma() -> bool | None:
+            if not convention:
+                default = table.decimal_comma
+                # a CSV file's numbers may show its decimal mark; a workbook's are typed in Excel
+                seen = decimal_mark(texts, default) if table.sheet is None else default
+                convention.append(seen)
+            return convention[0]
+
+        values = np.full(n, np.nan)
+        text_series = pd.Series(texts, dtype="str")
+        # Plain numbers read the same whatever the file's convention: all but "1.234"
+        # (3 digits after a lone dot, 1-3 before, not "0"), which it decides.
+        plain = text_series.str.fullmatch(_PLAIN_NUMBER).to_numpy(dtype=bool, na_value=False)
+        plain = plain & ~(
+            text_series.str.fullmatch(_GROUP_LIKE).to_numpy(dtype=bool, na_value=False)
+            & ~text_series.str.fullmatch(_ZERO_POINT).to_numpy(dtype=bool, na_value=False)
+        )
+        fast = plain & reached
+        values[fast] = text_series[fast].astype(float).to_numpy()
+        del text_series
+        checks = (
+            (values < 0, "err_negative"),
+            (
+                np.isin(row_kinds, ("count", "stock")) & (values != np.floor(values)),
+                "err_not_whole",
+            ),
+            ((row_kinds == "rating") & ~np.isin(values, (1.0, 2.0, 3.0, 4.0)), "err_rating"),
+            ((row_kinds == "share") & (values > 1), "err_share"),
+        )
+        flagged = np.zeros(n, dtype=bool)
+        for mask, key in checks:  # the first check that applies, as _read_value does
+            hit = fast & mask & ~flagged & ~pd.isna(row_kinds)
+            flagged |= hit
+            for i in np.flatnonzero(hit):
+                add(i, 4, key, "value", value=texts[i])
+        for i in np.flatnonzero(reached & ~plain):
+            # Without a convention only "1,234" and "1.234" are refused; they need the file's.
+            values[i], problem = _read_value(texts[i], row_kinds[i], None)
+            if problem is not None and problem[0] == "err_ambiguous_number":
+                values[i], problem = _read_value(texts[i], row_kinds[i], decimal_comma())
+            if problem is not None:
+                add(i, 4, problem[0], "value", **problem[1])
+
+        # Duplicates and mixed frequencies, among rows with a unit, indicator and period.
+        valid = reached & ~pd.isna(unit_codes[unit_idx]) & ~pd.isna(row_kinds)
+        code_idx, _ = pd.factorize(unit_codes[unit_idx])
+        norm_idx, _ = pd.factorize(normal[per_idx])
+        rows = np.flatnonzero(valid)
+        keys = pd.DataFrame(
+            {"unit": code_idx[rows], "period": norm_idx[rows], "indicator": ind_idx[rows]}
+        )
+        dup = keys.duplicated(keep="first").to_numpy()
+        if dup.any():
+            keys["row"] = rows
+            first = keys.groupby(["unit", "period", "indicator"], sort=False)["row"]
+            first_row = first.transform("first").to_numpy()
+            for i, f in zip(rows[dup], first_row[dup]):
+                add(i, 5, "err_duplicate_row", None, first=table.ref(f))
+        kept = rows[~dup]
+        row_freqs = freqs[per_idx]
+        if len(set(row_freqs[kept])) > 1:
+            by = pd.DataFrame(
+                {
+                    "unit": code_idx[kept],
+                    "year": years[per_idx][kept],
+                    "indicator": ind_idx[kept],
+                    "freq": row_freqs[kept],
+                    "row": kept,
+                }
             )
-        frame = pd.DataFrame(out, columns=columns)
+            groups = by.groupby(["unit", "year", "indicator"], sort=False)
+            first_freq = groups["freq"].transform("first").to_numpy()
+            first_row = groups["row"].transform("first").to_numpy()
+            for k in np.flatnonzero(by["freq"].to_numpy() != first_freq):
+                add(kept[k], 6, "err_mixed_freq", "period", first=table.ref(first_row[k]))
+
+        found.sort(key=lambda t: (t[0], t[1]))
+        self.problems.extend(p for _, _, p in found)
+        note_idx, note_texts = pd.factorize(np.asarray(table.column("note"), dtype=object))
+
+        frame = pd.DataFrame(
+            {
+                "unit_code": _take_strings(np.where(unit_bad, "", unit_codes), unit_idx[kept]),
+                "period": _take_strings(np.where(per_ok, normal, ""), per_idx[kept]),
+                "freq": _take_strings(np.where(per_ok, freqs, ""), per_idx[kept]),
+                "year": years[per_idx][kept],
+                "sub": subs[per_idx][kept],
+                "indicator": _take_strings(ind_texts, ind_idx[kept]),
+                "value": values[kept],
+                "note": _take_strings(note_texts, note_idx[kept]),
+            },
+            columns=columns,
+        )
         frame["value"] = frame["value"].astype(float)
         frame["year"] = frame["year"].astype(int)
         frame["sub"] = frame["sub"].astype(int)
         return frame.sort_values(["unit_code", "indicator", "year", "sub"]).reset_index(drop=True)
-
-    def _value(self, text: str, kind: str | None, table: Table, i: int) -> float:
-        if text.strip() == "":
-            return float("nan")
-        where = table.where(i, "value")
-        if kind == "rating":
-            word = fold(text)
-            if word in RATING_WORDS:
-                return float(RATING_WORDS[word])
-        try:
-            value = parse_number(text, table.decimal_comma)
-        except ReadError as exc:
-            self.add(exc.key, where, **exc.fields)
-            return float("nan")
-        assert value is not None
-        if kind is None:
-            return value
-        if value < 0:
-            self.add("err_negative", where, value=text)
-        elif kind in ("count", "stock") and value != int(value):
-            self.add("err_not_whole", where, value=text)
-        elif kind == "rating" and (value not in (1, 2, 3, 4)):
-            self.add("err_rating", where, value=text)
-        elif kind == "share" and value > 1:
-            self.add("err_share", where, value=text)
-        return value
 
     def _pilots(self, unit_of, model_codes: set[str], panel: pd.DataFrame) -> pd.DataFrame:
         columns = [
@@ -607,6 +687,44 @@ class _Loader:
                 (code, rec["model"], rec["comment"], rec.get("author", ""), rec.get("date", ""))
             )
         return pd.DataFrame(out, columns=columns)
+
+
+def _take_strings(uniques: np.ndarray, idx: np.ndarray):
+    """A string column from its few distinct values, without a str object per row."""
+    return pd.array(list(uniques), dtype="str").take(idx)
+
+
+_PLAIN_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
+_GROUP_LIKE = r"-?[0-9]{1,3}\.[0-9]{3}"  # "1.234": a decimal or a thousands dot
+_ZERO_POINT = r"-?0\.[0-9]{3}"  # "0.234": always a decimal
+
+
+def _read_value(
+    text: str, kind: str | None, decimal_comma: bool | None
+) -> tuple[float, tuple[str, dict] | None]:
+    """One value as typed, and the problem with it as (label key, fields), if any."""
+    if text.strip() == "":
+        return float("nan"), None
+    if kind == "rating":
+        word = fold(text)
+        if word in RATING_WORDS:
+            return float(RATING_WORDS[word]), None
+    try:
+        value = parse_number(text, decimal_comma)
+    except ReadError as exc:
+        return float("nan"), (exc.key, exc.fields)
+    assert value is not None
+    if kind is None:
+        return value, None
+    if value < 0:
+        return value, ("err_negative", {"value": text})
+    if kind in ("count", "stock") and value != int(value):
+        return value, ("err_not_whole", {"value": text})
+    if kind == "rating" and value not in (1, 2, 3, 4):
+        return value, ("err_rating", {"value": text})
+    if kind == "share" and value > 1:
+        return value, ("err_share", {"value": text})
+    return value, None
 
 
 def _period_start_month(freq: str, sub: int) -> int:

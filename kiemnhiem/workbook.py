@@ -17,7 +17,15 @@ Layout (row numbers as written by the template; the reader finds header rows by 
   per row below.
 - ``nhan_xet`` (optional): analysts' comments, laid out like ``thi_diem``.
 - sheets whose names start with ``_`` are ignored (the template keeps its drop-down lists in
-  the hidden ``_danh_muc``).
+  the hidden ``_danh_muc``). Only the name decides: visibility is display, so hidden and very
+  hidden sheets (and hidden rows and columns) are read like visible ones, and a hidden sheet
+  with an unknown name is reported like a visible one.
+
+Before openpyxl opens a file, :func:`_check_package` refuses what is not a workbook to read:
+an OLE/CFB container (a password-protected workbook or an old ``.xls``), anything that is not a
+zip, a damaged zip, parts that would inflate beyond :data:`_MAX_INFLATED` (a zip bomb: judged
+from the zip directory, before inflating anything) and XML parts declaring a DTD (an entity
+bomb; openpyxl also parses sheets and shared strings through defusedxml, which refuses them).
 """
 
 from __future__ import annotations
@@ -77,6 +85,12 @@ _COMMENT_HEADER = (*COMMENT_COLUMNS, *COMMENT_OPTIONAL)
 _DATE_COLUMNS = ("start", "end", "date")
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CFB_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")  # OLE compound file: encrypted, or .xls
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+_MAX_INFLATED = 200 * 2**20  # bytes, all parts together: far beyond any data workbook
+_MAX_RATIO = 200  # inflated / compressed, for parts over _RATIO_FLOOR (deflate tops at ~1032)
+_RATIO_FLOOR = 8 * 2**20
+_PROLOG_BYTES = 4096  # how much of each XML part is searched for a DTD
 
 
 def _both(key: str, /, **fields: object) -> str:
@@ -560,12 +574,20 @@ class WorkbookSource(_Source):
         self._opened = True
         from openpyxl import load_workbook
 
+        refusal = _check_package(self.path)
+        if refusal is not None:
+            key, fields = refusal
+            self._problem(key, problems, **fields)
+            return False
         try:
             book = load_workbook(self.path, data_only=True, read_only=False)
             self._no_value = _formulas_without_value(self.path)
         except Exception as exc:  # noqa: BLE001 - any failure to parse is "not a workbook"
             # openpyxl raises many types on foreign or damaged files (BadZipFile, KeyError,
             # InvalidFileException, defusedxml's refusals, ...): all mean the same to an analyst.
+            if _defused(exc):
+                self._problem("err_wb_xml_unsafe", problems)
+                return False
             detail = f"{type(exc).__name__}: {exc}".strip().rstrip(".")
             self._problem("wb_err_not_workbook", problems, detail=detail)
             return False
@@ -877,6 +899,84 @@ class WorkbookSource(_Source):
                 name_code=by_name,
                 code=unit_code,
             )
+
+
+# What zipfile raises on a damaged or foreign archive (a bad directory, an unknown method).
+_DAMAGED_ZIP = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    ValueError,
+)
+
+
+def _check_package(path: Path) -> tuple[str, dict] | None:
+    """Why ``path`` must not be handed to openpyxl, as (label key, fields); None if it may.
+
+    Only the first bytes, the zip directory and the first bytes of each XML part are read:
+    a zip bomb is refused from the sizes its directory declares (``zipfile`` never inflates a
+    part beyond its declared size: it fails the CRC check instead).
+    """
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head == _CFB_SIGNATURE:
+        return "err_wb_encrypted", {}
+    if not head.startswith(_ZIP_SIGNATURES):
+        return "err_wb_not_xlsx", {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+            if "[Content_Types].xml" not in names:
+                return "err_wb_not_xlsx", {}
+            if any(i.flag_bits & 0x1 for i in infos):  # zip's own (legacy) encryption
+                return "err_wb_encrypted", {}
+            total = sum(i.file_size for i in infos)
+            largest = max(infos, key=lambda i: i.file_size)
+            for info in infos:
+                ratio = info.file_size / max(info.compress_size, 1)
+                over = info.file_size > _RATIO_FLOOR and ratio > _MAX_RATIO
+                if over or total > _MAX_INFLATED:
+                    info = info if over else largest
+                    ratio = info.file_size / max(info.compress_size, 1)
+                    return "err_wb_too_large", {
+                        "part": info.filename,
+                        "size": f"{info.file_size / 2**20:.0f}",
+                        "ratio": f"{ratio:.0f}",
+                        "limit": _MAX_INFLATED // 2**20,
+                    }
+            for info in infos:
+                if info.filename.endswith((".xml", ".rels", ".vml")) and _declares_dtd(zf, info):
+                    return "err_wb_xml_dtd", {"part": info.filename}
+    except _DAMAGED_ZIP:
+        return "err_wb_damaged", {}
+    return None
+
+
+def _declares_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether an XML part's prolog declares a DTD or entities (Excel never writes one)."""
+    with zf.open(info) as fh:
+        head = fh.read(_PROLOG_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="ignore").encode("utf-8")
+    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
+
+
+def _defused(exc: BaseException) -> bool:
+    """Whether defusedxml refused the XML somewhere down ``exc``'s chain of causes."""
+    try:
+        from defusedxml import DefusedXmlException
+    except ImportError:  # pragma: no cover - defusedxml is a dependency
+        return False
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 _TRUE_WORDS = {"true", "yes", "co", "x", "1", "dung"}
