@@ -1,0 +1,233 @@
+"""Benchmark: ``evaluate_all`` on the demo, and ``kiemnhiem demo --units 696``.
+
+Not a timed test (timings on shared CI machines are noise); it prints its figures, compares
+them with a baseline measured in the same process, and says PASS or FAIL per target::
+
+    .venv/bin/python benchmarks/bench_evaluation.py [--repeat 5]
+
+Targets
+-------
+- ``evaluate_all`` on the bundled demo with all inference (pilot placebo ranks, pooled
+  placement tests, intervals, start-date sensitivity) in under 1 s. Reported cold (the first
+  call in the process, which fills the caches of placements and labels) and warm (median of
+  ``--repeat`` further calls); peak memory by ``tracemalloc`` (Python and numpy allocations,
+  measured in a separate call since tracing slows it) and the process's max RSS. Baselines:
+  the same call with ``sensitivity=False``, and a plain per-pilot before/after with pandas
+  (what any spreadsheet would do: no comparison units, no inference).
+- ``kiemnhiem demo OUT --units 696`` (every district-level unit of the national list: 700 is
+  more than there are, and the command refuses it) in under 30 s and 2 GiB, run as a child
+  process whose max RSS comes from ``resource.getrusage(RUSAGE_CHILDREN)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # a checkout, installed or not
+
+TARGET_EVAL_S = 1.0
+TARGET_DEMO_S = 30.0
+TARGET_DEMO_BYTES = 2 * 1024**3
+NATIONAL_UNITS = 696
+MiB = 1024**2
+
+
+def _maxrss_bytes(who: int) -> int:
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    rss = resource.getrusage(who).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _timed(fn, repeat: int) -> tuple[float, float, list[float]]:
+    """(first call, median of ``repeat`` further calls, all further times) in seconds."""
+    t0 = time.perf_counter()
+    fn()
+    cold = time.perf_counter() - t0
+    warm = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t0)
+    return cold, statistics.median(warm), warm
+
+
+def _peak(fn) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def before_after(dataset, pre_years: int = 3, post_years: int = 3):
+    """The baseline: per pilot and indicator, post-window mean minus pre-window mean.
+
+    Plain pandas over the annual values, the same windows as the contract, nothing else.
+    """
+    import pandas as pd
+
+    from kiemnhiem.timeline import annual_panel, pilot_window
+
+    annual = annual_panel(dataset)
+    annual = annual[annual["value"].notna()]
+    rows = []
+    for p in dataset.pilots.itertuples(index=False):
+        w = pilot_window(p.start, p.start_precision, p.end, pre_years, post_years)
+        own = annual[annual["unit_code"] == p.unit_code]
+        pre = own[own["year"].isin(w.pre)].groupby("indicator")["value"].mean()
+        post = own[own["year"].isin(w.post)].groupby("indicator")["value"].mean()
+        change = (post - pre).rename("change").reset_index()
+        change["unit_code"], change["model"] = p.unit_code, p.model
+        rows.append(change)
+    return pd.concat(rows, ignore_index=True)
+
+
+def bench_evaluate(repeat: int) -> list[bool]:
+    from kiemnhiem.dataset import load_dataset
+    from kiemnhiem.evaluation import evaluate_all
+
+    t0 = time.perf_counter()
+    demo = load_dataset(None)
+    load_s = time.perf_counter() - t0
+    print(f"load_dataset(None) (the demo): {load_s:.3f} s")
+
+    full = lambda: evaluate_all(demo)  # noqa: E731
+    lean = lambda: evaluate_all(demo, sensitivity=False)  # noqa: E731
+    plain = lambda: before_after(demo)  # noqa: E731
+    cold, warm, runs = _timed(full, repeat)
+    rows = full()
+    n_pilot = int((rows["scope"] == "pilot").sum())
+    n_model = int((rows["scope"] == "model").sum())
+    lean_cold, lean_warm, _ = _timed(lean, repeat)
+    plain_cold, plain_warm, _ = _timed(plain, repeat)
+    peak_full, peak_lean, peak_plain = _peak(full), _peak(lean), _peak(plain)
+    rss = _maxrss_bytes(resource.RUSAGE_SELF)
+
+    print(f"evaluate_all(demo), all inference: {n_pilot} pilot rows + {n_model} model rows")
+    print(
+        f"  cold (first call) {cold:.3f} s; warm median of {repeat} {warm:.3f} s "
+        f"(runs: {', '.join(f'{t:.3f}' for t in runs)})"
+    )
+    print(
+        f"  peak traced memory {peak_full / MiB:.1f} MiB; process max RSS so far "
+        f"{rss / MiB:.0f} MiB"
+    )
+    print(
+        f"baseline evaluate_all(demo, sensitivity=False): cold {lean_cold:.3f} s, warm "
+        f"{lean_warm:.3f} s, peak {peak_lean / MiB:.1f} MiB"
+    )
+    print(
+        f"baseline plain before/after (pandas, no comparison, no inference): warm "
+        f"{plain_warm:.3f} s, peak {peak_plain / MiB:.1f} MiB"
+    )
+    print(
+        f"  full / sensitivity=False: {warm / lean_warm:.1f}x time, "
+        f"{peak_full / peak_lean:.1f}x memory; full / before-after: "
+        f"{warm / plain_warm:.0f}x time"
+    )
+    ok_warm, ok_cold = warm < TARGET_EVAL_S, cold < TARGET_EVAL_S
+    print(
+        f"  target < {TARGET_EVAL_S:g} s warm: {_verdict(ok_warm)}; "
+        f"cold (first call, caches empty): {_verdict(ok_cold)}"
+    )
+    return [ok_warm, ok_cold]
+
+
+def _child(args: list[str]) -> tuple[int, float, int, str]:
+    """Run ``python -m kiemnhiem ARGS`` alone in a child; (exit code, seconds, max RSS, stderr).
+
+    RUSAGE_CHILDREN is the largest max RSS of any waited-for child so far, so each child runs
+    from a fresh intermediate process that reports its own RUSAGE_CHILDREN.
+    """
+    probe = (
+        "import resource, subprocess, sys, time, json;"
+        "t = time.perf_counter();"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "s = time.perf_counter() - t;"
+        "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+        "print(json.dumps([p.returncode, s, r, p.stderr[-2000:]]))"
+    )
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "kiemnhiem", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
+    import json
+
+    code, seconds, rss, err = json.loads(out.stdout)
+    rss = rss if sys.platform == "darwin" else rss * 1024
+    return code, seconds, rss, err
+
+
+def bench_demo_units() -> list[bool]:
+    with tempfile.TemporaryDirectory() as tmp:
+        # The baseline: the default 12-unit demo, same command, same kind of child.
+        code12, s12, rss12, _ = _child(["demo", str(Path(tmp) / "d12")])
+        code, seconds, rss, err = _child(
+            ["demo", str(Path(tmp) / "d696"), "--units", str(NATIONAL_UNITS)]
+        )
+        size = sum(f.stat().st_size for f in (Path(tmp) / "d696").glob("*"))
+        code700, _, _, err700 = _child(["demo", str(Path(tmp) / "d700"), "--units", "700"])
+    print(
+        f"kiemnhiem demo OUT (12 units, baseline): exit {code12}, {s12:.2f} s, max RSS "
+        f"{rss12 / MiB:.0f} MiB"
+    )
+    print(
+        f"kiemnhiem demo OUT --units {NATIONAL_UNITS}: exit {code}, {seconds:.2f} s, max RSS "
+        f"{rss / MiB:.0f} MiB, {size / MiB:.1f} MiB written"
+    )
+    if code:
+        print(f"  stderr: {err.strip()}")
+    print(f"  vs 12 units: {seconds / s12:.1f}x time, {rss / rss12:.1f}x memory")
+    ok_time, ok_mem = code == 0 and seconds < TARGET_DEMO_S, code == 0 and rss < TARGET_DEMO_BYTES
+    print(
+        f"  target < {TARGET_DEMO_S:g} s: {_verdict(ok_time)}; "
+        f"target < {TARGET_DEMO_BYTES / 1024**3:g} GiB: {_verdict(ok_mem)}"
+    )
+    last = err700.strip().splitlines()[-1] if err700.strip() else ""
+    print(
+        f"kiemnhiem demo OUT --units 700: exit {code700} (the national list has "
+        f"{NATIONAL_UNITS} district-level units, so 700 is impossible): {last}"
+    )
+    return [ok_time, ok_mem, code700 == 2]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="warm calls to time (median)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    print(f"benchmarks/bench_evaluation.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores")
+    print("load average (1, 5, 15 min) at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    results = bench_evaluate(args.repeat) + bench_demo_units()
+    print(f"total {time.perf_counter() - started:.1f} s; {sum(results)}/{len(results)} checks PASS")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
