@@ -800,6 +800,11 @@ def method_note_markdown(
         "report_method_text", lang, pre_years=pre_years, post_years=post_years, **fields
     )
     sections.append(f"**{label('report_note_technical_heading', lang)}** {technical}")
+    # What the simulation study (validation/RESULTS.md) showed about this test on this design.
+    sections.append(
+        f"**{label('report_note_simulation_heading', lang)}** "
+        f"{label('report_note_simulation', lang)}"
+    )
     return "\n\n".join(sections)
 
 
