@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     import_ = sub.add_parser("import", help=_help("cli_import"), description=_help("cli_import"))
     import_.add_argument("workbook", metavar="WORKBOOK.xlsx", help=_help("cli_workbook"))
     import_.add_argument("outdir", metavar="OUTDIR", help=_help("cli_import_outdir"))
+
+    export = sub.add_parser(
+        "export", help=_help("export_cli_help"), description=_help("export_cli_paths")
+    )
+    export.add_argument("dataset", nargs="?", default=None, help=_help("cli_dataset"))
+    export.add_argument("out", metavar="OUT.xlsx", help=_help("export_cli_out"))
+    export.add_argument("--lang", choices=("vi", "en"), default="vi", help=_help("cli_lang"))
+    export.add_argument("--force", action="store_true", help=_help("export_cli_force"))
     return parser
 
 
@@ -117,27 +125,42 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    import logging
+
+    from .publish import RunInterrupted
     from .runner import run_reports
 
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
-    if formats != ("html",):
-        raise ParameterError(
-            "Hiện chỉ hỗ trợ --formats html.", "Only --formats html is supported so far."
-        )
-    if args.scheduler is not None:
-        raise ParameterError(
-            "Chưa hỗ trợ --scheduler (cụm Dask).",
-            "--scheduler (Dask cluster) is not supported yet.",
-        )
-    result = run_reports(
-        dataset=args.dataset,
-        out=Path(args.out),
-        lang=args.lang,
-        workers=args.workers,
-        only=args.only,
-        force=args.force,
-        quiet=args.quiet,
+    # Progress and outcomes go to stderr (INFO), only problems with --quiet (for cron).
+    logger = logging.getLogger("kiemnhiem")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    try:
+        result = run_reports(
+            dataset=args.dataset,
+            out=Path(args.out),
+            lang=args.lang,
+            workers=args.workers,
+            only=args.only,
+            force=args.force,
+            quiet=args.quiet,
+            formats=args.formats,
+            scheduler=args.scheduler,
+        )
+    except RunInterrupted as exc:
+        logger.warning(
+            f"{label('run_interrupted', 'vi', signal=exc.signum)} / "
+            f"{label('run_interrupted', 'en', signal=exc.signum)}"
+        )
+        return exc.exit_code
+    finally:
+        # main() may be called again in the same process (tests, notebooks).
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
     return result.exit_code
 
 
@@ -171,6 +194,27 @@ def _cmd_import(args) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args) -> int:
+    from .dataset import load_dataset
+    from .export import export_results
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".xlsx":
+        raise ParameterError(
+            label("export_err_suffix", "vi", path=out), label("export_err_suffix", "en", path=out)
+        )
+    dataset = load_dataset(args.dataset)
+    try:
+        path = export_results(dataset, out, lang=args.lang, overwrite=args.force)
+    except OSError as exc:
+        raise ParameterError(
+            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
+            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
+        ) from None
+    print(f"{label('export_cli_written', 'vi')} / {label('export_cli_written', 'en')}: {path}")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "validate": _cmd_validate,
@@ -178,6 +222,7 @@ _COMMANDS = {
     "pilots": _cmd_pilots,
     "template": _cmd_template,
     "import": _cmd_import,
+    "export": _cmd_export,
 }
 
 

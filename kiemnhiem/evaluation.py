@@ -1005,8 +1005,10 @@ def _resolve_pilot(dataset, ctx: _Context, unit) -> _Pilot:
 def _frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     for col in ("T", "g", "n_pre", "n_post", "n_pilots", "n_comparison", "n_assignments",
-                "n_possible", "rank"):
+                "rank"):
         frame[col] = frame[col].astype("Int64")
+    # n!/prod(m_k!) overflows 64-bit integers beyond a few dozen units: a float keeps its size.
+    frame["n_possible"] = frame["n_possible"].astype(float)
     for col in ("pretrend_flag", "transition"):
         frame[col] = frame[col].astype("boolean")
     for col in ("start_sensitive", "mixed_models", "joint_test"):
