@@ -255,7 +255,7 @@ def style_table(frame: pd.DataFrame, table_id: str = "kn"):
     styler = styler.set_table_styles(
         [
             {"selector": "th", "props": "text-align: left; padding: 4px 8px;"},
-            {"selector": "td", "props": "padding: 4px 8px; vertical-align: top;"},
+            {"selector": "td", "props": "text-align: left; padding: 4px 8px; vertical-align: top;"},
         ]
     )
     if numeric:
