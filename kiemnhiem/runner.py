@@ -1146,8 +1146,20 @@ def _run_and_publish(
 ) -> RunResult:
     lang = settings["lang"]
     notebook_text = {k: Path(p).read_text(encoding="utf-8") for k, p in nb_paths.items() if p}
+    # Every report reads the run's own copy of the dataset: an analyst editing the dataset
+    # during the run cannot give two reports of one run different data. The manifest and the
+    # fingerprints keep the original path.
+    snapshot = str(_snapshot_dataset(ds, run_dir))
     specs = [
-        _spec(job, params, notebook_text[job.kind], settings, formats, run_id, ds.content_hash)
+        _spec(
+            job,
+            {**params, "dataset": snapshot} if "dataset" in params else params,
+            notebook_text[job.kind],
+            settings,
+            formats,
+            run_id,
+            ds.content_hash,
+        )
         for job, params, _fp in plan.to_run
     ]
     outcomes: dict[str, ReportOutcome] = {}
@@ -1193,7 +1205,7 @@ def _run_and_publish(
             workers=workers,
             on_done=on_done,
             token=run_id,
-            dataset_path=dataset_path,
+            dataset_path=snapshot,
             dataset_hash=ds.content_hash,
         )
     finally:
@@ -1275,6 +1287,35 @@ def _run_and_publish(
 
 def _job_name(job: ReportJob) -> str:
     return label("run_summary_title", job.lang) if job.kind == "summary" else job.unit_name
+
+
+SNAPSHOT = ".dataset"  # hidden: part of a run's folder, never of the published site
+
+
+def _snapshot_dataset(ds: Dataset, run_dir: Path) -> Path:
+    """Copy the dataset's files into the run's folder and check they are the data loaded.
+
+    The copy is checked against the content hash taken when the dataset was loaded, so a
+    dataset edited between loading and copying is a clear error (run again), never a mix.
+    """
+    from .dataset import content_hash
+
+    source = Path(ds.path)
+    dest = run_dir / SNAPSHOT
+    dest.mkdir(parents=True, exist_ok=True)
+    if source.is_file():
+        target = dest / source.name
+        shutil.copy2(source, target)
+        digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    else:
+        for path in source.iterdir():
+            if path.is_file():
+                shutil.copy2(path, dest / path.name)
+        target = dest
+        digest = content_hash(dest)
+    if digest != ds.content_hash:
+        raise RunError(*both("run_dataset_changed", path=str(source)))
+    return target
 
 
 def _spec(job, parameters, notebook_text, settings, formats, token, dataset_hash) -> dict:

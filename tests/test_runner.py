@@ -994,3 +994,78 @@ def test_changed_code_is_never_unchanged(demo):
     assert prints.of(job, {**params, "dataset": "/a"}) == prints.of(
         job, {**params, "dataset": "/b"}
     )
+
+
+def _edit_one_value(panel_csv: Path) -> None:
+    lines = panel_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    head, first = lines[0], lines[1].split(",")
+    first[3] = str(float(first[3]) + 1000)  # unit,period,indicator,value,note
+    panel_csv.write_text(head + ",".join(first) + "".join(lines[2:]), encoding="utf-8")
+
+
+def test_a_dataset_edited_during_the_run_does_not_reach_its_reports(
+    fake_copy, fake_reports, monkeypatch
+):
+    from kiemnhiem import runner
+    from kiemnhiem.dataset import content_hash
+
+    data, site = fake_copy
+    original = content_hash(data)
+    real_snapshot = runner._snapshot_dataset
+    seen = []
+
+    def snapshot_then_edit(ds, run_dir):
+        path = real_snapshot(ds, run_dir)
+        _edit_one_value(data / "panel.csv")  # the analyst saves while reports are running
+        return path
+
+    real_execute = runner.execute_report
+
+    def recording_execute(spec):
+        seen.append(spec["parameters"]["dataset"])
+        return real_execute(spec)
+
+    monkeypatch.setattr(runner, "_snapshot_dataset", snapshot_then_edit)
+    monkeypatch.setattr(runner, "execute_report", recording_execute)
+    result = run_reports(
+        data,
+        out=site,
+        executor=fake_reports.executor,
+        quiet=True,
+        force=True,
+        only=["116:danvan_mttq", "122:tuyengiao_ttct"],
+    )
+    assert result.exit_code == 0
+    assert content_hash(data) != original  # the edit really happened
+    assert len(seen) == 2 and len(set(seen)) == 1
+    snapshot = Path(seen[0])
+    assert snapshot != data.resolve() and snapshot.name == ".dataset"
+    assert content_hash(snapshot) == original  # every report read the data as loaded
+    manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["dataset"]["content_hash"] == original
+    assert manifest["dataset"]["path"] == str(data.resolve())
+
+
+def test_a_dataset_edited_before_its_copy_is_refused(fake_copy, fake_reports, monkeypatch):
+    from kiemnhiem import runner
+
+    data, site = fake_copy
+    before = (site / "index.html").read_bytes()
+    real_snapshot = runner._snapshot_dataset
+
+    def edit_then_snapshot(ds, run_dir):
+        _edit_one_value(data / "panel.csv")
+        return real_snapshot(ds, run_dir)
+
+    monkeypatch.setattr(runner, "_snapshot_dataset", edit_then_snapshot)
+    with pytest.raises(RunError) as err:
+        run_reports(
+            data,
+            out=site,
+            executor=fake_reports.executor,
+            quiet=True,
+            force=True,
+            only=["116:danvan_mttq"],
+        )
+    assert "edited" in err.value.message_en and "sửa" in err.value.message_vi
+    assert (site / "index.html").read_bytes() == before  # nothing published
