@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
@@ -199,7 +200,7 @@ def plot_series(
         fontsize="small",
         frameon=False,
     )
-    return fig
+    return _literal_text(fig)
 
 
 def plot_before_after(
@@ -293,7 +294,7 @@ def plot_before_after(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return fig
+    return _literal_text(fig)
 
 
 def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dict[str, float]:
@@ -558,7 +559,7 @@ def plot_event_study(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return fig
+    return _literal_text(fig)
 
 
 def event_study_alt(
@@ -788,7 +789,7 @@ def plot_start_dates(
     fig.legend(
         handles=handles, loc="outside lower center", ncols=1, fontsize="small", frameon=False
     )
-    return fig
+    return _literal_text(fig)
 
 
 def start_dates_alt(
@@ -821,6 +822,15 @@ def start_dates_alt(
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def _literal_text(fig: Figure) -> Figure:
+    """Every text of ``fig`` shown as typed, never read as mathtext: names from the data
+    (events, indicators, models) may hold ``$``, which would garble the text or, with an
+    unknown command such as ``$\\foo$``, make drawing the figure fail."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
 
 
 def _check_series(series: pd.DataFrame) -> pd.DataFrame:
