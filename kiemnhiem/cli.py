@@ -164,34 +164,38 @@ def _cmd_run(args) -> int:
     return result.exit_code
 
 
+def _write(out: Path, make, done_key: str) -> int:
+    """Run ``make()`` (which writes ``out``), turning OS errors into a bilingual usage error,
+    and print where the result went."""
+    try:
+        path = make()
+    except OSError as exc:
+        detail = exc.strerror or exc
+        raise ParameterError(
+            label("wb_err_cannot_write", "vi", path=out, detail=detail),
+            label("wb_err_cannot_write", "en", path=out, detail=detail),
+        ) from None
+    print(f"{label(done_key, 'vi')} / {label(done_key, 'en')}: {path}")
+    return EXIT_OK
+
+
 def _cmd_template(args) -> int:
     from .workbook import parse_years, write_template
 
     out = Path(args.out)
-    try:
-        path = write_template(out, province=args.province, years=parse_years(args.years))
-    except OSError as exc:
-        raise ParameterError(
-            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
-            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
-        ) from None
-    print(f"{label('cli_template_written', 'vi')} / {label('cli_template_written', 'en')}: {path}")
-    return EXIT_OK
+    years = parse_years(args.years)
+    return _write(
+        out,
+        lambda: write_template(out, province=args.province, years=years),
+        "cli_template_written",
+    )
 
 
 def _cmd_import(args) -> int:
     from .workbook import import_workbook
 
     out = Path(args.outdir)
-    try:
-        path = import_workbook(args.workbook, out)
-    except OSError as exc:
-        raise ParameterError(
-            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
-            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
-        ) from None
-    print(f"{label('cli_imported', 'vi')} / {label('cli_imported', 'en')}: {path}")
-    return EXIT_OK
+    return _write(out, lambda: import_workbook(args.workbook, out), "cli_imported")
 
 
 def _cmd_export(args) -> int:
@@ -204,15 +208,11 @@ def _cmd_export(args) -> int:
             label("export_err_suffix", "vi", path=out), label("export_err_suffix", "en", path=out)
         )
     dataset = load_dataset(args.dataset)
-    try:
-        path = export_results(dataset, out, lang=args.lang, overwrite=args.force)
-    except OSError as exc:
-        raise ParameterError(
-            label("wb_err_cannot_write", "vi", path=out, detail=exc.strerror or exc),
-            label("wb_err_cannot_write", "en", path=out, detail=exc.strerror or exc),
-        ) from None
-    print(f"{label('export_cli_written', 'vi')} / {label('export_cli_written', 'en')}: {path}")
-    return EXIT_OK
+    return _write(
+        out,
+        lambda: export_results(dataset, out, lang=args.lang, overwrite=args.force),
+        "export_cli_written",
+    )
 
 
 _COMMANDS = {
