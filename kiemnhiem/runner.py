@@ -1662,136 +1662,6 @@ def _manifest(
 
 # The index page: every report present, bilingual, sortable in the browser by a few lines of
 # inline script (no external request), and what changed since the previous run. Autoescaped.
-_INDEX_TEMPLATE = """\
-<!DOCTYPE html>
-<html lang="vi">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>{{ title.vi }} / {{ title.en }}</title>
-<style>
-body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; margin: 2em auto;
-       max-width: 1150px; padding: 0 1em; color: #1d1d1d; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; }
-h2 { font-size: 1.15em; margin-top: 1.6em; }
-.en { display: block; font-weight: normal; color: #555; font-size: 0.85em; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 0.3em 1.5em; }
-dt { font-weight: 600; }
-dd { margin: 0; }
-table { border-collapse: collapse; width: 100%; margin-top: 1em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.4em 0.6em; text-align: left;
-         vertical-align: top; }
-th { background: #f3f3f3; }
-th[data-key] { cursor: pointer; }
-th[data-key]::after { content: " \\2195"; color: #888; }
-.status-ok { color: #1b5e20; }
-.status-unchanged { color: #33691e; }
-.status-failed { color: #b3261e; font-weight: 600; }
-.status-outdated { color: #8a4b00; font-weight: 600; }
-.note { font-size: 0.85em; color: #6d4c00; }
-.error { font-family: "DejaVu Sans Mono", monospace; font-size: 0.85em; white-space: pre-wrap;
-         color: #6d1b16; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
-footer { margin-top: 2em; color: #555; font-size: 0.85em; }
-</style>
-</head>
-<body data-run="{{ run_id }}">
-{%- if classification %}
-<div class="kn-classification" style="text-align:center;font-weight:700;letter-spacing:0.05em;text-transform:uppercase;">{{ classification }}</div>
-{%- endif %}
-{%- if synthetic %}
-<div class="kn-synthetic" role="note" style="border:2px solid #b3261e;background:#fdecea;color:#410e0b;padding:0.6em 1em;margin:1em 0;border-radius:4px;">
-<strong>{{ synthetic_title.vi }}</strong> {{ synthetic_text.vi }}<br>
-<strong>{{ synthetic_title.en }}</strong> {{ synthetic_text.en }}
-</div>
-{%- endif %}
-<h1>{{ title.vi }}<span class="en" lang="en">{{ title.en }}</span></h1>
-<dl>
-  <dt>{{ head.dataset.vi }}<span class="en" lang="en">{{ head.dataset.en }}</span></dt>
-  <dd>{{ dataset_name }}</dd>
-  <dt>{{ head.generated.vi }}<span class="en" lang="en">{{ head.generated.en }}</span></dt>
-  <dd>{{ generated }}</dd>
-  <dt>{{ head.version.vi }}<span class="en" lang="en">{{ head.version.en }}</span></dt>
-  <dd>{{ version }}</dd>
-</dl>
-<p>{{ counts.vi }}<br><span lang="en">{{ counts.en }}</span></p>
-<p class="note">{{ sort_hint.vi }} / <span lang="en">{{ sort_hint.en }}</span></p>
-<table id="reports">
-<thead>
-<tr>
-  <th data-key="unit">{{ head.unit.vi }}<span class="en" lang="en">{{ head.unit.en }}</span></th>
-  <th data-key="model">{{ head.model.vi }}<span class="en" lang="en">{{ head.model.en }}</span></th>
-  <th>{{ head.lang.vi }}<span class="en" lang="en">{{ head.lang.en }}</span></th>
-  <th data-key="status">{{ head.status.vi }}<span class="en" lang="en">{{ head.status.en }}</span></th>
-  <th>{{ head.report.vi }}<span class="en" lang="en">{{ head.report.en }}</span></th>
-</tr>
-</thead>
-<tbody>
-{%- for row in rows %}
-<tr data-unit="{{ row.sort_unit }}" data-model="{{ row.sort_model }}" data-status="{{ row.sort_status }}">
-  <td>{{ row.unit }}</td>
-  <td>{{ row.model_vi }}<span class="en" lang="en">{{ row.model_en }}</span></td>
-  <td>{{ row.lang_label }}</td>
-  <td class="status-{{ row.status }}">{{ row.status_label }}
-    {%- if row.note %}<div class="note">{{ row.note }}</div>{% endif %}
-    {%- if row.error %}<div class="error">{{ row.error }}</div>{% endif %}</td>
-  <td>{% for link in row.links %}{% if not loop.first %} · {% endif %}<a href="{{ link.href }}">{{ link.label }}</a>{% else %}–{% endfor %}</td>
-</tr>
-{%- endfor %}
-</tbody>
-</table>
-<h2>{{ changes_title.vi }}<span class="en" lang="en">{{ changes_title.en }}</span></h2>
-{%- if changes %}
-<table id="changes">
-<thead>
-<tr>
-  <th>{{ head.unit.vi }}<span class="en" lang="en">{{ head.unit.en }}</span></th>
-  <th>{{ head.model.vi }}<span class="en" lang="en">{{ head.model.en }}</span></th>
-  <th>{{ head.indicator.vi }}<span class="en" lang="en">{{ head.indicator.en }}</span></th>
-  <th>{{ head.verdict.vi }}<span class="en" lang="en">{{ head.verdict.en }}</span></th>
-  <th class="num">{{ head.estimate.vi }}<span class="en" lang="en">{{ head.estimate.en }}</span></th>
-</tr>
-</thead>
-<tbody>
-{%- for c in changes %}
-<tr>
-  <td>{{ c.unit }}</td>
-  <td>{{ c.model }}</td>
-  <td>{{ c.indicator_vi }}<span class="en" lang="en">{{ c.indicator_en }}</span></td>
-  <td{% if c.flipped %} class="status-outdated"{% endif %}>{{ c.verdict_before }} → {{ c.verdict_after }}</td>
-  <td class="num">{{ c.did_before }} → {{ c.did_after }}</td>
-</tr>
-{%- endfor %}
-</tbody>
-</table>
-{%- else %}
-<p>{{ no_changes.vi }}<br><span lang="en">{{ no_changes.en }}</span></p>
-{%- endif %}
-<footer>
-<a href="manifest.json">{{ head.manifest.vi }} / {{ head.manifest.en }} (manifest.json)</a>
-</footer>
-<script>
-(function () {
-  var dirs = {};
-  document.querySelectorAll("#reports th[data-key]").forEach(function (th) {
-    th.addEventListener("click", function () {
-      var key = th.getAttribute("data-key");
-      var body = document.querySelector("#reports tbody");
-      var rows = Array.prototype.slice.call(body.rows);
-      var sign = dirs[key] === 1 ? -1 : 1;
-      dirs[key] = sign;
-      rows.sort(function (a, b) {
-        var x = a.getAttribute("data-" + key), y = b.getAttribute("data-" + key);
-        return sign * x.localeCompare(y, "vi");
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-})();
-</script>
-</body>
-</html>
-"""  # noqa: E501
 
 _STATUS_RANK = {"failed": "0", "outdated": "1", "ok": "2", "unchanged": "3"}
 
@@ -1934,7 +1804,8 @@ def render_index(
         "version": manifest.get("kiemnhiem_version", ""),
         "rows": rows,
     }
-    return env.from_string(_INDEX_TEMPLATE).render(**context)
+    template = (templates_dir() / "site" / "index.html.j2").read_text(encoding="utf-8")
+    return env.from_string(template).render(**context)
 
 
 def _model_name(models, code: str, lang: str) -> str:
