@@ -379,15 +379,22 @@ def indicator_markdown(
 
 def interval_text(result: Mapping | pd.Series, info: IndicatorInfo, lang: str = "vi") -> str:
     """The confidence interval of ``did`` in words; unbounded ends are said so."""
-    ci_level = result.get("ci_level")
-    if _missing(ci_level):
+    if _missing(result.get("ci_level")):
         return ""
-    ci = format_percent(float(ci_level), lang, 0)
+    return _interval_words(result, info, lang, "report_interval", "report_interval_unbounded")
+
+
+def _interval_words(
+    result: Mapping | pd.Series, info: IndicatorInfo, lang: str, key: str, unbounded_key: str
+) -> str:
+    """``key`` filled with the interval's level and ends, or ``unbounded_key`` when an end is
+    missing or infinite (too few districts for a bounded interval)."""
+    ci = format_percent(float(result.get("ci_level")), lang, 0)
     low, high = result.get("ci_low"), result.get("ci_high")
     if _missing(low) or _missing(high) or math.isinf(float(low)) or math.isinf(float(high)):
-        return label("report_interval_unbounded", lang, ci=ci)
+        return label(unbounded_key, lang, ci=ci)
     return label(
-        "report_interval",
+        key,
         lang,
         ci=ci,
         low=format_difference(float(low), info, lang),
@@ -1308,19 +1315,11 @@ def _p_min_cell(result: Mapping | pd.Series, lang: str) -> str:
 
 
 def _interval_cell(result: Mapping | pd.Series, info: IndicatorInfo, lang: str) -> str:
-    ci_level = result.get("ci_level")
     low, high = result.get("ci_low"), result.get("ci_high")
-    if _missing(ci_level) or (_missing(low) and _missing(high)):
+    if _missing(result.get("ci_level")) or (_missing(low) and _missing(high)):
         return "–"
-    ci = format_percent(float(ci_level), lang, 0)
-    if _missing(low) or _missing(high) or math.isinf(float(low)) or math.isinf(float(high)):
-        return label("report_detail_interval_unbounded", lang, ci=ci)
-    return label(
-        "report_detail_interval_value",
-        lang,
-        ci=ci,
-        low=format_difference(float(low), info, lang),
-        high=format_difference(float(high), info, lang),
+    return _interval_words(
+        result, info, lang, "report_detail_interval_value", "report_detail_interval_unbounded"
     )
 
 
