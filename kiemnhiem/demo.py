@@ -154,7 +154,7 @@ PRETREND_MODEL = DANVAN
 PRETREND_INDICATOR = "so_ngay_trien_khai"
 PRETREND_UNIT = "124"  # Yên Châu (default dataset; with ``units=N`` the first danvan pilot)
 PRETREND_SLOPE_SD = -3.0  # per year, in noise SDs: -1.5 days a year
-PRETREND_YEARS = (2015, 2023)  # the drift runs between these years, zero in 2019
+PRETREND_YEARS = (2014, 2023)  # the drift runs over the whole pre-period to 2023, zero mid-2018
 
 # Tolerances for recovering the planted effects with the contract's per-pilot `did`, in noise
 # SDs: per pilot |did - true| <= 3 SD (about 3 standard errors with 3 pre and 3 post years);
@@ -788,7 +788,8 @@ def _readme(
         f"- Xu hướng trước can thiệp cài sẵn: đơn vị {pretrend_unit} ({names[pretrend_unit]}), "
         f"`{PRETREND_MODEL}` × `{PRETREND_INDICATOR}` giảm đều {_fmt(PRETREND_SLOPE_SD, 'vi')} "
         f"SD ({_fmt(slope_units, 'vi')} ngày) mỗi năm từ {lo} đến {hi}, không có tác động "
-        "thật: kiểm tra xu hướng trước (`pretrend_flag`) phải gắn cờ.",
+        "thật: kiểm tra xu hướng trước (`pretrend_flag`) phải gắn cờ, và không gắn cờ thí "
+        "điểm nào khác có nhóm so sánh.",
         f"- Sai số cho phép: `did` của từng thí điểm (trung bình qua các năm hậu kỳ dùng được "
         "của thay đổi so với trung bình tiền kỳ, trừ thay đổi trung bình của nhóm so sánh) "
         f"nằm trong ±{_fmt(TOLERANCE_PILOT_SD, 'vi', False)} SD của tác động thật trung bình trên "
@@ -828,7 +829,8 @@ def _readme(
         f"`{PRETREND_MODEL}` × `{PRETREND_INDICATOR}` falls steadily by "
         f"{_fmt(PRETREND_SLOPE_SD)} SD ({_fmt(slope_units)} days) a year from {lo} to {hi} "
         "(pre-period included) with no true effect: its `did` looks like an improvement, and "
-        "the pre-trend check (`pretrend_flag`) must flag it.",
+        "the pre-trend check (`pretrend_flag`) must flag it, and no other pilot with a "
+        "comparison group.",
         "- Tolerance: the contract's per-pilot `did` (mean over the usable post-window years of "
         "the pilot's change from its pre-window mean minus the comparison units' mean change) "
         f"is within ±{TOLERANCE_PILOT_SD:g} SD of the true effect averaged over those same "
