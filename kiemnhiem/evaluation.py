@@ -18,12 +18,33 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
   lists the years it averages) rather than compared before/after;
 - ``did`` is reported only for a pilot that can be assessed (at least 2 usable years on each
   side); the pre/post means and the change are reported whenever they exist;
-- ``pretrend_flag``: with at least 3 usable pre years, the least-squares slope of (pilot minus
-  the mean of the units ``did`` compares with) over the pre years, times the distance from the
-  pre years' mean to the middle of the post years ``did`` uses (``trend_effect``: the ``did``
-  that trend alone would produce), is at least half of ``did`` in size and of the same sign.
-  With before/after only, the pilot's own trend. For a model: the mean trend effect of its
-  pilots against the pooled effect;
+- ``pretrend_flag`` (an interface change from the contract, README "Reading the results"):
+  the contract's rule alone (trend over the 3 pre years, extrapolated, at least half of
+  ``did`` with the same sign) fires by chance on about 40 % of rows, because a slope fitted to
+  3 noisy points and carried 3 years forward is mostly noise. Here the flag needs both
+
+  1. the contract's size rule: ``trend_effect`` (``pretrend_slope``, the least-squares slope
+     a year of pilot minus the mean of the units ``did`` compares with, times the distance
+     from the mean of the pre years ``did`` uses to the middle of its post years: the ``did``
+     that trend alone would produce) is at least half of ``did`` in size and of the same
+     sign, where the slope is fitted over every year before the start in which the pilot and
+     all those units have a value (``pretrend_years_used``, at least 3; more years than the
+     contract's pre window, so a steadier slope), and
+  2. evidence that the trend is real: the slope differs from zero at the two-sided
+     ``PRETREND_LEVEL`` (0.1 %) in a t-test (``pretrend_p``) whose residual variance pools
+     the pilot's gap and each comparison unit's gap to the other comparison units (built as
+     the placebos are), and is never taken below the pilot's own residual variance, so that
+     one jump or one unusually noisy district does not read as a steady trend; df is
+     (comparison units + 1) x (years - 2), or years - 2 with fewer than 2 comparison units.
+
+  0.1 % is the suite's 10 % level shared over the ~100 pilot x indicator rows of a province
+  (Bonferroni): a chance flag anywhere in a report set is unlikely, so a flag means something.
+  The flag therefore misses mild trends; ``trend_effect`` and ``pretrend_p`` are always shown.
+  With before/after only there is no comparison mean, so the flag is missing (as the
+  contract says when it cannot be computed), while ``trend_effect`` and ``pretrend_p``
+  measure the pilot's own series. For a model: the mean trend effect of its pilots (own
+  series for before/after ones, as their change enters the pooled mean as it is) against the
+  pooled effect, and at least one pilot with ``pretrend_p`` under the level;
 - ``pct_change`` is a fraction (0.25 = +25 %), NaN for a zero pre mean, for shares (their
   change, in share units 0-1, is shown in percentage points: ``change_scale`` = "pp") and for
   ratings.
@@ -87,6 +108,8 @@ Comparison = Literal["never", "notyet", "none"]
 COMPARISONS: tuple[str, ...] = get_args(Comparison)
 Scope = Literal["pilot", "model"]
 SHIFTED_STATUSES = ("approximate", "assumed")
+# Two-sided level of the pre-trend slope test: the 10 % level over ~100 rows (module docstring).
+PRETREND_LEVEL = 0.001
 
 RESULT_COLUMNS = (
     "scope", "unit_code", "unit_name", "model", "indicator", "kind", "better", "change_scale",
@@ -95,7 +118,8 @@ RESULT_COLUMNS = (
     "pre_mean", "post_mean", "change", "pct_change", "did", "comparison", "n_comparison",
     "ci_low", "ci_high", "ci_level", "p_better", "p_worse", "p_two", "p_min",
     "n_assignments", "n_possible", "inference", "mc_error", "rank", "rank_direction",
-    "trend_effect", "pretrend_flag", "start_sensitive", "verdict_earlier", "verdict_later",
+    "trend_effect", "pretrend_slope", "pretrend_p", "pretrend_years_used", "pretrend_flag",
+    "start_sensitive", "verdict_earlier", "verdict_later",
     "mixed_models", "joint_test", "status", "verdict", "reason_code", "reason_vi", "reason_en",
     "level",
 )
@@ -555,8 +579,7 @@ class _Core:
     comparison: str
     comp_units: np.ndarray  # bool (n,)
     comp_by_year: np.ndarray  # bool (n, J) units in C_t for each post slot
-    trend_effect: float
-    pretrend_flag: object  # True, False or pd.NA
+    pretrend: PreTrend
     reason: str  # "" when assessable, else no_data / few_pre / few_post
     placebo: np.ndarray | None  # (A, L): observed first, then each usable placebo
     prep: _Prep
@@ -620,15 +643,15 @@ def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
             slots = prep.qvalid[s, p] & (comp_by_year.any(0) if comparison != "none" else True)
             did_years = tuple(int(y) for y in prep.qyears[s][slots])
         comp_units = comp_by_year.any(1)
-        effect, flag = math.nan, pd.NA
+        trend = NO_PRETREND
         if s == 0 and not reason:
-            effect, flag = _pretrend(Y, years, p, prep.pre_mask[s, p], comp_units, did[0],
-                                     did_years)
+            trend = pretrend(Y, years, p, window.T, prep.pre_mask[s, p], comp_units, did[0],
+                             did_years)
         placebo = None
         if inference and not reason and comparison != "none":
             placebo = _placebos(prep, s, p, did, comparison, never, T_units, post_used)
         out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
-                         comparison, comp_units, comp_by_year, effect, flag, reason, placebo,
+                         comparison, comp_units, comp_by_year, trend, reason, placebo,
                          prep, s))
     return out
 
@@ -638,20 +661,103 @@ def _core(values, years, p, window, never, T_units, inference: bool = True) -> _
     return _cores(values, years, p, [window], never, T_units, inference)[0]
 
 
-def _pretrend(Y, years, p, pre_mask, comp_units, did, did_years):
-    """(trend_effect, pretrend_flag): see the module docstring."""
-    n_pre = int(pre_mask.sum())
-    if n_pre < 3 or not np.isfinite(did) or not did_years:
-        return math.nan, pd.NA
-    t = years[pre_mask].astype(float)
-    gap = Y[p, pre_mask]
-    if comp_units.any():
-        gap = gap - Y[comp_units][:, pre_mask].mean(0)
+@dataclass(frozen=True)
+class PreTrend:
+    """The pre-trend check of one pilot on one indicator (module docstring).
+
+    Attributes
+    ----------
+    slope : float
+        Least-squares slope a year of the pilot's gap to its comparison mean before the start.
+    effect : float
+        ``slope`` times the distance from the mean of ``did``'s pre years to the middle of its
+        post years: the ``did`` that the trend alone would produce.
+    p : float
+        Two-sided p-value of the slope's t-test (NaN when it cannot be computed).
+    years : tuple of int
+        The years the slope is fitted over.
+    flag : bool or pd.NA
+        Size rule and ``p < PRETREND_LEVEL``; NA when fewer than 3 years or no ``did``.
+    """
+
+    slope: float = math.nan
+    effect: float = math.nan
+    p: float = math.nan
+    years: tuple[int, ...] = ()
+    flag: object = pd.NA
+
+
+NO_PRETREND = PreTrend()
+
+
+def _line(t: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slopes and residual sums of squares of each row of ``gaps`` on ``t``."""
     dt = t - t.mean()
-    slope = float(dt @ (gap - gap.mean()) / (dt @ dt))  # least-squares slope
-    effect = slope * (float(np.mean(did_years)) - t.mean())
-    flag = did != 0 and np.sign(effect) == np.sign(did) and abs(effect) >= 0.5 * abs(did)
-    return effect, bool(flag)
+    centred = gaps - gaps.mean(axis=-1, keepdims=True)
+    slopes = centred @ dt / (dt @ dt)
+    resid = centred - slopes[..., None] * dt
+    return slopes, (resid**2).sum(axis=-1)
+
+
+def size_rule(effect: float, did: float) -> bool:
+    """The contract's rule: ``effect`` at least half of ``did`` in size, with its sign."""
+    return bool(did != 0 and np.sign(effect) == np.sign(did) and abs(effect) >= 0.5 * abs(did))
+
+
+def pretrend(Y: np.ndarray, years: np.ndarray, p: int, T: int, pre_mask: np.ndarray,
+             comp_units: np.ndarray, did: float, did_years) -> PreTrend:
+    """The pre-trend check of pilot row ``p`` (module docstring).
+
+    Parameters
+    ----------
+    Y : ndarray
+        Units x years values (NaN where missing).
+    years : ndarray
+        The calendar years of ``Y``'s columns.
+    p, T : int
+        The pilot's row and start year.
+    pre_mask : ndarray of bool
+        The pre-window years ``did`` uses.
+    comp_units : ndarray of bool
+        The units ``did`` compares with (none: before/after only).
+    did : float
+        The pilot's ``did``.
+    did_years : sequence of int
+        The post years ``did`` averages.
+    """
+    from scipy import stats  # imported here: the rest of the engine does not need scipy
+
+    if int(pre_mask.sum()) < 3 or not np.isfinite(did) or not len(did_years):
+        return NO_PRETREND
+    before = (years < T) & ~np.isnan(Y[p])
+    if comp_units.any():
+        before &= ~np.isnan(Y[comp_units]).any(axis=0)
+    if int(before.sum()) < 3:
+        return NO_PRETREND
+    t = years[before].astype(float)
+    sub = Y[:, before]
+    comp = np.flatnonzero(comp_units)
+    k = len(comp)
+    gaps = [sub[p] - sub[comp].mean(axis=0) if k else sub[p]]
+    if k >= 2:  # each comparison unit against the others, as in the placebos
+        total = sub[comp].sum(axis=0)
+        gaps += list(sub[comp] - (total - sub[comp]) / (k - 1))
+    slopes, rss = _line(t, np.array(gaps))
+    slope = float(slopes[0])
+    n = len(t)
+    own = rss[0] / (n - 2)
+    df = len(gaps) * (n - 2)
+    variance = max(float(rss.sum()) / df, float(own))
+    sxx = float(((t - t.mean()) ** 2).sum())
+    if variance > 0:
+        p_value = float(2 * stats.t.sf(abs(slope) / math.sqrt(variance / sxx), df))
+    else:  # every gap on an exact line: any slope is certain
+        p_value = 0.0 if slope != 0 else 1.0
+    effect = slope * (float(np.mean(did_years)) - float(years[pre_mask].mean()))
+    # Before/after only: the contract's gap has no comparison mean, so the flag is missing; the
+    # own trend is still measured, for the model row (the pooled mean takes the change as is).
+    flag = size_rule(effect, did) and p_value < PRETREND_LEVEL if k else pd.NA
+    return PreTrend(slope, effect, p_value, tuple(int(y) for y in t), flag)
 
 
 def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
@@ -759,6 +865,7 @@ def _explain_test(verdict: str, test: RankTest, level: float) -> str:
 def _empty_row() -> dict:
     row = dict.fromkeys(RESULT_COLUMNS, np.nan)
     for key in ("unit_code", "unit_name", "pre_years_used", "post_years_used", "did_years_used",
+                "pretrend_years_used",
                 "comparison", "inference", "rank_direction", "verdict_earlier", "verdict_later",
                 "start_precision", "start_status", "reason_vi", "reason_en", "reason_code"):
         row[key] = ""
@@ -820,8 +927,10 @@ def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, values: np.ndarray,
         did_years_used=years_text(core.did_years), n_pre=len(core.pre_used),
         n_post=len(core.post_used), n_pilots=1, pre_mean=core.pre_mean,
         post_mean=core.post_mean, comparison=core.comparison,
-        n_comparison=int(core.comp_units.sum()), trend_effect=core.trend_effect,
-        pretrend_flag=core.pretrend_flag, mixed_models=_mixed(ctx, indicator, [pilot.code]),
+        n_comparison=int(core.comp_units.sum()), trend_effect=core.pretrend.effect,
+        pretrend_slope=core.pretrend.slope, pretrend_p=core.pretrend.p,
+        pretrend_years_used=years_text(core.pretrend.years), pretrend_flag=core.pretrend.flag,
+        mixed_models=_mixed(ctx, indicator, [pilot.code]),
         level=level,
     )
     row["joint_test"] = row["mixed_models"]
@@ -889,7 +998,8 @@ def _model_row(ctx: _Context, indicator: str, values: np.ndarray, cores: list,
         comps = sorted({c.comparison for _, c in assessed})
         row["comparison"] = ";".join(comps)
         row["n_comparison"] = int(np.logical_or.reduce([c.comp_units for _, c in assessed]).sum())
-        trends = [c.trend_effect for _, c in assessed]
+        trends = [c.pretrend.effect for _, c in assessed]
+        trend_ps = [c.pretrend.p for _, c in assessed]
     _change_fields(row, ind)
     row["mixed_models"] = _mixed(ctx, indicator, [p.code for p in ctx.pilots])
     row["joint_test"] = row["mixed_models"]
@@ -902,8 +1012,9 @@ def _model_row(ctx: _Context, indicator: str, values: np.ndarray, cores: list,
     if assessed and np.isfinite(obs) and all(np.isfinite(trends)):
         effect = float(np.mean(trends))
         row["trend_effect"] = effect
-        row["pretrend_flag"] = bool(
-            obs != 0 and np.sign(effect) == np.sign(obs) and abs(effect) >= 0.5 * abs(obs)
+        row["pretrend_p"] = float(np.nanmin(trend_ps)) if np.isfinite(trend_ps).any() else np.nan
+        row["pretrend_flag"] = size_rule(effect, obs) and bool(
+            np.nanmin(trend_ps, initial=np.inf) < PRETREND_LEVEL
         )
     verdict = decide(ind["better"], test, level) if test is not None else "not_assessed"
     row["verdict"] = verdict

@@ -160,9 +160,89 @@ def test_pretrend_flag_true_and_missing():
     assert row.did == pytest.approx(-8)
     assert row.trend_effect == pytest.approx(-8)
     assert bool(row.pretrend_flag) is True
+    # The slope is fitted over 2015-2017 (no earlier data). One comparison unit, so only the
+    # pilot's own residuals: the gap lies exactly on its line, residual variance 0, p = 0.
+    assert row.pretrend_years_used == "2015;2016;2017"
+    assert row.pretrend_slope == pytest.approx(-2)
+    assert row.pretrend_p == 0
     # With 2 pre years the trend cannot be judged: missing.
     row2 = _row(evaluate_pilot(ds, "116", "danvan_mttq", pre_years=2), "116", "so_cuoc_hop")
     assert pd.isna(row2.pretrend_flag)
+
+
+# Pre-trend check over every year before the start (2014-2017 here) with a t-test.
+# Pilot 116 of danvan_mttq from 08/2018: T 2018, pre window 2015-2017, post 2019-2021.
+# Comparison units 121, 122, 124 with a mean of 20 every year, so the pilot's gap is its value
+# minus 20. Years 2014-2017: dt = -1.5, -0.5, 0.5, 1.5, Sxx = 5.
+# Critical values of Student's t (two-sided), df 8: 3.355 at 0.01, 5.041 at 0.001 (any table).
+FLAT = {"121": [20] * 8, "122": [30] * 8, "124": [10] * 8}
+NOISY = {"121": [20, 21, 19, 20] + [20] * 4, "122": [30, 29, 31, 30] + [30] * 4,
+         "124": [10] * 8}
+
+
+def _trend_dataset(pilot_pre, comparisons):
+    years = range(2014, 2022)
+    series = {("116", "so_cuoc_hop"): dict(zip(years, [*pilot_pre, 18, 20, 22, 24]))}
+    for unit, values in comparisons.items():
+        series[(unit, "so_cuoc_hop")] = dict(zip(years, values))
+    ds = make_dataset(series, [("116", "danvan_mttq", "2018-08-01", "month")])
+    return _row(evaluate_pilot(ds, "116", "danvan_mttq"), "116", "so_cuoc_hop")
+
+
+def test_pretrend_steady_trend_is_flagged():
+    row = _trend_dataset([10, 12, 13, 16], FLAT)
+    # Gap -10, -8, -7, -4: mean -7.25, centred -2.75, -0.75, 0.25, 3.25;
+    # slope = (4.125 + 0.375 + 0.125 + 4.875) / 5 = 1.9 a year.
+    assert row.pretrend_years_used == "2014;2015;2016;2017"
+    assert row.pretrend_slope == pytest.approx(1.9)
+    # trend_effect = 1.9 x (2020 - 2016) = 7.6. did = mean(20, 22, 24) - (12 + 13 + 16) / 3
+    # = 22 - 41/3 = 25/3 (comparison units do not move): 7.6 >= 25/6, same sign.
+    assert row.trend_effect == pytest.approx(7.6)
+    assert row.did == pytest.approx(25 / 3)
+    # Residuals 0.1, 0.2, -0.7, 0.4: RSS 0.70. The comparison units' gaps to the others are
+    # constant (RSS 0), so the pooled variance 0.70 / (4 x 2) = 0.0875 is below the pilot's
+    # own 0.70 / 2 = 0.35, which is used: t = 1.9 / sqrt(0.35 / 5) = 7.18 > 5.041, df 8.
+    assert row.pretrend_p < 0.001
+    assert bool(row.pretrend_flag) is True
+
+
+def test_pretrend_never_below_the_pilots_own_scatter():
+    # The same line (slope 1.9) with residuals doubled: 0.2, 0.4, -1.4, 0.8 (RSS 2.8).
+    row = _trend_dataset([10.1, 12.2, 12.3, 16.4], FLAT)
+    assert row.pretrend_slope == pytest.approx(1.9)
+    # Pooled alone, 2.8 / 8 = 0.35 would give t = 7.18; the pilot's own 2.8 / 2 = 1.4 gives
+    # t = 1.9 / sqrt(1.4 / 5) = 3.59: between 3.355 and 5.041, so 0.001 < p < 0.01.
+    assert 0.001 < row.pretrend_p < 0.01
+    # The size rule still holds: trend_effect 7.6 against did 22 - 40.9 / 3 = 8.367.
+    assert row.trend_effect == pytest.approx(7.6)
+    assert row.did == pytest.approx(22 - 40.9 / 3)
+    assert not pd.isna(row.pretrend_flag) and not row.pretrend_flag
+
+
+def test_pretrend_pools_the_comparison_units_scatter():
+    row = _trend_dataset([10, 12, 13, 16], NOISY)
+    # Comparison mean still 20 a year, so the slope is 1.9 with RSS 0.70 as above.
+    # 121 minus the mean of 122 and 124: 0, 1.5, -1.5, 0: slope -0.3, RSS 4.05.
+    # 122 minus the mean of 121 and 124: 15, 13.5, 16.5, 15: slope 0.3, RSS 4.05.
+    # 124 minus the mean of 121 and 122: -15 each year: RSS 0.
+    # Pooled: (0.70 + 4.05 + 4.05) / 8 = 1.1 > 0.35: t = 1.9 / sqrt(1.1 / 5) = 4.05, df 8.
+    assert row.pretrend_slope == pytest.approx(1.9)
+    assert 0.001 < row.pretrend_p < 0.01
+    assert not pd.isna(row.pretrend_flag) and not row.pretrend_flag
+
+
+def test_pretrend_before_after_only_is_missing_but_measured():
+    ds = make_dataset(
+        {("116", "so_cuoc_hop"): dict(zip(range(2014, 2022), [10, 12, 13, 16, 18, 20, 22, 24]))},
+        [("116", "danvan_mttq", "2018-08-01", "month")],
+    )
+    row = _row(evaluate_pilot(ds, "116", "danvan_mttq"), "116", "so_cuoc_hop")
+    assert row.comparison == "none"
+    # No comparison mean: the contract's flag cannot be computed. The own series has the
+    # slope 1.9 of the gap above (the gap was the series minus 20).
+    assert pd.isna(row.pretrend_flag)
+    assert row.pretrend_slope == pytest.approx(1.9)
+    assert row.trend_effect == pytest.approx(7.6)
 
 
 # =========================================================================== not-yet and none

@@ -73,6 +73,23 @@ def test_planted_pretrend_is_flagged(results):
     assert bool(row["pretrend_flag"]) is True
 
 
+def test_no_pilot_without_a_planted_pretrend_is_flagged(results):
+    pilots = results[results["scope"] == "pilot"]
+    flagged = pilots[pilots["pretrend_flag"].fillna(False).astype(bool)]
+    assert [tuple(r) for r in flagged[["unit_code", "model", "indicator"]].to_numpy()] == [
+        (PRETREND_UNIT, PRETREND_MODEL, PRETREND_INDICATOR)
+    ]
+    # Computed wherever there is a comparison group and 3 years before the start; missing
+    # for before/after-only pilots (no comparison mean).
+    with_comparison = pilots[pilots["comparison"].isin(["never", "notyet"])]
+    assert with_comparison["pretrend_flag"].notna().all()
+    assert pilots.loc[pilots["comparison"] == "none", "pretrend_flag"].isna().all()
+    # The planted pilot's model row carries the flag too.
+    model = results[(results["scope"] == "model") & (results["model"] == PRETREND_MODEL)
+                    & (results["indicator"] == PRETREND_INDICATOR)].iloc[0]
+    assert bool(model["pretrend_flag"]) is True
+
+
 def test_result_columns_of_the_contract(results):
     contract = (
         "unit_code unit_name model indicator start g n_pre n_post pre_mean post_mean change "
