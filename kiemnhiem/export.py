@@ -95,6 +95,9 @@ ESTIMATE_COLUMNS = (
     "rank",
     "rank_direction",
     "trend_effect",
+    "pretrend_slope",
+    "pretrend_p",
+    "pretrend_years_used",
     "pretrend_flag",
     "start_sensitive",
     "mixed_models",
@@ -158,11 +161,12 @@ _FORMATS = {
     "p_two": _P,
     "p_min": _P,
     "mc_error": _P,
+    "pretrend_p": _P,
     "start": _DATE,
     "end": _DATE,
 }
 _LEVELS = ("pre_mean", "post_mean", "value")
-_DIFFERENCES = ("change", "did", "ci_low", "ci_high", "trend_effect")
+_DIFFERENCES = ("change", "did", "ci_low", "ci_high", "trend_effect", "pretrend_slope")
 #: Text that spreadsheet programs would read as a formula (or a DDE call) when it comes first.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

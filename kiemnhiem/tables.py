@@ -297,7 +297,8 @@ def indicator_notes(result: Mapping | pd.Series, lang: str = "vi") -> list[str]:
     if _true(result.get("joint_test")):
         notes.append(label("eval_note_joint", lang))
     if _true(result.get("pretrend_flag")):
-        notes.append(label("eval_note_pretrend", lang))
+        model_row = result.get("scope") == "model"
+        notes.append(label("eval_note_pretrend_model" if model_row else "eval_note_pretrend", lang))
     if _true(result.get("start_sensitive")):
         notes.append(label("eval_note_start_sensitive", lang))
     return notes
@@ -724,11 +725,42 @@ def indicator_detail_table(
         (label("report_detail_p_worse", lang), _p_cell(result.get("p_worse"), lang)),
         (label("report_detail_p_min", lang), _p_min_cell(result, lang)),
         (label("report_summary_comparison", lang), comparison_text(result, lang)),
+        (
+            label("report_detail_pretrend", lang, years=years("pretrend_years_used")),
+            pretrend_text(result, info, lang),
+        ),
         (label("report_col_verdict", lang), verdict_label(result.get("verdict"), lang)),
     ]
     return pd.DataFrame(
         items, columns=[label("report_col_item", lang), label("report_col_value", lang)]
     )
+
+
+def pretrend_text(result: Mapping | pd.Series, info: IndicatorInfo, lang: str = "vi") -> str:
+    """The pre-trend check in words: slope a year and its p (pilots), what the trend alone
+    would put into the DiD, and whether it is flagged (see :mod:`kiemnhiem.evaluation`)."""
+    lang = check_lang(lang)
+    effect = result.get("trend_effect")
+    if _missing(effect):
+        return "–"
+    flag = result.get("pretrend_flag")
+    flag_key = "na" if _missing(flag) else ("yes" if _true(flag) else "no")
+    fields = {
+        "effect": format_difference(effect, info, lang),
+        "flag": label(f"report_pretrend_flag_{flag_key}", lang),
+    }
+    slope, p = result.get("pretrend_slope"), result.get("pretrend_p")
+    if _missing(slope) or _missing(p):
+        return label("report_pretrend_model_value", lang, **fields)
+    if info.kind == "share":
+        fields["slope"] = format_difference(slope, info, lang)
+    else:
+        fields["slope"] = format_signed(float(slope), lang, _digits(info) + 1)
+    p = float(p)
+    fields["p"] = (
+        f"< {format_number(0.0001, lang, 4)}" if p < 0.0001 else f"= {format_number(p, lang, 4)}"
+    )
+    return label("report_pretrend_value", lang, **fields)
 
 
 def indicator_section_html(

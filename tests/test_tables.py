@@ -315,6 +315,9 @@ def test_notes_follow_the_flags():
         label("eval_note_pretrend", "vi"),
         label("eval_note_start_sensitive", "vi"),
     ]
+    row["scope"] = "model"  # a model's flag speaks of its pilots
+    assert label("eval_note_pretrend_model", "vi") in indicator_notes(row, "vi")
+    assert label("eval_note_pretrend", "vi") not in indicator_notes(row, "vi")
 
 
 def test_interval_text():
@@ -578,6 +581,38 @@ def test_indicator_detail_table_sampled_and_bounded_in_english():
     assert items[label("report_detail_interval", "en")] == "90%: −3.0 to −0.5"
     assert items[label("report_detail_p_min", "en")] == (
         "0.0001 (9,999 sampled assignments, Monte Carlo error 0.0002)"
+    )
+
+
+def test_indicator_detail_table_pretrend_row():
+    row = _tested_row(
+        pretrend_years_used="2014;2015;2016;2017",
+        pretrend_slope=1.9,
+        pretrend_p=0.0234,
+        trend_effect=7.6,
+        pretrend_flag=False,
+    )
+    key = label("report_detail_pretrend", "vi", years="2014–2017")
+    items = dict(zip(*indicator_detail_table(row, INDICATORS, "vi").T.values, strict=True))
+    assert items[key] == (
+        "+1,90 mỗi năm (p = 0,0234); riêng xu hướng này tạo ra +7,6 trong DiD: không cảnh báo"
+    )
+    row["pretrend_p"], row["pretrend_flag"] = 0.00000751, True
+    items = dict(zip(*indicator_detail_table(row, INDICATORS, "en").T.values, strict=True))
+    assert items[label("report_detail_pretrend", "en", years="2014–2017")] == (
+        "+1.90 a year (p < 0.0001); this trend alone gives +7.6 of the DiD: flagged"
+    )
+    # Before/after only: measured, not judged. A model row: only the mean trend effect.
+    row["pretrend_flag"] = pd.NA
+    items = dict(zip(*indicator_detail_table(row, INDICATORS, "en").T.values, strict=True))
+    assert items[label("report_detail_pretrend", "en", years="2014–2017")].endswith(
+        "not judged (no comparison group)"
+    )
+    row["pretrend_slope"], row["pretrend_p"], row["pretrend_flag"] = np.nan, np.nan, False
+    row["pretrend_years_used"] = ""
+    items = dict(zip(*indicator_detail_table(row, INDICATORS, "vi").T.values, strict=True))
+    assert items[label("report_detail_pretrend", "vi", years="–")] == (
+        "xu hướng trước của các thí điểm, bình quân, tạo ra +7,6 trong DiD chung: không cảnh báo"
     )
 
 
