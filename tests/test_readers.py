@@ -1,8 +1,7 @@
 """Reading what Excel on Vietnamese Windows writes: encodings, numbers, dates, periods."""
 
-from datetime import date
-
 import unicodedata
+from datetime import date
 
 import pytest
 
