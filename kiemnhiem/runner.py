@@ -1891,7 +1891,6 @@ def _execute(
 
 def _start_pool(n: int) -> cf.ProcessPoolExecutor:
     """A pool of ``n`` processes, started now (they warm up while the parent checks)."""
-    _kernel_can_import_package()  # the pool's processes and their kernels inherit it
     pool = cf.ProcessPoolExecutor(
         max_workers=n,
         mp_context=_mp_context(),
@@ -2141,7 +2140,6 @@ def _worker_init(environ: Mapping[str, str] | None = None) -> None:
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _worker_terminate)
-    _kernel_can_import_package()
 
 
 def _worker_terminate(signum, frame) -> None:
@@ -2157,6 +2155,7 @@ def _kernel_manager_class(token: str):
 
     class _TrackedKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
+            kw["env"] = _kernel_env(kw.get("env"))
             await super().start_kernel(**kw)
             with _KERNELS_LOCK:
                 _KERNELS[self] = token
@@ -2210,7 +2209,6 @@ def execute_report(spec: dict) -> dict:
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
         from papermill.exceptions import PapermillExecutionError
 
-        _kernel_can_import_package()
         if "notebook" in spec:
             source = nbformat.reads(spec["notebook"], as_version=4)
         else:
@@ -2408,23 +2406,25 @@ def _failure(error: str, **fields: Any) -> dict:
     }
 
 
-def _kernel_can_import_package() -> None:
-    """Let kernels started from here import this very kiemnhiem.
+def _kernel_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a report's kernel starts with: ``base`` (this process's environment
+    by default) with the checkout first on ``PYTHONPATH`` when the package is not installed.
 
-    In a checkout that is not installed, the kernel (started in the job's work folder) would
-    not find the package: put the checkout first on ``PYTHONPATH``. Installed packages need
-    nothing. The kernel inherits this process's environment.
+    In a checkout that is not installed, a kernel started in the job's work folder would not
+    find this very kiemnhiem. Only the kernel's environment changes, never this process's
+    (threads and later subprocesses would inherit it).
     """
+    env = dict(os.environ if base is None else base)
     parent = str(Path(__file__).resolve().parent.parent)
     site_dirs = {str(Path(p).resolve()) for p in site.getsitepackages()}
     if hasattr(site, "getusersitepackages"):
         site_dirs.add(str(Path(site.getusersitepackages()).resolve()))
     if parent in site_dirs:
-        return
-    current = os.environ.get("PYTHONPATH", "")
-    parts = [p for p in current.split(os.pathsep) if p]
+        return env
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if parent not in parts:
-        os.environ["PYTHONPATH"] = os.pathsep.join([parent, *parts])
+        env["PYTHONPATH"] = os.pathsep.join([parent, *parts])
+    return env
 
 
 def _exporter(lang: str):

@@ -621,6 +621,26 @@ def test_execute_report_stops_a_report_at_its_timeout(tmp_path):
     assert "html" not in result
 
 
+@pytest.mark.slow
+def test_the_kernel_gets_the_checkout_on_its_path_and_this_process_keeps_its_own(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PYTHONPATH", "sentinel")
+    notebook = _notebook(tmp_path / "path.ipynb", "x = 1")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[1].source = (
+        "import os, kiemnhiem\n"
+        "parts = os.environ['PYTHONPATH'].split(os.pathsep)\n"
+        f"assert parts == [{str(ROOT)!r}, 'sentinel'], parts\n"
+        f"assert kiemnhiem.__file__.startswith({str(ROOT)!r}), kiemnhiem.__file__"
+    )
+    nbformat.write(nb, notebook)
+    result = execute_report(_spec(notebook, {"x": 2}))
+    assert result["status"] == "ok", result.get("evalue")
+    # The checkout went to the kernel only: threads and later subprocesses see the original.
+    assert os.environ["PYTHONPATH"] == "sentinel"
+
+
 def _light_params(tmp_path: Path) -> dict:
     return {
         "dataset": str(demo_dir()),
