@@ -64,6 +64,11 @@ Inference (:mod:`kiemnhiem.inference`) ranks the observed statistic among placeb
   that neither model has an effect;
 - intervals invert the test on ``Y - tau * D``, D being 1 in the years a pilot of the model is
   treated (T to the year before its end), which assumes a constant additive effect;
+  ``hl_estimate`` is the ``tau`` at which the observed statistic sits in the middle of the
+  placements' (Hodges-Lehmann), so it always lies in the interval. The contract's pooled
+  ``did`` need not: where pilots enter it as before/after changes (a model every unit
+  adopted), a common trend moves the mean while every placement shares it and the ranks
+  cancel it;
 - start-date sensitivity: approximate and assumed starts are moved one year earlier and later
   (per pilot; per model all such starts together) and the verdict recomputed.
 
@@ -117,7 +122,7 @@ RESULT_COLUMNS = (
     "start", "start_precision", "start_status", "end", "T", "g", "transition",
     "pre_years_used", "post_years_used", "did_years_used", "n_pre", "n_post", "n_pilots",
     "pre_mean", "post_mean", "change", "pct_change", "did", "comparison", "n_comparison",
-    "ci_low", "ci_high", "ci_level", "p_better", "p_worse", "p_two", "p_min",
+    "ci_low", "ci_high", "ci_level", "hl_estimate", "p_better", "p_worse", "p_two", "p_min",
     "n_assignments", "n_possible", "inference", "mc_error", "rank", "rank_direction",
     "trend_effect", "pretrend_slope", "pretrend_p", "pretrend_years_used", "pretrend_flag",
     "start_sensitive", "verdict_earlier", "verdict_later",
@@ -885,7 +890,7 @@ def _test_fields(row: dict, test: RankTest | None, level: float) -> None:
         p_better=test.p_better, p_worse=test.p_worse, p_two=test.p_two, p_min=test.p_min,
         n_assignments=test.n_assignments, inference="exact" if test.exact else "sampled",
         mc_error=test.mc_error, ci_low=test.ci_low, ci_high=test.ci_high, rank=test.rank,
-        rank_direction=test.direction,
+        rank_direction=test.direction, hl_estimate=test.estimate,
     )
 
 

@@ -84,6 +84,7 @@ ESTIMATE_COLUMNS = (
     "ci_low",
     "ci_high",
     "ci_level",
+    "hl_estimate",
     "p_better",
     "p_worse",
     "p_two",
@@ -166,7 +167,9 @@ _FORMATS = {
     "end": _DATE,
 }
 _LEVELS = ("pre_mean", "post_mean", "value")
-_DIFFERENCES = ("change", "did", "ci_low", "ci_high", "trend_effect", "pretrend_slope")
+_DIFFERENCES = (
+    "change", "did", "ci_low", "ci_high", "hl_estimate", "trend_effect", "pretrend_slope"
+)
 #: Text that spreadsheet programs would read as a formula (or a DDE call) when it comes first.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -153,6 +153,9 @@ class RankTest:
         Monte-Carlo standard error of the smaller one-sided p-value (0 when exact).
     ci_low, ci_high : float
         Equal-tailed interval for a constant additive effect (may be infinite).
+    estimate : float
+        The Hodges-Lehmann estimate of a constant additive effect (:func:`hodges_lehmann`),
+        NaN without the statistics on D.
     rank : int
         Of the |A| statistics, how many show a rise (``direction`` "rise") or a fall ("fall")
         at least as large as the observed one (1 = the largest).
@@ -171,6 +174,7 @@ class RankTest:
     ci_high: float
     rank: int
     direction: str
+    estimate: float = math.nan
 
 
 def rank_test(
@@ -231,14 +235,72 @@ def rank_test(
         direction, rank = "rise", int(np.sum(y >= observed - raw_tol)) + extra
     else:
         direction, rank = "fall", int(np.sum(y <= observed + raw_tol)) + extra
-    ci_low = ci_high = math.nan
+    ci_low = ci_high = estimate = math.nan
     if d_stats is not None and d_observed is not None and not math.isnan(d_observed):
         ci_low, ci_high = invert_interval(
             observed - y, d_observed - dl, level, n_extra=extra, tol=raw_tol
         )
+        estimate = hodges_lehmann(observed - y, d_observed - dl, n_extra=extra, tol=raw_tol)
     return RankTest(
-        p_better, p_worse, p_two, p_min, n_a, exact, mc_error, ci_low, ci_high, rank, direction
+        p_better, p_worse, p_two, p_min, n_a, exact, mc_error, ci_low, ci_high, rank, direction,
+        estimate,
     )
+
+
+def _pieces(d, e, n_extra: int, tol: float):
+    """The counts of an inverted rank test on every piece of the ``tau`` line.
+
+    For a hypothesised constant effect ``tau`` the observed statistic minus assignment ``a``'s
+    is ``d_a - tau * e_a``. The counts of assignments at least as large as the observed
+    statistic (``ge``) and at most as large (``le``) are step functions of ``tau`` that change
+    only where ``d_a - tau * e_a`` crosses ``±tol``, so one probe per piece (the ray below,
+    each switch point, each open gap after it) is exact: no grid.
+
+    Returns
+    -------
+    (lefts, rights, ge, le, n_a) or None
+        Each piece's ends (reported at the exact ratios ``d / e``, so that the tolerance does
+        not show in them) and counts, and |A|; None when no count ever changes.
+    """
+    d = np.asarray(d, dtype=float)
+    e = np.asarray(e, dtype=float)
+    n_a = len(d) + n_extra
+    zero = np.abs(e) <= _E_ZERO
+    pos, neg = (e > _E_ZERO), (e < -_E_ZERO)
+    # ge: S_a(tau) >= S_obs(tau) - tol  <=>  d - tau e <= tol
+    # le: S_a(tau) <= S_obs(tau) + tol  <=>  d - tau e >= -tol
+    ge0 = int(np.sum(zero & (d <= tol))) + n_extra
+    le0 = int(np.sum(zero & (d >= -tol))) + n_extra
+    ge_pos = np.sort((d[pos] - tol) / e[pos])  # counted when tau >= r
+    ge_neg = np.sort((d[neg] - tol) / e[neg])  # counted when tau <= r
+    le_pos = np.sort((d[pos] + tol) / e[pos])  # counted when tau <= r
+    le_neg = np.sort((d[neg] + tol) / e[neg])  # counted when tau >= r
+
+    shifted = np.concatenate([(d[pos] - tol) / e[pos], (d[neg] - tol) / e[neg],
+                              (d[pos] + tol) / e[pos], (d[neg] + tol) / e[neg]])
+    exact = np.concatenate([d[pos] / e[pos], d[neg] / e[neg], d[pos] / e[pos],
+                            d[neg] / e[neg]])
+    points, first = np.unique(shifted, return_index=True)
+    if len(points) == 0:
+        return None
+    ends = exact[first]
+    gaps = np.concatenate([(points[:-1] + points[1:]) / 2.0, [points[-1] + 1.0]])
+    probes = np.concatenate([[points[0] - 1.0], np.column_stack([points, gaps]).ravel()])
+    lefts = np.concatenate([[-math.inf], np.column_stack([ends, ends]).ravel()])
+    rights = np.concatenate(
+        [[ends[0]], np.column_stack([ends, np.append(ends[1:], math.inf)]).ravel()]
+    )
+    ge = (
+        ge0
+        + np.searchsorted(ge_pos, probes, side="right")
+        + (len(ge_neg) - np.searchsorted(ge_neg, probes, side="left"))
+    )
+    le = (
+        le0
+        + (len(le_pos) - np.searchsorted(le_pos, probes, side="left"))
+        + np.searchsorted(le_neg, probes, side="right")
+    )
+    return lefts, rights, ge, le, n_a
 
 
 def invert_interval(
@@ -246,13 +308,9 @@ def invert_interval(
 ) -> tuple[float, float]:
     """Equal-tailed interval by exact inversion of a rank test whose statistics are linear.
 
-    For a hypothesised constant effect ``tau`` the observed statistic minus assignment ``a``'s
-    is ``d_a - tau * e_a``. ``tau`` is kept unless the observed statistic is among the largest
-    (share of assignments at least as large ``<= level / 2``) or the smallest. The counts are
-    step functions of ``tau`` that change only where ``d_a - tau * e_a`` crosses ``±tol``, so
-    evaluating them at those points, between them and beyond them is exact (no grid). The set
-    of kept values need not be an interval when the ``e_a`` differ in sign; its hull is
-    returned.
+    ``tau`` is kept unless the observed statistic is among the largest (share of assignments
+    at least as large ``<= level / 2``) or the smallest (see :func:`_pieces`). The set of kept
+    values need not be an interval when the ``e_a`` differ in sign; its hull is returned.
 
     Parameters
     ----------
@@ -272,60 +330,52 @@ def invert_interval(
         The hull of the kept values of ``tau``; ``-inf``/``inf`` when unbounded, NaN when
         nothing is kept.
     """
-    d = np.asarray(d, dtype=float)
-    e = np.asarray(e, dtype=float)
-    n_a = len(d) + n_extra
-    zero = np.abs(e) <= _E_ZERO
-    pos, neg = (e > _E_ZERO), (e < -_E_ZERO)
-    # ge: S_a(tau) >= S_obs(tau) - tol  <=>  d - tau e <= tol
-    # le: S_a(tau) <= S_obs(tau) + tol  <=>  d - tau e >= -tol
-    ge0 = int(np.sum(zero & (d <= tol))) + n_extra
-    le0 = int(np.sum(zero & (d >= -tol))) + n_extra
-    ge_pos = np.sort((d[pos] - tol) / e[pos])  # counted when tau >= r
-    ge_neg = np.sort((d[neg] - tol) / e[neg])  # counted when tau <= r
-    le_pos = np.sort((d[pos] + tol) / e[pos])  # counted when tau <= r
-    le_neg = np.sort((d[neg] + tol) / e[neg])  # counted when tau >= r
-
-    def counts(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ge = (
-            ge0
-            + np.searchsorted(ge_pos, tau, side="right")
-            + (len(ge_neg) - np.searchsorted(ge_neg, tau, side="left"))
-        )
-        le = (
-            le0
-            + (len(le_pos) - np.searchsorted(le_pos, tau, side="left"))
-            + np.searchsorted(le_neg, tau, side="right")
-        )
-        return ge, le
-
     cut = level / 2.0
-    # The counts switch at the tolerance-shifted points; the interval's ends are reported at
-    # the exact ratios d / e they come from, so that the tolerance does not show in them.
-    shifted = np.concatenate([(d[pos] - tol) / e[pos], (d[neg] - tol) / e[neg],
-                              (d[pos] + tol) / e[pos], (d[neg] + tol) / e[neg]])
-    exact = np.concatenate([d[pos] / e[pos], d[neg] / e[neg], d[pos] / e[pos],
-                            d[neg] / e[neg]])
-    points, first = np.unique(shifted, return_index=True)
-    ends = exact[first]
-    if len(points) == 0:
-        ge, le = counts(np.zeros(1))
-        ok = ge[0] / n_a > cut and le[0] / n_a > cut
+    pieces = _pieces(d, e, n_extra, tol)
+    if pieces is None:
+        n_a = len(np.asarray(d)) + n_extra
+        ge = int(np.sum(np.asarray(d, dtype=float) <= tol)) + n_extra
+        le = int(np.sum(np.asarray(d, dtype=float) >= -tol)) + n_extra
+        ok = ge / n_a > cut and le / n_a > cut
         return (-math.inf, math.inf) if ok else (math.nan, math.nan)
-    # Pieces in order: the ray below, then each point and the open gap after it (the last gap
-    # being the ray above). Counts are constant on each piece; one probe per piece suffices.
-    gaps = np.concatenate([(points[:-1] + points[1:]) / 2.0, [points[-1] + 1.0]])
-    probes = np.concatenate([[points[0] - 1.0], np.column_stack([points, gaps]).ravel()])
-    lefts = np.concatenate([[-math.inf], np.column_stack([ends, ends]).ravel()])
-    rights = np.concatenate(
-        [[ends[0]], np.column_stack([ends, np.append(ends[1:], math.inf)]).ravel()]
-    )
-    ge, le = counts(probes)
+    lefts, rights, ge, le, n_a = pieces
     kept = (ge / n_a > cut) & (le / n_a > cut)
     if not kept.any():
         return math.nan, math.nan
     idx = np.flatnonzero(kept)
     return float(lefts[idx[0]]), float(rights[idx[-1]])
+
+
+def hodges_lehmann(d, e, n_extra: int = 0, tol: float = 1e-9) -> float:
+    """The constant effect at which the observed statistic sits in the middle of the
+    assignments' statistics: the Hodges-Lehmann estimate of the inverted rank test
+    (Rosenbaum, *Observational Studies*, 2nd ed., 2002, section 2.7.3).
+
+    Of the pieces of the ``tau`` line (:func:`_pieces`), those where the smaller of the two
+    counts (assignments at least as large as the observed statistic, at most as large) is
+    largest; the midpoint of their hull. It lies inside every interval :func:`invert_interval`
+    returns for the same assignments, which a mean of pilots' estimates need not (a trend
+    every placement shares moves the mean, not the ranks). For shift statistics (every
+    ``e_a`` = 1) it is the median of the ``d_a``.
+
+    Returns
+    -------
+    float
+        NaN when no count depends on ``tau`` or the middle set is unbounded on both sides; its
+        finite end when it is unbounded on one.
+    """
+    pieces = _pieces(d, e, n_extra, tol)
+    if pieces is None:
+        return math.nan
+    lefts, rights, ge, le, _ = pieces
+    middle = np.minimum(ge, le)
+    idx = np.flatnonzero(middle == middle.max())
+    low, high = float(lefts[idx[0]]), float(rights[idx[-1]])
+    if math.isinf(low) and math.isinf(high):
+        return math.nan
+    if math.isinf(low) or math.isinf(high):
+        return high if math.isinf(low) else low
+    return (low + high) / 2.0
 
 
 # --------------------------------------------------------------------------- verdict

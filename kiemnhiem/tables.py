@@ -301,7 +301,37 @@ def indicator_notes(result: Mapping | pd.Series, lang: str = "vi") -> list[str]:
         notes.append(label("eval_note_pretrend_model" if model_row else "eval_note_pretrend", lang))
     if _true(result.get("start_sensitive")):
         notes.append(label("eval_note_start_sensitive", lang))
+    outside = _outside_interval(result)
+    if outside is not None:
+        kind = result.get("kind")
+        info = IndicatorInfo(
+            code=str(result.get("indicator", "")),
+            label="",
+            unit="",
+            kind=str(kind) if isinstance(kind, str) and kind else "count",
+            better="none",
+        )
+        notes.append(
+            label(
+                "eval_note_outside_interval",
+                lang,
+                did=format_difference(result.get("did"), info, lang),
+                hl=format_difference(outside, info, lang),
+            )
+        )
     return notes
+
+
+def _outside_interval(result: Mapping | pd.Series) -> float | None:
+    """The Hodges-Lehmann estimate when ``did`` lies outside its own bounded interval (a mean
+    can; the estimate cannot: :func:`kiemnhiem.inference.hodges_lehmann`), else None."""
+    values = [result.get(k) for k in ("did", "ci_low", "ci_high", "hl_estimate")]
+    if any(_missing(v) for v in values):
+        return None
+    did, low, high, hl = (float(v) for v in values)
+    if not all(math.isfinite(v) for v in (did, low, high, hl)) or low <= did <= high:
+        return None
+    return hl
 
 
 def banner_html(

@@ -22,6 +22,7 @@ from kiemnhiem.inference import (
     count_assignments,
     decide,
     draw_assignments,
+    hodges_lehmann,
     invert_interval,
     rank_test,
 )
@@ -159,6 +160,41 @@ def test_interval_inversion_by_hand():
     assert (lo, hi) == pytest.approx((-27.0, 9.0))
     # With 8 statistics p_min = 1/8 > 0.05: every tau is kept.
     assert invert_interval(d[:8], e[:8], 0.10) == (-math.inf, math.inf)
+
+
+def test_hodges_lehmann_by_hand():
+    # The observed assignment (d = e = 0) and three others with e = 1, d = 1, 2, 4.
+    # At least as large: 1 + #{d_a <= tau}; at most as large: 1 + #{d_a >= tau}.
+    # tau < 1: min(1, 4) = 1; tau = 1 or in (1, 2): min(2, 4) or min(2, 3) = 2;
+    # tau = 2: min(3, 3) = 3; (2, 4): min(3, 2) = 2: the middle is tau = 2, the median.
+    d, e = np.array([0.0, 1, 2, 4]), np.array([0.0, 1, 1, 1])
+    assert hodges_lehmann(d, e, tol=0.0) == pytest.approx(2.0)
+    # With d = 1, 2, 3, 4 the counts are (3, 4), (3, 3), (4, 3) on [2, 3]: its midpoint 2.5.
+    d = np.array([0.0, 1, 2, 3, 4])
+    assert hodges_lehmann(d, np.array([0.0, 1, 1, 1, 1]), tol=0.0) == pytest.approx(2.5)
+    # Nothing depends on tau: no estimate.
+    assert math.isnan(hodges_lehmann(np.zeros(3), np.zeros(3)))
+
+
+def test_hodges_lehmann_lies_in_every_interval_and_rank_test_reports_it():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(5, 60))
+        d = rng.normal(3.0, 5.0, n)
+        e = rng.normal(0.6, 0.5, n)  # mostly positive, some negative, as placements give
+        estimate = hodges_lehmann(d, e, n_extra=1)
+        for level in (0.05, 0.10, 0.5):
+            lo, hi = invert_interval(d, e, level, n_extra=1)
+            if not math.isnan(lo):
+                assert lo <= estimate <= hi
+    # rank_test: the per-pilot shape above, observed 10 among placebo dids 0..38: the
+    # estimate is 10 - median(0..38) = 10 - 19 = -9.
+    y = np.arange(39.0)
+    stats = np.concatenate([[10.0], y])
+    d_stats = np.concatenate([[1.0], np.zeros(39)])
+    test = rank_test(stats, 10.0, 1, 0.10, d_stats=d_stats, d_observed=1.0)
+    assert test.estimate == pytest.approx(-9.0)
+    assert test.ci_low <= test.estimate <= test.ci_high
 
 
 # =========================================================================== per model, by hand

@@ -320,6 +320,27 @@ def test_notes_follow_the_flags():
     assert label("eval_note_pretrend", "vi") not in indicator_notes(row, "vi")
 
 
+def test_a_mean_outside_its_interval_gets_the_hodges_lehmann_note():
+    row = _results().iloc[0].copy()
+    row["kind"], row["did"], row["ci_low"], row["ci_high"] = "amount", 184.21, -102.0, 62.3
+    row["hl_estimate"] = -17.14
+    assert indicator_notes(row, "vi")[-1] == label(
+        "eval_note_outside_interval", "vi", did="+184,2", hl="−17,1"
+    )
+    row["kind"], row["did"], row["ci_low"], row["ci_high"] = "share", 0.0618, -0.0074, 0.0594
+    row["hl_estimate"] = 0.0274
+    assert indicator_notes(row, "en")[-1] == label(
+        "eval_note_outside_interval", "en", did="+6.2 pp", hl="+2.7 pp"
+    )
+    # Inside its interval, or an unbounded interval: no note.
+    row["did"] = 0.05
+    assert label("eval_note_outside_interval", "en", did="+5.0 pp", hl="+2.7 pp") not in (
+        indicator_notes(row, "en")
+    )
+    row["did"], row["ci_high"] = 0.0618, math.inf
+    assert not any("Hodges" in n for n in indicator_notes(row, "en"))
+
+
 def test_interval_text():
     info = indicator_info(INDICATORS, "so_cuoc_hop", "vi")
     row = _results().iloc[0].copy()
