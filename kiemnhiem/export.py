@@ -31,6 +31,7 @@ import pandas as pd
 from . import __version__
 from .exceptions import ParameterError
 from .labels import both, check_lang, label
+from .readers import FORMULA_START
 from .tables import indicator_info, indicator_notes, model_label, verdict_text
 
 __all__ = [
@@ -170,8 +171,6 @@ _LEVELS = ("pre_mean", "post_mean", "value")
 _DIFFERENCES = (
     "change", "did", "ci_low", "ci_high", "hl_estimate", "trend_effect", "pretrend_slope"
 )
-#: Text that spreadsheet programs would read as a formula (or a DDE call) when it comes first.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_results(
@@ -279,7 +278,7 @@ def safe_text(text: str) -> tuple[str, bool]:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     clean = ILLEGAL_CHARACTERS_RE.sub("", text)
-    return clean, clean.startswith(_FORMULA_START)
+    return clean, clean.startswith(FORMULA_START)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ from .dataset import (
 )
 from .exceptions import DatasetError, ParameterError, Problem, UnitError
 from .labels import both, label
-from .readers import ReadError, Table, parse_period
+from .readers import FORMULA_START, ReadError, Table, parse_period
 from .units import UnitMatcher, fold, unit_table
 
 __all__ = ["WorkbookSource", "import_workbook", "parse_years", "write_template"]
@@ -1128,13 +1128,12 @@ def _check_outdir(out: Path) -> None:
         raise ParameterError(*both("wb_err_outdir_not_empty", path=str(out)))
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe(text: object) -> str:
     """A CSV field that no spreadsheet will run as a formula (plain numbers stay as they are)."""
     s = "" if text is None else str(text)
-    if s.startswith(_FORMULA_START):
+    if s.startswith(FORMULA_START):
         try:
             float(s)
             return s

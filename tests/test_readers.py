@@ -110,3 +110,17 @@ def test_periods():
     for bad in ("2018-13", "2018-Q5", "18", "2018/03"):
         with pytest.raises(ReadError):
             parse_period(bad)
+
+
+def test_read_table_drops_the_apostrophe_marking_a_formula_character_as_text(tmp_path):
+    from kiemnhiem.readers import read_table
+
+    path = tmp_path / "comments.csv"
+    path.write_text(
+        "comment,author\n'=1+1 không phải công thức,'@Nguyễn\n'-5,'ghi chú\n",
+        encoding="utf-8",
+    )
+    table = read_table(path, ("comment", "author"))
+    # Before =, +, -, @ the apostrophe only marks text; before anything else it is text.
+    assert table.column("comment") == ["=1+1 không phải công thức", "-5"]
+    assert table.column("author") == ["@Nguyễn", "'ghi chú"]
