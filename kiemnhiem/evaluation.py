@@ -18,7 +18,8 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
   lists the years it averages) rather than compared before/after;
 - ``did`` is reported only for a pilot that can be assessed (at least 2 usable years on each
   side); the pre/post means and the change are reported whenever they exist;
-- ``pretrend_flag`` (an interface change from the contract, README "Reading the results"):
+- ``pretrend_flag`` (an interface change from the contract; README, "What the statistics can
+  and cannot show"):
   the contract's rule alone (trend over the 3 pre years, extrapolated, at least half of
   ``did`` with the same sign) fires by chance on about 40 % of rows, because a slope fitted to
   3 noisy points and carried 3 years forward is mostly noise. Here the flag needs both
@@ -683,7 +684,8 @@ class PreTrend:
     years : tuple of int
         The years the slope is fitted over.
     flag : bool or pd.NA
-        Size rule and ``p < PRETREND_LEVEL``; NA when fewer than 3 years or no ``did``.
+        Size rule and ``p < PRETREND_LEVEL``; NA with fewer than 3 years, without ``did``
+        or without a comparison group (before/after only: slope, effect and p still there).
     """
 
     slope: float = math.nan
@@ -1016,10 +1018,9 @@ def _model_row(ctx: _Context, indicator: str, values: np.ndarray, cores: list,
     if assessed and np.isfinite(obs) and all(np.isfinite(trends)):
         effect = float(np.mean(trends))
         row["trend_effect"] = effect
-        row["pretrend_p"] = float(np.nanmin(trend_ps)) if np.isfinite(trend_ps).any() else np.nan
-        row["pretrend_flag"] = size_rule(effect, obs) and bool(
-            np.nanmin(trend_ps, initial=np.inf) < PRETREND_LEVEL
-        )
+        smallest = min((p for p in trend_ps if np.isfinite(p)), default=math.nan)
+        row["pretrend_p"] = smallest
+        row["pretrend_flag"] = size_rule(effect, obs) and smallest < PRETREND_LEVEL
     verdict = decide(ind["better"], test, level) if test is not None else "not_assessed"
     row["verdict"] = verdict
     if test is not None:
