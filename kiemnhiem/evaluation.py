@@ -1210,8 +1210,11 @@ def evaluate_all(dataset, pre_years: int = 3, post_years: int = 3, level: float 
           (|A|, the observed included; 1 + draws when sampled), ``n_possible`` (model rows:
           all possible placements), ``inference`` ("exact", "sampled" or ""), ``mc_error``,
           ``rank`` and ``rank_direction`` ("rise"/"fall": the observed is the ``rank``-th
-          largest of the |A|), ``ci_low``, ``ci_high`` (may be infinite), ``ci_level``;
-        - checks: ``trend_effect``, ``pretrend_flag`` (nullable), ``start_sensitive``,
+          largest of the |A|), ``ci_low``, ``ci_high`` (may be infinite), ``ci_level``,
+          ``hl_estimate`` (Hodges-Lehmann: always inside the interval);
+        - checks: ``trend_effect``, ``pretrend_slope`` (a year; pilot rows),
+          ``pretrend_p`` (model rows: the smallest of its pilots'), ``pretrend_years_used``,
+          ``pretrend_flag`` (nullable), ``start_sensitive``,
           ``verdict_earlier``, ``verdict_later`` ("" when the start is documented),
           ``mixed_models``, ``joint_test``;
         - outcome: ``status`` ("assessed"; "estimate_only" when there is an estimate but no
