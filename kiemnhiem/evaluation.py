@@ -28,9 +28,10 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
      a year of pilot minus the mean of the units ``did`` compares with, times the distance
      from the mean of the pre years ``did`` uses to the middle of its post years: the ``did``
      that trend alone would produce) is at least half of ``did`` in size and of the same
-     sign, where the slope is fitted over every year before the start in which the pilot and
-     all those units have a value (``pretrend_years_used``, at least 3; more years than the
-     contract's pre window, so a steadier slope), and
+     sign, where the slope is fitted over the years before the start, back to twice the pre
+     window (``PRETREND_SPAN``: 6 years by default), in which the pilot and all those units
+     have a value (``pretrend_years_used``, at least 3; more years than the contract's pre
+     window, so a steadier slope), and
   2. evidence that the trend is real: the slope differs from zero at the two-sided
      ``PRETREND_LEVEL`` (0.1 %) in a t-test (``pretrend_p``) whose residual variance pools
      the pilot's gap and each comparison unit's gap to the other comparison units (built as
@@ -117,6 +118,9 @@ Scope = Literal["pilot", "model"]
 SHIFTED_STATUSES = ("approximate", "assumed")
 # Two-sided level of the pre-trend slope test: the 10 % level over ~100 rows (module docstring).
 PRETREND_LEVEL = 0.001
+# The pre-trend slope looks back at most this many pre windows: a line through a decade of
+# history would test long-run curvature, not the years that matter to ``did``.
+PRETREND_SPAN = 2
 
 RESULT_COLUMNS = (
     "scope", "unit_code", "unit_name", "model", "indicator", "kind", "better", "change_scale",
@@ -652,7 +656,7 @@ def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
         if s == 0 and not reason:
-            trend = pretrend(Y, years, p, window.T, prep.pre_mask[s, p], comp_units, did[0],
+            trend = pretrend(Y, years, p, window, prep.pre_mask[s, p], comp_units, did[0],
                              did_years)
         placebo = None
         if inference and not reason and comparison != "none":
@@ -712,7 +716,7 @@ def size_rule(effect: float, did: float) -> bool:
     return bool(did != 0 and np.sign(effect) == np.sign(did) and abs(effect) >= 0.5 * abs(did))
 
 
-def pretrend(Y: np.ndarray, years: np.ndarray, p: int, T: int, pre_mask: np.ndarray,
+def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask: np.ndarray,
              comp_units: np.ndarray, did: float, did_years) -> PreTrend:
     """The pre-trend check of pilot row ``p`` (module docstring).
 
@@ -722,8 +726,10 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, T: int, pre_mask: np.ndar
         Units x years values (NaN where missing).
     years : ndarray
         The calendar years of ``Y``'s columns.
-    p, T : int
-        The pilot's row and start year.
+    p : int
+        The pilot's row.
+    window : Window
+        The pilot's calendar: the slope uses the years from ``T - 2 * pre_years`` to ``T - 1``.
     pre_mask : ndarray of bool
         The pre-window years ``did`` uses.
     comp_units : ndarray of bool
@@ -735,7 +741,8 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, T: int, pre_mask: np.ndar
     """
     if int(pre_mask.sum()) < 3 or not np.isfinite(did) or not len(did_years):
         return NO_PRETREND
-    before = (years < T) & ~np.isnan(Y[p])
+    T = window.T
+    before = (years < T) & (years >= T - PRETREND_SPAN * window.pre_years) & ~np.isnan(Y[p])
     if comp_units.any():
         before &= ~np.isnan(Y[comp_units]).any(axis=0)
     if int(before.sum()) < 3:

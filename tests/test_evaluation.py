@@ -231,6 +231,23 @@ def test_pretrend_pools_the_comparison_units_scatter():
     assert not pd.isna(row.pretrend_flag) and not row.pretrend_flag
 
 
+def test_pretrend_looks_back_twice_the_pre_window_at_most():
+    # Pre window 2015-2017 (3 years): the slope uses 2012-2017 at most. A wild 2008-2011
+    # (a boundary change, say) must not move it: the same flagged case as above, from 2014.
+    years = range(2008, 2022)
+    pilot = [90, 70, 50, 30, 10, 10, 10, 12, 13, 16, 18, 20, 22, 24]
+    # 2012 and 2013 at 10 then 10, 12, 13, 16: gap -10, -10, -10, -8, -7, -4 over 2012-2017.
+    series = {("116", "so_cuoc_hop"): dict(zip(years, pilot))}
+    for unit, level in (("121", 20), ("122", 30), ("124", 10)):
+        series[(unit, "so_cuoc_hop")] = dict.fromkeys(years, level)
+    ds = make_dataset(series, [("116", "danvan_mttq", "2018-08-01", "month")])
+    row = _row(evaluate_pilot(ds, "116", "danvan_mttq"), "116", "so_cuoc_hop")
+    assert row.pretrend_years_used == "2012;2013;2014;2015;2016;2017"
+    # dt = -2.5..2.5 (Sxx 17.5); gap centred at -8.1667: -1.8333 x 3, 0.1667, 1.1667, 4.1667;
+    # sum dt x gap = 4.5833 + 2.75 + 0.9167 + 0.0833 + 1.75 + 10.4167 = 20.5: slope 20.5/17.5.
+    assert row.pretrend_slope == pytest.approx(20.5 / 17.5)
+
+
 def test_pretrend_before_after_only_is_missing_but_measured():
     ds = make_dataset(
         {("116", "so_cuoc_hop"): dict(zip(range(2014, 2022), [10, 12, 13, 16, 18, 20, 22, 24]))},
