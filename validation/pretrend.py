@@ -5,6 +5,7 @@ output of a full run. Run from the repository root::
 
     .venv/bin/python validation/pretrend.py             # the default seed and 39 others
     .venv/bin/python validation/pretrend.py --seeds 5   # a smoke run
+    .venv/bin/python validation/pretrend.py --slope -1   # power for a milder planted trend
 
 Each seed redraws every value of the synthetic demo (``kiemnhiem.demo.write_demo``): the 12
 Sơn La units, the 17 pilots, the planted effects, the unit-specific trends and the one planted
@@ -35,6 +36,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import kiemnhiem.demo as demo  # noqa: E402
 from kiemnhiem.dataset import load_dataset  # noqa: E402
 from kiemnhiem.demo import (  # noqa: E402
     DEFAULT_SEED,
@@ -54,12 +56,19 @@ def _interval(k: int, n: int) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=40, help="number of demo seeds")
+    parser.add_argument(
+        "--slope",
+        type=float,
+        default=demo.PRETREND_SLOPE_SD,
+        help="the planted pre-trend, in noise SDs a year (the demo's is -3)",
+    )
     args = parser.parse_args(argv)
+    demo.PRETREND_SLOPE_SD = args.slope  # read when the values are drawn
     seeds = [DEFAULT_SEED] + list(range(1, args.seeds))[: args.seeds - 1]
     print(f"validation/pretrend.py  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}")
     print(f"seeds: {DEFAULT_SEED} (the bundled demo) and 1-{args.seeds - 1}; "
-          f"flag level {PRETREND_LEVEL:g} two-sided")
+          f"flag level {PRETREND_LEVEL:g} two-sided; planted slope {args.slope:g} SD a year")
     started = time.perf_counter()
     hits, rows, size_only, others = 0, 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
