@@ -65,14 +65,16 @@ def both(key: str, /, **fields: object) -> tuple[str, str]:
 
 
 def format_number(value: float | int | None, lang: str = "vi", digits: int = 1) -> str:
-    """A number in the language's conventions (Vietnamese: ``1.234,5``); missing is a dash."""
+    """A number in the language's conventions (Vietnamese: ``1.234,5``); missing is a dash;
+    negatives carry the minus sign (``−2,5``), as :func:`format_signed` writes them."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if digits == 0:
         pattern = "#,##0"
     else:
         pattern = "#,##0." + "0" * digits
-    return _babel_decimal(value, format=pattern, locale=_LOCALES[check_lang(lang)])
+    text = _babel_decimal(value, format=pattern, locale=_LOCALES[check_lang(lang)])
+    return "−" + text[1:] if text.startswith("-") else text
 
 
 def format_signed(value: float | None, lang: str = "vi", digits: int = 1) -> str:

@@ -72,6 +72,9 @@ def test_vietnamese_number_and_date_conventions():
     assert format_number(1234.5, "en") == "1,234.5"
     assert format_number(12, "vi", 0) == "12"
     assert format_signed(-2.0, "vi") == "−2,0"
+    # A negative plain number takes the same minus sign (axis ticks beside signed values).
+    assert format_number(-2.5, "vi") == "−2,5"
+    assert format_number(-1234, "en", 0) == "−1,234"
     assert format_signed(1.25, "en", 2) == "+1.25"
     assert format_percent(0.125, "vi") == "12,5 %"
     assert format_percent(0.125, "en") == "12.5%"
