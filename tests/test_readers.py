@@ -1,28 +1,28 @@
 """Reading what Excel on Vietnamese Windows writes: encodings, numbers, dates, periods."""
 
-import unicodedata
+import importlib.util
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from kiemnhiem.readers import ReadError, decode_bytes, parse_date, parse_number, parse_period
 
 TEXT = "Huyện Phù Yên;Quỳnh Nhai"
-_TONES = "\u0300\u0301\u0303\u0309\u0323"  # the five tone marks, combining in Windows-1258
 
 
-def to_cp1258(text: str) -> bytes:
-    """Encode as Windows-1258 does: base letters precomposed, tone marks combining."""
-    out = []
-    for ch in text:
-        try:
-            out.append(ch.encode("cp1258"))
-        except UnicodeEncodeError:
-            parts = unicodedata.normalize("NFD", ch)
-            base = unicodedata.normalize("NFC", "".join(c for c in parts if c not in _TONES))
-            tones = "".join(c for c in parts if c in _TONES)
-            out.append((base + tones).encode("cp1258"))
-    return b"".join(out)
+def _corpus_encoder():
+    """The Windows-1258 encoder of the corpus generator (one copy of it, not two)."""
+    path = Path(__file__).parent / "data" / "corpus" / "make_corpus.py"
+    spec = importlib.util.spec_from_file_location("make_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module.to_cp1258
+
+
+to_cp1258 = _corpus_encoder()
 
 
 @pytest.mark.parametrize(
