@@ -83,7 +83,7 @@ def before_after(dataset, pre_years: int = 3, post_years: int = 3):
     """
     import pandas as pd
 
-    from kiemnhiem.timeline import annual_panel, pilot_window
+    from kiemnhiem.stats.timeline import annual_panel, pilot_window
 
     annual = annual_panel(dataset)
     annual = annual[annual["value"].notna()]
@@ -100,8 +100,8 @@ def before_after(dataset, pre_years: int = 3, post_years: int = 3):
 
 
 def bench_evaluate(repeat: int) -> list[bool]:
-    from kiemnhiem.dataset import load_dataset
-    from kiemnhiem.evaluation import evaluate_all
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.stats.evaluation import evaluate_all
 
     t0 = time.perf_counter()
     demo = load_dataset(None)

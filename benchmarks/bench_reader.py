@@ -120,8 +120,8 @@ _LOAD = """
 import json, resource, sys, time
 sys.path.insert(0, {package!r})
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-import kiemnhiem.units as units
-from kiemnhiem.dataset import load_dataset
+import kiemnhiem.data.units as units
+from kiemnhiem.data.dataset import load_dataset
 calls = {{}}
 original = units.UnitMatcher._resolve
 def counted(self, raw):

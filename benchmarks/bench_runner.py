@@ -50,8 +50,8 @@ def _env() -> dict:
 
 
 def _jobs(dataset: str, n: int | None) -> list[tuple[str, str]]:
-    from kiemnhiem.dataset import load_dataset
-    from kiemnhiem.runner import plan_reports
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.run.runner import plan_reports
 
     jobs = [(j.unit_code, j.model) for j in plan_reports(load_dataset(dataset))]
     return jobs[:n] if n else jobs
@@ -202,9 +202,9 @@ def _fork_server(jobs_q, done_q, workers: int) -> None:
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    import kiemnhiem.evaluation  # noqa: F401
-    import kiemnhiem.plots  # noqa: F401
-    import kiemnhiem.tables  # noqa: F401
+    import kiemnhiem.report.plots  # noqa: F401
+    import kiemnhiem.report.tables  # noqa: F401
+    import kiemnhiem.stats.evaluation  # noqa: F401
 
     exporter = HTMLExporter(exclude_input=True, embed_images=True)
     exporter.from_notebook_node(nbformat.v4.new_notebook())  # load the templates once

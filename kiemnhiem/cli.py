@@ -83,7 +83,7 @@ def _print_error(exc: KiemNhiemError) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from .dataset import load_dataset
+    from .data.dataset import load_dataset
 
     load_dataset(args.dataset)
     print(f"{label('cli_valid', 'vi')} / {label('cli_valid', 'en')}: {Path(args.dataset)}")
@@ -91,7 +91,7 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_pilots(args) -> int:
-    from .dataset import load_dataset
+    from .data.dataset import load_dataset
     from .labels import format_day
 
     ds = load_dataset(args.dataset)
@@ -115,7 +115,7 @@ def _cmd_pilots(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import write_demo
+    from .data.demo import write_demo
 
     if args.units is not None and args.units < 1:
         raise ParameterError("--units phải là số nguyên dương.", "--units must be positive.")
@@ -127,8 +127,8 @@ def _cmd_demo(args) -> int:
 def _cmd_run(args) -> int:
     import logging
 
-    from .publish import RunInterrupted
-    from .runner import run_reports
+    from .run.publish import RunInterrupted
+    from .run.runner import run_reports
 
     # Progress and outcomes go to stderr (INFO), only problems with --quiet (for cron).
     logger = logging.getLogger("kiemnhiem")
@@ -180,7 +180,7 @@ def _write(out: Path, make, done_key: str) -> int:
 
 
 def _cmd_template(args) -> int:
-    from .workbook import parse_years, write_template
+    from .data.workbook import parse_years, write_template
 
     out = Path(args.out)
     years = parse_years(args.years)
@@ -192,15 +192,15 @@ def _cmd_template(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .workbook import import_workbook
+    from .data.workbook import import_workbook
 
     out = Path(args.outdir)
     return _write(out, lambda: import_workbook(args.workbook, out), "cli_imported")
 
 
 def _cmd_export(args) -> int:
-    from .dataset import load_dataset
-    from .export import export_results
+    from .data.dataset import load_dataset
+    from .report.export import export_results
 
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":

@@ -26,6 +26,11 @@ def _root() -> Path:
     )
 
 
+def package_dir() -> Path:
+    """The ``kiemnhiem`` package folder (its parent is the checkout, or site-packages)."""
+    return _PACKAGE_DIR
+
+
 def data_dir() -> Path:
     """The folder holding ``catalog/`` and ``demo/``."""
     return _root() / "data"

@@ -81,8 +81,8 @@ def light_notebook(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory):
-    """The :class:`~kiemnhiem.runner.RunResult` of ``run_reports`` on the bundled demo."""
-    from kiemnhiem.runner import run_reports
+    """The :class:`~kiemnhiem.run.runner.RunResult` of ``run_reports`` on the bundled demo."""
+    from kiemnhiem.run.runner import run_reports
 
     out = tmp_path_factory.mktemp("demo-site") / "site"
     return run_reports(None, out=out, workers=2, quiet=True)
@@ -114,7 +114,7 @@ def fake_execute_report(spec: dict) -> dict:
             "figures": {},
             "documents": {},
         }
-    from kiemnhiem.runner import report_results
+    from kiemnhiem.run.runner import report_results
 
     page = (
         f'<!DOCTYPE html><html lang="{params["lang"]}"><head><title>t</title></head>'
@@ -144,7 +144,7 @@ def fake_reports(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from kiemnhiem import runner
+    from kiemnhiem.run import runner
 
     monkeypatch.setattr(runner, "execute_report", fake_execute_report)
     monkeypatch.setattr(runner, "_code_hash", lambda: "frozen-code")
@@ -159,9 +159,9 @@ def fake_base(tmp_path_factory):
     """A copy of the demo dataset and a site built from it with fake reports."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiemnhiem import runner as runner_module
     from kiemnhiem.resources import demo_dir
-    from kiemnhiem.runner import run_reports
+    from kiemnhiem.run import runner as runner_module
+    from kiemnhiem.run.runner import run_reports
 
     root = tmp_path_factory.mktemp("fake-base")
     data = shutil.copytree(demo_dir(), root / "data")

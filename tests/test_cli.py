@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from kiemnhiem.cli import main
-from tests.test_dataset import TODAY, good_files, write  # noqa: F401
+from tests.data.test_dataset import TODAY, good_files, write  # noqa: F401
 
 
 def test_validate_clean_dataset(tmp_path, capsys):

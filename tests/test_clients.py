@@ -33,11 +33,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kiemnhiem.dataset import load_dataset
+from kiemnhiem.data.dataset import load_dataset
+from kiemnhiem.data.workbook import import_workbook, write_template
 from kiemnhiem.exceptions import DatasetError
 from kiemnhiem.labels import label
 from kiemnhiem.resources import demo_dir, notebook_path
-from kiemnhiem.workbook import import_workbook, write_template
 
 from .helpers_clients import (
     convert_with_libreoffice,

@@ -47,10 +47,10 @@ import openpyxl
 import pytest
 
 from kiemnhiem.cli import main
-from kiemnhiem.dataset import load_dataset
-from kiemnhiem.export import export_results
+from kiemnhiem.data.dataset import load_dataset
+from kiemnhiem.data.workbook import import_workbook, write_template
+from kiemnhiem.report.export import export_results
 from kiemnhiem.resources import demo_dir
-from kiemnhiem.workbook import import_workbook, write_template
 
 from .helpers_clients import Page, convert_with_libreoffice, require_calc
 
@@ -198,7 +198,7 @@ import sys
 from pathlib import Path
 from kiemnhiem.labels import label
 from kiemnhiem.resources import notebook_path
-from kiemnhiem.runner import KERNEL_NAME, execute_report
+from kiemnhiem.run.runner import KERNEL_NAME, execute_report
 
 data, out, classification = sys.argv[1:4]
 res = execute_report({
@@ -349,8 +349,8 @@ def test_every_page_shows_the_payloads_as_text(hostile):
 def test_figures_show_the_text_as_typed(hostile):
     from matplotlib.text import Text
 
-    from kiemnhiem.evaluation import evaluate_pilot, pilot_series
-    from kiemnhiem.plots import figure_png, plot_series
+    from kiemnhiem.report.plots import figure_png, plot_series
+    from kiemnhiem.stats.evaluation import evaluate_pilot, pilot_series
 
     ds = load_dataset(hostile.data)
     rows = evaluate_pilot(ds, "122", "tuyengiao_ttct")

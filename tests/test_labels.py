@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from kiemnhiem.catalog import builtin_indicators, builtin_models
+from kiemnhiem.data.catalog import builtin_indicators, builtin_models
 from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.labels import (
     format_day,

@@ -26,7 +26,7 @@ import kiemnhiem
 from kiemnhiem.labels import label
 from kiemnhiem.resources import demo_dir, notebook_path, notebooks_dir, templates_dir
 
-from .test_export import HOSTILE_COMMENT, HOSTILE_SCRIPT, make_hostile_dataset
+from .report.test_export import HOSTILE_COMMENT, HOSTILE_SCRIPT, make_hostile_dataset
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 PILOT_REPORT = notebook_path("pilot_report")

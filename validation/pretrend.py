@@ -7,7 +7,7 @@ output of a full run. Run from the repository root::
     .venv/bin/python validation/pretrend.py --seeds 5   # a smoke run
     .venv/bin/python validation/pretrend.py --slope -1   # power for a milder planted trend
 
-Each seed redraws every value of the synthetic demo (``kiemnhiem.demo.write_demo``): the 12
+Each seed redraws every value of the synthetic demo (``kiemnhiem.data.demo.write_demo``): the 12
 Sơn La units, the 17 pilots, the planted effects, the unit-specific trends and the one planted
 pre-trend (unit 124, ``danvan_mttq`` x ``so_ngay_trien_khai``, -3 noise SD a year). For every
 pilot x indicator row of ``evaluate_all`` it counts
@@ -36,16 +36,16 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import kiemnhiem.demo as demo  # noqa: E402
-from kiemnhiem.dataset import load_dataset  # noqa: E402
-from kiemnhiem.demo import (  # noqa: E402
+import kiemnhiem.data.demo as demo  # noqa: E402
+from kiemnhiem.data.dataset import load_dataset  # noqa: E402
+from kiemnhiem.data.demo import (  # noqa: E402
     DEFAULT_SEED,
     PRETREND_INDICATOR,
     PRETREND_MODEL,
     PRETREND_UNIT,
     write_demo,
 )
-from kiemnhiem.evaluation import PRETREND_LEVEL, evaluate_all, size_rule  # noqa: E402
+from kiemnhiem.stats.evaluation import PRETREND_LEVEL, evaluate_all, size_rule  # noqa: E402
 
 
 def _interval(k: int, n: int) -> str:

@@ -8,7 +8,7 @@ Not part of the test suite (it takes minutes); it prints its figures, and
 
 Every dataset is the 12 Sơn La district-level units, 2014-2024 (whole years: the partial 2025 is
 left out by the time conventions anyway), one outcome, ``so_cuoc_hop`` (meetings a year), drawn
-by a lean generator in the spirit of :mod:`kiemnhiem.demo`::
+by a lean generator in the spirit of :mod:`kiemnhiem.data.demo`::
 
     Y[u, t] = round(level[u] + slope[u] * (t - 2014) + e[u, t] + effect * D[u, t])
 
@@ -17,7 +17,7 @@ district), ``slope = -0.4 + 0.12 N(0, 1)`` a unit trend, ``e`` stationary AR(1) 
 with SD ``2.5 * mult[u]``, and ``D`` 1 from a pilot's start year T on. Every draw is new for
 each dataset; the noise multipliers ``mult`` belong to the units.
 
-The five ``danvan_mttq`` pilots keep the demo's starts (``kiemnhiem.demo.SON_LA_PILOTS``), and
+The five ``danvan_mttq`` pilots keep the demo's starts (``kiemnhiem.data.demo.SON_LA_PILOTS``), and
 the model row of ``evaluate_all(dataset, models=["danvan_mttq"], sensitivity=False)`` gives the
 pooled effect ``did`` (mean of the pilots' ``did``), its two-sided rank p-value ``p_two`` and
 its interval. The pooled test samples 9,999 of the 23,760 placements from the package's fixed
@@ -67,11 +67,11 @@ from scipy.stats import binomtest  # noqa: E402
 # Run from a checkout: the package beside this folder, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiemnhiem.catalog import builtin_indicators, builtin_models  # noqa: E402
-from kiemnhiem.dataset import Dataset  # noqa: E402
-from kiemnhiem.demo import DANVAN, SON_LA, SON_LA_PILOTS  # noqa: E402
-from kiemnhiem.evaluation import evaluate_all  # noqa: E402
-from kiemnhiem.units import unit_table  # noqa: E402
+from kiemnhiem.data.catalog import builtin_indicators, builtin_models  # noqa: E402
+from kiemnhiem.data.dataset import Dataset  # noqa: E402
+from kiemnhiem.data.demo import DANVAN, SON_LA, SON_LA_PILOTS  # noqa: E402
+from kiemnhiem.data.units import unit_table  # noqa: E402
+from kiemnhiem.stats.evaluation import evaluate_all  # noqa: E402
 
 INDICATOR = "so_cuoc_hop"
 YEARS = np.arange(2014, 2025)
@@ -231,8 +231,8 @@ def exact_size(task) -> float:
     assignment, free of Monte-Carlo error over placements: below ``LEVEL`` only by ties.
     Reads the evaluation core's private arrays (this is a check of them, not an API).
     """
-    from kiemnhiem import evaluation as ev
-    from kiemnhiem.inference import draw_assignments
+    from kiemnhiem.stats import evaluation as ev
+    from kiemnhiem.stats.inference import draw_assignments
 
     design, effect, k, seed = task
     ds, _ = draw_dataset(np.random.default_rng(seed), design, effect, noise_multipliers(design, k))

@@ -1,0 +1,242 @@
+"""District-level units: the legacy (pre-2025) list and a name matcher scoped to a province.
+
+The list comes from the PyPI package ``vietnamadminunits`` (its bundled SQLite table
+``admin_units_legacy``). We read the table but never its free-text parser: that parser maps
+"Phù Yên" (a district of Sơn La) to Phú Yên province. Our matcher works only over district
+names within the dataset's province, and refuses rather than guesses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+
+from ..exceptions import UnitError
+from ..labels import both
+
+# Longest first, so that "thanh pho" is dropped before a bare "tp".
+_PREFIXES = ("thanh pho", "thi xa", "huyen", "quan", "tp.", "tp", "tx.", "tx")
+_EXACT_PREFIXES = ("thành phố", "thị xã", "huyện", "quận", "tp.", "tp", "tx.", "tx")
+_PROVINCE_PREFIXES = ("thanh pho", "tinh", "tp.", "tp")
+_TYPE_BY_PREFIX = {
+    "thanh pho": "Thành phố",
+    "tp": "Thành phố",
+    "tp.": "Thành phố",
+    "thi xa": "Thị xã",
+    "tx": "Thị xã",
+    "tx.": "Thị xã",
+    "huyen": "Huyện",
+    "quan": "Quận",
+}
+
+
+def fold(text: str) -> str:
+    """NFC-normalize, fold case and diacritics (đ to d), collapse spaces."""
+    text = unicodedata.normalize("NFC", str(text)).casefold()
+    text = text.replace("đ", "d")
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("_", " ").replace("-", " ")
+    return re.sub(r"\s+", " ", stripped).strip()
+
+
+def _split_prefix(folded: str, prefixes: tuple[str, ...]) -> tuple[str | None, str]:
+    for prefix in prefixes:
+        if folded == prefix:
+            return prefix, ""
+        if folded.startswith(prefix + " "):
+            return prefix, folded[len(prefix) + 1 :].strip()
+        if prefix.endswith(".") and folded.startswith(prefix):
+            return prefix, folded[len(prefix) :].strip()
+    return None, folded
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    short: str
+    type: str
+    province_code: str
+    province_name: str
+    province_short: str
+
+
+@cache
+def unit_table() -> pd.DataFrame:
+    """Every legacy district-level unit: code, name, short, type, province_code, province_name,
+    province_short, key (folded short name), province_key."""
+    from vietnamadminunits.database import query
+
+    rows = query(
+        "SELECT DISTINCT districtCode AS code, district AS name, districtShort AS short, "
+        "districtType AS type, provinceCode AS province_code, province AS province_name, "
+        "provinceShort AS province_short FROM admin_units_legacy "
+        "WHERE districtCode IS NOT NULL ORDER BY districtCode"
+    )
+    frame = pd.DataFrame(rows).astype(str)
+    frame["code"] = frame["code"].str.zfill(3)
+    frame["province_code"] = frame["province_code"].str.zfill(2)
+    frame = frame.drop_duplicates("code").reset_index(drop=True)
+    # Numbered districts keep their prefix in the short name ("Quận 1"): strip it on both sides.
+    frame["key"] = [_split_prefix(fold(v), _PREFIXES)[1] for v in frame["short"]]
+    frame["exact"] = [
+        _split_prefix(unicodedata.normalize("NFC", v).casefold(), _EXACT_PREFIXES)[1]
+        for v in frame["short"]
+    ]
+    frame["province_key"] = frame["province_short"].map(fold)
+    return frame
+
+
+def _unit_from_row(row) -> Unit:
+    return Unit(
+        code=row["code"],
+        name=row["name"],
+        short=row["short"],
+        type=row["type"],
+        province_code=row["province_code"],
+        province_name=row["province_name"],
+        province_short=row["province_short"],
+    )
+
+
+@cache
+def _provinces() -> pd.DataFrame:
+    t = unit_table()
+    return t[["province_code", "province_name", "province_short", "province_key"]].drop_duplicates(
+        "province_code"
+    )
+
+
+def resolve_province(text: str | int) -> tuple[str, str]:
+    """A province by name (any spelling the matcher folds) or code; returns (code, name)."""
+    provinces = _provinces()
+    raw = str(text).strip()
+    if raw.isdigit():
+        code = raw.zfill(2)
+        hit = provinces[provinces["province_code"] == code]
+    else:
+        _, key = _split_prefix(fold(raw), _PROVINCE_PREFIXES)
+        hit = provinces[provinces["province_key"] == key]
+    if len(hit) == 1:
+        row = hit.iloc[0]
+        return row["province_code"], row["province_name"]
+    names = provinces["province_short"].tolist()
+    close = difflib.get_close_matches(raw, names, n=3, cutoff=0.5)
+    vi, en = both("err_unknown_province", value=raw, candidates=", ".join(close) or "–")
+    raise UnitError(vi, en, raw, close)
+
+
+class UnitMatcher:
+    """Resolve unit names or codes to legacy district-level units.
+
+    Scoped to ``province`` (name or code) when given: names are then looked up only there, and
+    "Thành phố" alone means the province's city. Without a province (a national dataset), a
+    unit is named by code or as "name, province". Each distinct input is resolved once.
+    """
+
+    def __init__(self, province: str | int | None = None):
+        table = unit_table()
+        if province is not None and str(province).strip() != "":
+            self.province_code, self.province_name = resolve_province(province)
+            self.table = table[table["province_code"] == self.province_code]
+        else:
+            self.province_code, self.province_name = None, None
+            self.table = table
+        self._cache: dict[str, Unit] = {}
+
+    def resolve(self, value: str | int) -> Unit:
+        key = str(value)
+        if key not in self._cache:
+            self._cache[key] = self._resolve(key)
+        return self._cache[key]
+
+    def _fail(self, key: str, raw: str, candidates: list[str]):
+        vi, en = both(
+            key,
+            value=raw,
+            candidates=", ".join(candidates) or "–",
+            province=self.province_name or "–",
+        )
+        raise UnitError(vi, en, raw, candidates)
+
+    def _resolve(self, raw: str) -> Unit:
+        text = unicodedata.normalize("NFC", raw).strip()
+        if text == "":
+            self._fail("err_unit_empty", raw, [])
+        if text.isdigit():
+            code = text.zfill(3)
+            hit = self.table[self.table["code"] == code]
+            if len(hit) == 1:
+                return _unit_from_row(hit.iloc[0])
+            elsewhere = unit_table()[unit_table()["code"] == code]
+            if len(elsewhere) == 1 and self.province_code is not None:
+                row = elsewhere.iloc[0]
+                self._fail(
+                    "err_unit_other_province", raw, [f"{row['name']}, {row['province_name']}"]
+                )
+            self._fail("err_unknown_unit_code", raw, [])
+        scope = self.table
+        name_part = text
+        if "," in text:
+            name_part, province_part = (s.strip() for s in text.rsplit(",", 1))
+            pcode, _ = resolve_province(province_part)
+            if self.province_code is not None and pcode != self.province_code:
+                self._fail("err_unit_other_province", raw, [])
+            scope = unit_table()[unit_table()["province_code"] == pcode]
+        prefix, key = _split_prefix(fold(name_part), _PREFIXES)
+        # Diacritics typed are diacritics meant: "Phú Yên" is not "Phù Yên". Only a name typed
+        # without any diacritics is matched on its folded form.
+        typed = unicodedata.normalize("NFC", name_part).casefold()
+        has_marks = (
+            fold(typed) != re.sub(r"\s+", " ", typed.replace("_", " ").replace("-", " ")).strip()
+        )
+        if key == "" and prefix in ("thanh pho", "tp", "tp."):
+            cities = scope[scope["type"] == "Thành phố"]
+            if self.province_code is not None or "," in text:
+                if len(cities) == 1:
+                    return _unit_from_row(cities.iloc[0])
+                self._fail("err_unit_ambiguous", raw, self._labels(cities))
+        hit = scope[scope["key"] == key]
+        if has_marks:
+            _, exact = _split_prefix(typed.strip(), _EXACT_PREFIXES)
+            hit = hit[hit["exact"] == re.sub(r"\s+", " ", exact).strip()]
+        if len(hit) > 1 and prefix is not None:
+            typed = hit[hit["type"] == _TYPE_BY_PREFIX[prefix]]
+            if len(typed) >= 1:
+                hit = typed
+        if len(hit) == 1:
+            return _unit_from_row(hit.iloc[0])
+        if len(hit) > 1:
+            self._fail("err_unit_ambiguous", raw, self._labels(hit))
+        close_keys = difflib.get_close_matches(key, scope["key"].unique().tolist(), n=3, cutoff=0.6)
+        candidates = self._labels(scope[scope["key"].isin(close_keys)])
+        if self.province_code is not None and not (scope["key"] == key).any():
+            other = unit_table()[unit_table()["key"] == key]
+            if len(other):
+                self._fail("err_unit_other_province", raw, self._labels(other))
+        self._fail("err_unknown_unit", raw, candidates)
+
+    def _labels(self, rows: pd.DataFrame) -> list[str]:
+        if self.province_code is not None:
+            return [f"{r['name']} ({r['code']})" for _, r in rows.iterrows()]
+        return [f"{r['name']}, {r['province_name']} ({r['code']})" for _, r in rows.iterrows()]
+
+
+def resolve_unit(value: str | int, province: str | int | None = None) -> Unit:
+    """Resolve one unit name or code (see :class:`UnitMatcher`)."""
+    return UnitMatcher(province).resolve(value)
+
+
+def unit_by_code(code: str) -> Unit:
+    t = unit_table()
+    hit = t[t["code"] == str(code).zfill(3)]
+    if len(hit) != 1:
+        vi, en = both("err_unknown_unit_code", value=code, candidates="–", province="–")
+        raise UnitError(vi, en, str(code), [])
+    return _unit_from_row(hit.iloc[0])

@@ -1,0 +1,1339 @@
+"""Per-pilot and per-model estimates of the pilots' effects, with exact rank inference.
+
+DESIGN.md, "Evaluation contract" and "Inference". For pilot ``p`` of a model on one indicator:
+
+``did = mean over usable post-window years t of (Y[p,t] - pre_mean[p])
+        - mean over c in C_t of (Y[c,t] - pre_mean[c])``
+
+with every unit's ``pre_mean`` over the pilot's usable pre-window years (windows and partial
+years: :mod:`kiemnhiem.stats.timeline`). Readings of the contract made here:
+
+- a comparison unit needs a value in *every* one of the pilot's usable pre years, so that its
+  pre mean covers the same years as the pilot's, and a value in year t to count in ``C_t``;
+  a unit is never its own comparison;
+- ``C_t`` is the units never in the model; if no such unit has the data, the units untreated
+  through t (a unit is treated from its T); if none has the data either, before/after only
+  (``comparison`` = "none"). The level is chosen once per pilot, never mixed: a post year in
+  which the chosen level offers no unit with data is left out of ``did`` (``did_years_used``
+  lists the years it averages) rather than compared before/after;
+- ``did`` is reported only for a pilot that can be assessed (at least 2 usable years on each
+  side); the pre/post means and the change are reported whenever they exist;
+- ``pretrend_flag`` (an interface change from the contract; README, "What the statistics can
+  and cannot show"):
+  the contract's rule alone (trend over the 3 pre years, extrapolated, at least half of
+  ``did`` with the same sign) fires by chance on about 40 % of rows, because a slope fitted to
+  3 noisy points and carried 3 years forward is mostly noise. Here the flag needs both
+
+  1. the contract's size rule: ``trend_effect`` (``pretrend_slope``, the least-squares slope
+     a year of pilot minus the mean of the units ``did`` compares with, times the distance
+     from the mean of the pre years ``did`` uses to the middle of its post years: the ``did``
+     that trend alone would produce) is at least half of ``did`` in size and of the same
+     sign, where the slope is fitted over the years before the start, back to twice the pre
+     window (``PRETREND_SPAN``: 6 years by default), in which the pilot and all those units
+     have a value (``pretrend_years_used``, at least 3; more years than the contract's pre
+     window, so a steadier slope), and
+  2. evidence that the trend is real: the slope differs from zero at the two-sided
+     ``PRETREND_LEVEL`` (0.1 %) in a t-test (``pretrend_p``) whose residual variance pools
+     the pilot's gap and each comparison unit's gap to the other comparison units (built as
+     the placebos are), and is never taken below the pilot's own residual variance, so that
+     one jump or one unusually noisy district does not read as a steady trend; df is
+     (comparison units + 1) x (years - 2), or years - 2 with fewer than 2 comparison units.
+
+  0.1 % is the suite's 10 % level shared over the ~100 pilot x indicator rows of a province
+  (Bonferroni): a chance flag anywhere in a report set is unlikely, so a flag means something.
+  The flag therefore misses mild trends; ``trend_effect`` and ``pretrend_p`` are always shown.
+  With before/after only there is no comparison mean, so the flag is missing (as the
+  contract says when it cannot be computed), while ``trend_effect`` and ``pretrend_p``
+  measure the pilot's own series. For a model: the mean trend effect of its pilots (own
+  series for before/after ones, as their change enters the pooled mean as it is) against the
+  pooled effect, and at least one pilot with ``pretrend_p`` under the level;
+- ``pct_change`` is a fraction (0.25 = +25 %), NaN for a zero pre mean, for shares (their
+  change, in share units 0-1, is shown in percentage points: ``change_scale`` = "pp") and for
+  ratings.
+
+Inference (:mod:`kiemnhiem.stats.inference`) ranks the observed statistic among placebo ones:
+
+- per pilot, each eligible unit takes the pilot's windows, the other eligible units being its
+  controls: the never units (the model's other pilots never), or under not-yet comparison the
+  units untreated through the pilot's last usable post year. A placebo unit counts when it has
+  at least 2 usable years on each side and a control with data. No placebo: no test;
+- per model, the observed multiset of schedules is placed on the units with any usable value
+  of the indicator in every possible way. A schedule is a pilot's (T, g, end), which is its
+  ``g`` whenever pilots sharing a ``g`` share T and end. Each placement's statistic is the
+  mean ``did`` of its assessable pilots, comparison levels and sets recomputed (a placement
+  in which no pilot can be assessed has no statistic and is left out). On indicators
+  another model with pilots also concerns, the test is joint (``joint_test``): its null is
+  that neither model has an effect;
+- intervals invert the test on ``Y - tau * D``, D being 1 in the years a pilot of the model is
+  treated (T to the year before its end), which assumes a constant additive effect;
+  ``hl_estimate`` is the ``tau`` at which the observed statistic sits in the middle of the
+  placements' (Hodges-Lehmann), so it always lies in the interval. The contract's pooled
+  ``did`` need not: where pilots enter it as before/after changes (a model every unit
+  adopted), a common trend moves the mean while every placement shares it and the ranks
+  cancel it;
+- start-date sensitivity: approximate and assumed starts are moved one year earlier and later
+  (per pilot; per model all such starts together) and the verdict recomputed.
+
+The core is numpy over one units x years matrix per indicator (:class:`_Prep`): comparison
+sums for any set of comparison units are one matrix product, and :func:`_pooled` evaluates the
+whole statistic for thousands of placements at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy.special import stdtr  # Student's t; scipy.stats would add 0.6 s of import
+
+from ..data.catalog import indicators_for_model
+from ..exceptions import ParameterError
+from ..labels import both, format_number, format_signed, label
+from .inference import (
+    DRAWS,
+    MAX_ENUMERATE,
+    SEED,
+    RankTest,
+    decide,
+    draw_assignments,
+    rank_test,
+)
+from .timeline import (
+    Window,
+    annual_panel,
+    check_years,
+    indicator_matrix,
+    pilot_window,
+    usable_years,
+    years_text,
+)
+
+Comparison = Literal["never", "notyet", "none"]
+COMPARISONS: tuple[str, ...] = get_args(Comparison)
+Scope = Literal["pilot", "model"]
+SHIFTED_STATUSES = ("approximate", "assumed")
+# Two-sided level of the pre-trend slope test: the 10 % level over ~100 rows (module docstring).
+PRETREND_LEVEL = 0.001
+# The pre-trend slope looks back at most this many pre windows: a line through a decade of
+# history would test long-run curvature, not the years that matter to ``did``.
+PRETREND_SPAN = 2
+
+RESULT_COLUMNS = (
+    "scope", "unit_code", "unit_name", "model", "indicator", "kind", "better", "change_scale",
+    "start", "start_precision", "start_status", "end", "T", "g", "transition",
+    "pre_years_used", "post_years_used", "did_years_used", "n_pre", "n_post", "n_pilots",
+    "pre_mean", "post_mean", "change", "pct_change", "did", "comparison", "n_comparison",
+    "ci_low", "ci_high", "ci_level", "hl_estimate", "p_better", "p_worse", "p_two", "p_min",
+    "n_assignments", "n_possible", "inference", "mc_error", "rank", "rank_direction",
+    "trend_effect", "pretrend_slope", "pretrend_p", "pretrend_years_used", "pretrend_flag",
+    "start_sensitive", "verdict_earlier", "verdict_later",
+    "mixed_models", "joint_test", "status", "verdict", "reason_code", "reason_vi", "reason_en",
+    "level",
+)
+SERIES_COLUMNS = (
+    "year", "pilot", "comparison_mean", "counterfactual", "n_comparison", "window", "partial",
+)
+
+
+# =========================================================================== did_2x2
+@dataclass(frozen=True)
+class DiD2x2:
+    """A two-by-two difference-in-differences.
+
+    Attributes
+    ----------
+    estimate : float
+        ``(treated after - treated before) - (control after - control before)`` of the cell
+        means; NaN when a cell is empty.
+    means, counts : DataFrame
+        2 x 2, index ``treated`` (False, True), columns ``post`` (False, True).
+    """
+
+    estimate: float
+    means: pd.DataFrame
+    counts: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per cell (treated, post, mean, count)."""
+        rows = [
+            {
+                "treated": t,
+                "post": p,
+                "mean": float(self.means.loc[t, p]),
+                "count": int(self.counts.loc[t, p]),
+            }
+            for t in (False, True)
+            for p in (False, True)
+        ]
+        return pd.DataFrame(rows)
+
+
+def _as_bool(series: pd.Series, column: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return series.astype(float) != 0
+    vi, en = both("eval_err_boolean", column=column)
+    raise ParameterError(vi, en)
+
+
+def did_2x2(frame: pd.DataFrame, outcome: str, treated: str, post: str) -> DiD2x2:
+    """Difference-in-differences of cell means on any frame (repeated cross-sections too).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per observation; not changed.
+    outcome : str
+        Numeric column; rows where it is missing are left out.
+    treated, post : str
+        Boolean (or 0/1) columns: treated group, after period.
+    """
+    for column in (outcome, treated, post):
+        if column not in frame.columns:
+            vi, en = both("eval_err_column", column=column)
+            raise ParameterError(vi, en)
+    f = frame.loc[:, [outcome, treated, post]].copy()
+    f = f[f[outcome].notna() & f[treated].notna() & f[post].notna()]
+    y = f[outcome].astype(float)
+    t = _as_bool(f[treated], treated)
+    p = _as_bool(f[post], post)
+    cells = (False, True)
+    means = pd.DataFrame(np.nan, index=pd.Index(cells, name="treated"),
+                         columns=pd.Index(cells, name="post"))
+    counts = pd.DataFrame(0, index=means.index, columns=means.columns)
+    for ti in cells:
+        for pi in cells:
+            sel = y[(t == ti) & (p == pi)]
+            counts.loc[ti, pi] = len(sel)
+            means.loc[ti, pi] = float(sel.mean()) if len(sel) else np.nan
+    est = (means.loc[True, True] - means.loc[True, False]) - (
+        means.loc[False, True] - means.loc[False, False]
+    )
+    return DiD2x2(float(est), means, counts)
+
+
+# =========================================================================== array core
+@dataclass(frozen=True)
+class _Prep:
+    """Everything about one indicator and a few schedules that does not depend on assignments.
+
+    Shapes: L layers (0 the outcome Y, 1 the treatment indicator D), S schedules, n units,
+    m years, J post-window slots. ``u`` indexes a unit taking the schedule, ``c`` a
+    comparison unit.
+    """
+
+    values: np.ndarray  # (L, n, m)
+    years: np.ndarray  # (m,)
+    obs: np.ndarray  # (n, m) usable value
+    pre_mask: np.ndarray  # (S, u, m) u's usable pre years under s
+    n_pre: np.ndarray  # (S, u)
+    n_post: np.ndarray  # (S, u)
+    assess: np.ndarray  # (S, u) at least 2 usable years on each side
+    qyears: np.ndarray  # (S, J) post-window years (0 for padding)
+    qin: np.ndarray  # (S, J) slot holds a window year inside the matrix
+    qvalid: np.ndarray  # (S, u, J) u has a value in that post year
+    pm: np.ndarray  # (L, S, u, c) c's mean over u's usable pre years (NaN if c lacks one)
+    valid: np.ndarray  # (S, u, c, J) c usable as u's comparison in slot j
+    G: np.ndarray  # (c, S, J, L + 1, u) valid deviations (L layers) and validity, for matmul
+    pdev: np.ndarray  # (L, S, u, J) the unit's own deviation from its pre mean
+    none_did: np.ndarray  # (L, S, u) before/after change
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        L, n, _ = self.values.shape
+        return L, self.qyears.shape[0], n, self.qyears.shape[1]
+
+
+def _prepare(values: np.ndarray, years: np.ndarray, windows: list[Window]) -> _Prep:
+    L, n, m = values.shape
+    S = len(windows)
+    y0 = int(years[0]) if m else 0
+    obs = ~np.isnan(values[0])
+    npre = np.zeros((S, m), dtype=bool)
+    J = max(1, max(len(w.post) for w in windows))
+    qcols = np.zeros((S, J), dtype=int)
+    qyears = np.zeros((S, J), dtype=int)
+    qin = np.zeros((S, J), dtype=bool)
+    for s, w in enumerate(windows):
+        for y in w.pre:
+            if 0 <= y - y0 < m:
+                npre[s, y - y0] = True
+        for j, y in enumerate(w.post):
+            qyears[s, j] = y
+            if 0 <= y - y0 < m:
+                qcols[s, j], qin[s, j] = y - y0, True
+    pre_mask = npre[:, None, :] & obs[None]
+    n_pre = pre_mask.sum(-1)
+    obs_q = (obs[:, qcols] & qin[None]).transpose(1, 0, 2)  # (S, n, J)
+    qvalid = obs_q
+    n_post = qvalid.sum(-1)
+    assess = (n_pre >= 2) & (n_post >= 2)
+    pmf = pre_mask.astype(float)
+    missing = np.einsum("sum,cm->suc", pmf, (~obs).astype(float)) > 0
+    valid_pre = ~missing & (n_pre[:, :, None] > 0)
+    filled = np.nan_to_num(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pm = np.einsum("sum,lcm->lsuc", pmf, filled) / n_pre[None, :, :, None]
+    pm = np.where(valid_pre[None], pm, np.nan)
+    ypost = np.where(qin[None, None], values[:, :, qcols], np.nan).transpose(0, 2, 1, 3)
+    dev = ypost[:, :, None, :, :] - pm[..., None]  # (L, S, u, c, J)
+    valid = qvalid[:, :, None, :] & valid_pre[..., None] & obs_q[:, None, :, :]
+    idx = np.arange(n)
+    valid[:, idx, idx, :] = False  # a unit is never its own comparison
+    X = np.where(valid[None], dev, 0.0)
+    G = np.concatenate([X, valid[None].astype(float)], axis=0)  # (L+1, S, u, c, J)
+    G = np.ascontiguousarray(G.transpose(3, 1, 4, 0, 2))
+    pdev = np.where(qvalid[None], dev[:, :, idx, idx, :], np.nan)  # (L, S, u, J)
+    k = qvalid.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        none_did = np.where(qvalid[None], pdev, 0.0).sum(-1) / k[None]
+    none_did = np.where(k[None] > 0, none_did, np.nan)
+    return _Prep(values, years, obs, pre_mask, n_pre, n_post, assess, qyears, qin, qvalid,
+                 pm, valid, G, pdev, none_did)
+
+
+def _compare_static(prep: _Prep, W: np.ndarray) -> np.ndarray:
+    """Sums over comparison units with weights ``W`` (B, n), the same in every year.
+
+    Returns (B, S, J, L + 1, u): per layer the summed deviations, then the count.
+    """
+    L, S, n, J = prep.shape
+    B = W.shape[0]
+    return (W @ prep.G.reshape(n, -1)).reshape(B, S, J, L + 1, n)
+
+
+def _compare_by_year(prep: _Prep, T: np.ndarray) -> np.ndarray:
+    """Like :func:`_compare_static` with the units untreated through each year (T > year)."""
+    L, S, n, J = prep.shape
+    B = T.shape[0]
+    R = np.zeros((B, S, J, L + 1, n))
+    for y in np.unique(prep.qyears[prep.qin]):
+        s_idx, j_idx = np.nonzero(prep.qin & (prep.qyears == y))
+        W = (T > y).astype(float)
+        Gy = prep.G[:, s_idx, j_idx]  # (c, k, L+1, u)
+        R[:, s_idx, j_idx] = (W @ Gy.reshape(n, -1)).reshape(B, len(s_idx), L + 1, n)
+    return R
+
+
+def _did_from(prep: _Prep, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``did`` (B, S, L, u) and the number of post years it averages (B, S, u)."""
+    L = prep.values.shape[0]
+    num = R[:, :, :, :L, :]
+    den = R[:, :, :, L, :]
+    inc = (den > 0) & prep.qvalid.transpose(0, 2, 1)[None]  # (B, S, J, u)
+    comp = num / np.where(den > 0, den, 1.0)[:, :, :, None, :]
+    own = prep.pdev.transpose(1, 3, 0, 2)[None]  # (1, S, J, L, u)
+    term = np.where(inc[:, :, :, None, :], own - comp, 0.0)
+    k = inc.sum(2)
+    did = term.sum(2) / np.where(k > 0, k, 1)[:, :, None, :]
+    return np.where(k[:, :, None, :] > 0, did, np.nan), k
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` without waking BLAS threads for the small products of this module.
+
+    OpenBLAS runs products above about 2.6e5 multiply-adds on several threads, and waking them
+    costs more than the product itself at these sizes; einsum's plain loop does not.
+    """
+    if a.shape[0] * a.shape[1] * b.shape[1] <= 5e7:
+        return np.einsum("ij,jk->ik", a, b)
+    return a @ b
+
+
+def _distinct_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a boolean matrix, and each row's index among them."""
+    B, n = mask.shape
+    if n <= 16:
+        # One integer key per row and a lookup table: no sort at all.
+        keys = np.packbits(mask, axis=1, bitorder="little")
+        keys = keys[:, 0].astype(np.int64) + (keys[:, 1].astype(np.int64) << 8 if n > 8 else 0)
+        present = np.zeros(1 << n, dtype=bool)
+        present[keys] = True
+        uniq_keys = np.flatnonzero(present)
+        lut = np.zeros(1 << n, dtype=np.intp)
+        lut[uniq_keys] = np.arange(len(uniq_keys))
+        uniq = ((uniq_keys[:, None] >> np.arange(n)) & 1).astype(bool)
+        return uniq, np.take(lut, keys)
+    uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
+    return uniq, inverse.ravel()
+
+
+def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
+    """The pooled statistic (mean ``did`` over the assessable pilots) of each assignment.
+
+    ``labels`` (B, n): schedule of each unit (0 = never, s + 1 = ``prep``'s schedule s), the
+    same multiset in every row. Each pilot's comparison level is chosen as for an observed
+    pilot: the never units of that assignment, else its not-yet units, else before/after.
+
+    A pilot's ``did`` depends on the assignment only through its comparison sets, and among
+    thousands of assignments there are at most a few hundred distinct sets. So the terms are
+    tabulated once per distinct set (one matrix product), then looked up for every pilot of
+    every assignment with flat indices (``np.take``, much faster than fancy indexing).
+    Returns (B, L); NaN where no pilot can be assessed.
+    """
+    L, S, n, J = prep.shape
+    labels = np.asarray(labels)
+    B = labels.shape[0]
+    P = int((labels[0] > 0).sum())
+    if P == 0:
+        return np.full((B, L), np.nan)
+    pu = np.nonzero(labels > 0)[1].reshape(B, P)
+    ps = np.take(labels.ravel(), pu + (np.arange(B) * n)[:, None]).astype(np.intp) - 1
+    slot = ps * n + pu
+    assess = np.take(prep.assess.reshape(-1), slot)  # (B, P)
+    # The statistic is a sum over pilots of three masked parts (never, not yet, before/after
+    # comparisons), each tabulated with zeros where it does not apply: no NaN, no masking
+    # pass over (B, P, L) arrays.
+    total = np.zeros((B, L))
+    done = np.zeros((B, P), dtype=bool)
+    never = labels == 0
+    if never.any():
+        uniq, inv = _distinct_rows(never)
+        R = _dot(uniq.astype(float), prep.G.reshape(n, -1)).reshape(len(uniq), S, J, L + 1, n)
+        d_tab, k_tab = _did_from(prep, R)  # (K, S, L, n), (K, S, n)
+        ok = (k_tab > 0) & prep.assess[None]
+        d_tab = np.where(ok[:, :, None, :], d_tab, 0.0)
+        idx = inv[:, None] * (S * n) + slot
+        done = np.take(ok.reshape(-1), idx)
+        total += np.take(d_tab.transpose(0, 1, 3, 2).reshape(-1, L), idx, axis=0).sum(1)
+    # Units untreated through y exist only if some label has T > y.
+    present_T = T_of_label[np.unique(labels[0])]
+    rest = assess & ~done
+    if rest.any() and (present_T > prep.qyears[prep.qin].min()).any():
+        T = T_of_label[labels]
+        tot = np.zeros((B, P, L))
+        cnt = np.zeros((B, P))
+        for y in np.unique(prep.qyears[prep.qin]):
+            if not (present_T > y).any():
+                continue
+            s_q, j_q = np.nonzero(prep.qin & (prep.qyears == y))
+            k = len(s_q)
+            uniq, inv = _distinct_rows(T > y)
+            Gy = prep.G[:, s_q, j_q].reshape(n, -1)
+            R = _dot(uniq.astype(float), Gy).reshape(len(uniq), k, L + 1, n)
+            den = R[:, :, L, :]
+            inc = (den > 0) & prep.qvalid[s_q, :, j_q][None]  # (K, k, n)
+            own = prep.pdev[:, s_q, :, j_q]  # (k, L, n)
+            comp = R[:, :, :L, :] / np.where(den > 0, den, 1.0)[:, :, None, :]
+            term = np.where(inc[:, :, None, :], own[None] - comp, 0.0)
+            # Per distinct set a block of k * n entries and a trailing zero, where pilots whose
+            # schedule has no post year y point.
+            K, width = len(uniq), k * n + 1
+            term_tab = np.zeros((K, width, L))
+            term_tab[:, :-1] = term.transpose(0, 1, 3, 2).reshape(K, k * n, L)
+            inc_tab = np.zeros((K, width))
+            inc_tab[:, :-1] = inc.reshape(K, k * n)
+            qpos = np.full(S, -1)
+            qpos[s_q] = np.arange(k)  # a schedule meets a calendar year in one slot at most
+            off = np.where(qpos[:, None] >= 0, qpos[:, None] * n + np.arange(n), k * n)
+            idx = np.take(off.reshape(-1), slot) + inv[:, None] * width
+            tot += np.take(term_tab.reshape(-1, L), idx, axis=0)
+            cnt += np.take(inc_tab.reshape(-1), idx)
+        has = (cnt > 0) & rest
+        rest &= ~has
+        np.maximum(cnt, 1.0, out=cnt)
+        total += np.einsum("bp,bpl->bl", has / cnt, tot)
+    if rest.any():
+        # Before/after, the last resort.
+        none_tab = prep.none_did.transpose(1, 2, 0).reshape(-1, L)
+        none_tab = np.where(np.isnan(none_tab), 0.0, none_tab)
+        total += np.einsum("bp,bpl->bl", rest.astype(float),
+                           np.take(none_tab, slot, axis=0))
+    n_assessed = assess.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / n_assessed[:, None]
+
+
+# =========================================================================== dataset context
+@dataclass(frozen=True)
+class _Pilot:
+    code: str
+    row: int
+    name: str
+    start: pd.Timestamp
+    precision: str
+    status: str
+    end: object
+    window: Window
+
+
+@dataclass(frozen=True)
+class _Context:
+    """One dataset x model: the unit axis, the year axis, the model's pilots."""
+
+    dataset: object
+    model: str
+    annual: pd.DataFrame
+    units: tuple[str, ...]
+    years: np.ndarray
+    pilots: tuple[_Pilot, ...]
+    T_units: np.ndarray  # (n,) T of the model's pilots, inf for the others
+    never: np.ndarray  # (n,) never in the model
+    unit_models: dict  # unit code -> set of models it pilots
+    models_with_pilots: tuple[str, ...]
+    pre_years: int
+    post_years: int
+    indicators: dict  # code -> catalog row (dict)
+    concerned: dict  # code -> models with pilots that the indicator concerns
+
+    def pilot(self, code: str) -> _Pilot:
+        return next(p for p in self.pilots if p.code == code)
+
+
+def _model_pilots(pilots: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The model's pilot rows, one per unit (the earliest start when a unit is listed twice)."""
+    rows = pilots[pilots["model"] == model].copy()
+    rows = rows.sort_values(["unit_code", "start"]).drop_duplicates("unit_code", keep="first")
+    return rows.reset_index(drop=True)
+
+
+def _check_model(dataset, model: str) -> None:
+    known = set(dataset.pilots["model"]) | set(dataset.models["code"])
+    if model not in known:
+        vi, en = both("eval_err_unknown_model", model=model, models=", ".join(sorted(known)))
+        raise ParameterError(vi, en)
+
+
+def _check_level(level: float) -> float:
+    ok = isinstance(level, (int, float, np.floating)) and 0 < float(level) < 1
+    if not ok:
+        vi, en = both("eval_err_level", value=level)
+        raise ParameterError(vi, en)
+    return float(level)
+
+
+def _context(dataset, model: str, pre_years: int, post_years: int, annual=None) -> _Context:
+    _check_model(dataset, model)
+    pre_years, post_years = check_years(pre_years, post_years)
+    if annual is None:
+        annual = annual_panel(dataset)
+    pilots_all = dataset.pilots
+    codes = set(dataset.units["unit_code"].astype(str)) if len(dataset.units) else set()
+    codes |= set(annual["unit_code"].astype(str)) | set(pilots_all["unit_code"].astype(str))
+    units = tuple(sorted(codes))
+    row = {u: i for i, u in enumerate(units)}
+    rows = _model_pilots(pilots_all, model)
+    pilots = []
+    T_units = np.full(len(units), np.inf)
+    for rec in rows.itertuples(index=False):
+        code = str(rec.unit_code)
+        w = pilot_window(rec.start, rec.start_precision, rec.end, pre_years, post_years)
+        name = str(getattr(rec, "unit_name", "") or dataset.unit_name(code))
+        pilots.append(
+            _Pilot(code, row[code], name, pd.Timestamp(rec.start), str(rec.start_precision),
+                   str(rec.start_status), rec.end, w)
+        )
+        T_units[row[code]] = w.T
+    # One year axis for the data and every window, shifted starts included, so that window
+    # years outside the data are plain missing columns.
+    ends = [int(annual["year"].min()), int(annual["year"].max())] if len(annual) else []
+    for p in pilots:
+        ends += [p.window.T - pre_years - 1, p.window.g + post_years]
+    years = np.arange(min(ends), max(ends) + 1) if ends else np.arange(0)
+    unit_models: dict[str, set[str]] = {}
+    for rec in pilots_all.itertuples(index=False):
+        unit_models.setdefault(str(rec.unit_code), set()).add(str(rec.model))
+    models_with = tuple(dict.fromkeys(str(m) for m in pilots_all["model"]))
+    catalog = dataset.indicators
+    ind_rows = {str(r["code"]): r for r in catalog.to_dict("records")}
+    concerned = {
+        code: [m for m in models_with if "*" in r["models_list"] or m in r["models_list"]]
+        for code, r in ind_rows.items()
+    }
+    return _Context(
+        dataset, model, annual, units, years, tuple(pilots), T_units, np.isinf(T_units),
+        unit_models, models_with, pre_years, post_years, ind_rows, concerned,
+    )
+
+
+def _layers(ctx: _Context, indicator: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values (2, n, m), partial (n, m)): the outcome and the model's treatment indicator D.
+
+    D is 1 in the years a pilot of the model is treated (from T to the year before its end)
+    and has the outcome's missing cells, so that both layers select the same comparison sets.
+    """
+    M = indicator_matrix(ctx.annual, indicator, units=ctx.units, years=ctx.years)
+    Y = M.values
+    D = np.zeros_like(Y)
+    for p in ctx.pilots:
+        w = p.window
+        last = ctx.years[-1] if w.treated_until is None else w.treated_until
+        D[p.row, (ctx.years >= w.T) & (ctx.years <= last)] = 1.0
+    D[np.isnan(Y)] = np.nan
+    return np.stack([Y, D]), M.partial
+
+
+def _mixed(ctx: _Context, indicator: str, codes) -> bool:
+    """Whether the indicator concerns another model with pilots, and these units pilot it too."""
+    concerned = ctx.concerned[indicator]
+    if len(concerned) < 2:
+        return False
+    others = set(concerned) - {ctx.model}
+    return any(ctx.unit_models.get(c, set()) & others for c in codes)
+
+
+# =========================================================================== one pilot
+@dataclass(frozen=True)
+class _Core:
+    """One pilot on one indicator under one window: estimate and placebo statistics."""
+
+    window: Window
+    pre_used: tuple[int, ...]
+    post_used: tuple[int, ...]
+    did_years: tuple[int, ...]
+    pre_mean: float
+    post_mean: float
+    did: np.ndarray  # (L,)
+    comparison: str
+    comp_units: np.ndarray  # bool (n,)
+    comp_by_year: np.ndarray  # bool (n, J) units in C_t for each post slot
+    pretrend: PreTrend
+    reason: str  # "" when assessable, else no_data / few_pre / few_post
+    placebo: np.ndarray | None  # (A, L): observed first, then each usable placebo
+    prep: _Prep
+    s: int  # this window's index in prep
+
+
+def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
+           never: np.ndarray, T_units: np.ndarray, inference: bool = True) -> list[_Core]:
+    """Estimates for pilot row ``p`` under each of ``windows`` (the main one first, then the
+    shifted starts of the sensitivity check), sharing one :class:`_Prep`.
+
+    ``did`` is computed only where the pilot can be assessed; the pre-trend only for the main
+    window.
+    """
+    prep = _prepare(values, years, windows)
+    L, _, n, J = prep.shape
+    obs_p = prep.obs[p]
+    Y = values[0]
+    lazy: dict[str, tuple] = {}
+
+    def never_did():
+        if "never" not in lazy:
+            lazy["never"] = _did_from(prep, _compare_static(prep, never[None].astype(float)))
+        return lazy["never"]
+
+    def notyet_did():
+        if "notyet" not in lazy:
+            lazy["notyet"] = _did_from(prep, _compare_by_year(prep, T_units[None]))
+        return lazy["notyet"]
+
+    out = []
+    for s, window in enumerate(windows):
+        pre_used, post_used = usable_years(window, years[obs_p])
+        if not obs_p.any():
+            reason = "no_data"
+        elif len(pre_used) < 2:
+            reason = "few_pre"
+        elif len(post_used) < 2:
+            reason = "few_post"
+        else:
+            reason = ""
+        pre_mean = float(np.mean(Y[p, prep.pre_mask[s, p]])) if len(pre_used) else math.nan
+        post_mean = math.nan
+        if len(post_used):
+            post_mean = float(np.mean(Y[p, [int(y - years[0]) for y in post_used]]))
+        comp_by_year = np.zeros((n, J), dtype=bool)
+        did, comparison, did_years = np.full(L, np.nan), "none", ()
+        if not reason:
+            d_n, k_n = never_did()
+            if k_n[0, s, p] > 0:
+                comparison, did = "never", d_n[0, s, :, p]
+                weights = np.broadcast_to(never[:, None], (n, J))
+            else:
+                d_y, k_y = notyet_did()
+                if k_y[0, s, p] > 0:
+                    comparison, did = "notyet", d_y[0, s, :, p]
+                    weights = T_units[:, None] > prep.qyears[s][None, :]
+                else:
+                    did, weights = prep.none_did[:, s, p], np.zeros((n, J), dtype=bool)
+            comp_by_year = prep.valid[s, p] & weights
+            slots = prep.qvalid[s, p] & (comp_by_year.any(0) if comparison != "none" else True)
+            did_years = tuple(int(y) for y in prep.qyears[s][slots])
+        comp_units = comp_by_year.any(1)
+        trend = NO_PRETREND
+        if s == 0 and not reason:
+            trend = pretrend(Y, years, p, window, prep.pre_mask[s, p], comp_units, did[0],
+                             did_years)
+        placebo = None
+        if inference and not reason and comparison != "none":
+            placebo = _placebos(prep, s, p, did, comparison, never, T_units, post_used)
+        out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
+                         comparison, comp_units, comp_by_year, trend, reason, placebo,
+                         prep, s))
+    return out
+
+
+def _core(values, years, p, window, never, T_units, inference: bool = True) -> _Core:
+    """The estimate for pilot row ``p`` under one window (see :func:`_cores`)."""
+    return _cores(values, years, p, [window], never, T_units, inference)[0]
+
+
+@dataclass(frozen=True)
+class PreTrend:
+    """The pre-trend check of one pilot on one indicator (module docstring).
+
+    Attributes
+    ----------
+    slope : float
+        Least-squares slope a year of the pilot's gap to its comparison mean before the start.
+    effect : float
+        ``slope`` times the distance from the mean of ``did``'s pre years to the middle of its
+        post years: the ``did`` that the trend alone would produce.
+    p : float
+        Two-sided p-value of the slope's t-test (NaN when it cannot be computed).
+    years : tuple of int
+        The years the slope is fitted over.
+    flag : bool or pd.NA
+        Size rule and ``p < PRETREND_LEVEL``; NA with fewer than 3 years, without ``did``
+        or without a comparison group (before/after only: slope, effect and p still there).
+    """
+
+    slope: float = math.nan
+    effect: float = math.nan
+    p: float = math.nan
+    years: tuple[int, ...] = ()
+    flag: object = pd.NA
+
+
+NO_PRETREND = PreTrend()
+
+
+def _line(t: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slopes and residual sums of squares of each row of ``gaps`` on ``t``."""
+    dt = t - t.mean()
+    centred = gaps - gaps.mean(axis=-1, keepdims=True)
+    slopes = centred @ dt / (dt @ dt)
+    resid = centred - slopes[..., None] * dt
+    return slopes, (resid**2).sum(axis=-1)
+
+
+def size_rule(effect: float, did: float) -> bool:
+    """The contract's rule: ``effect`` at least half of ``did`` in size, with its sign."""
+    return bool(did != 0 and np.sign(effect) == np.sign(did) and abs(effect) >= 0.5 * abs(did))
+
+
+def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask: np.ndarray,
+             comp_units: np.ndarray, did: float, did_years) -> PreTrend:
+    """The pre-trend check of pilot row ``p`` (module docstring).
+
+    Parameters
+    ----------
+    Y : ndarray
+        Units x years values (NaN where missing).
+    years : ndarray
+        The calendar years of ``Y``'s columns.
+    p : int
+        The pilot's row.
+    window : Window
+        The pilot's calendar: the slope uses the years from ``T - 2 * pre_years`` to ``T - 1``.
+    pre_mask : ndarray of bool
+        The pre-window years ``did`` uses.
+    comp_units : ndarray of bool
+        The units ``did`` compares with (none: before/after only).
+    did : float
+        The pilot's ``did``.
+    did_years : sequence of int
+        The post years ``did`` averages.
+    """
+    if int(pre_mask.sum()) < 3 or not np.isfinite(did) or not len(did_years):
+        return NO_PRETREND
+    T = window.T
+    before = (years < T) & (years >= T - PRETREND_SPAN * window.pre_years) & ~np.isnan(Y[p])
+    if comp_units.any():
+        before &= ~np.isnan(Y[comp_units]).any(axis=0)
+    if int(before.sum()) < 3:
+        return NO_PRETREND
+    t = years[before].astype(float)
+    sub = Y[:, before]
+    comp = np.flatnonzero(comp_units)
+    k = len(comp)
+    gaps = [sub[p] - sub[comp].mean(axis=0) if k else sub[p]]
+    if k >= 2:  # each comparison unit against the others, as in the placebos
+        total = sub[comp].sum(axis=0)
+        gaps += list(sub[comp] - (total - sub[comp]) / (k - 1))
+    slopes, rss = _line(t, np.array(gaps))
+    slope = float(slopes[0])
+    n = len(t)
+    own = rss[0] / (n - 2)
+    df = len(gaps) * (n - 2)
+    variance = max(float(rss.sum()) / df, float(own))
+    sxx = float(((t - t.mean()) ** 2).sum())
+    if variance > 0:
+        p_value = float(2 * stdtr(df, -abs(slope) / math.sqrt(variance / sxx)))
+    else:  # every gap on an exact line: any slope is certain
+        p_value = 0.0 if slope != 0 else 1.0
+    effect = slope * (float(np.mean(did_years)) - float(years[pre_mask].mean()))
+    # Before/after only: the contract's gap has no comparison mean, so the flag is missing; the
+    # own trend is still measured, for the model row (the pooled mean takes the change as is).
+    flag = size_rule(effect, did) and p_value < PRETREND_LEVEL if k else pd.NA
+    return PreTrend(slope, effect, p_value, tuple(int(y) for y in t), flag)
+
+
+def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
+              never: np.ndarray, T_units: np.ndarray, post_used) -> np.ndarray:
+    """Observed and placebo statistics (A, L) for the per-pilot rank test.
+
+    Eligible: the never units (the model's other pilots never), or under not-yet comparison the
+    units untreated through the pilot's last post year. Each takes the pilot's windows in turn
+    with the other eligible units as its controls; a placebo unit is kept when it has at least
+    2 usable years on each side and a control with data.
+    """
+    n = prep.shape[2]
+    if comparison == "never":
+        eligible = never.copy()
+    else:
+        eligible = T_units > max(post_used)
+    eligible[p] = False
+    eligible &= prep.obs.any(1)
+    idx = np.flatnonzero(eligible)
+    rows = [did]
+    if len(idx):
+        W = np.broadcast_to(eligible.astype(float), (len(idx), n)).copy()
+        W[np.arange(len(idx)), idx] = 0.0
+        d, k = _did_from(prep, _compare_static(prep, W))
+        for i, c in enumerate(idx):
+            if prep.assess[s, c] and k[i, s, c] > 0:
+                rows.append(d[i, s, :, c])
+    return np.array(rows)
+
+
+# =========================================================================== presentation
+@functools.lru_cache(maxsize=4096)
+def _number(value: float, lang: str, digits: int, signed: bool = False) -> str:
+    # Babel is exact but slow; p-values and levels repeat across hundreds of rows.
+    return (format_signed if signed else format_number)(value, lang, digits)
+
+
+def _ordinal(k: int, lang: str) -> str:
+    """``k`` as an ordinal: "3" in Vietnamese (the label says "thứ"), "3rd" in English."""
+    if lang == "vi":
+        return str(k)
+    if 10 <= k % 100 <= 20:
+        return f"{k}th"
+    return f"{k}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
+def _p_text(p: float, lang: str) -> str:
+    # Sampled p-values go down to 1/10000: keep a significant digit.
+    return _number(p, lang, 3 if p >= 0.001 else 4)
+
+
+def _digits(x: float) -> int:
+    a = abs(x)
+    return 2 if a < 1 else (1 if a < 1000 else 0)
+
+
+def _fmt_effect(x: float, ind: dict, lang: str) -> str:
+    if ind["kind"] == "share":
+        return f"{_number(x * 100, lang, 1, True)} {label('eval_pp', lang)}"
+    unit = ind["unit_vi"] if lang == "vi" else ind["unit_en"]
+    return f"{_number(x, lang, _digits(x), True)} {unit}".strip()
+
+
+def _reason(code: str, ind: dict, level: float, *, scope: str, did=math.nan,
+            change=math.nan, test: RankTest | None = None, n_pilots: int = 0,
+            years: tuple = (), n_years: int = 0) -> tuple[str, str]:
+    out = []
+    for lang in ("vi", "en"):
+        f: dict[str, object] = {}
+        if not math.isnan(did):
+            effect = _fmt_effect(did, ind, lang)
+            if scope == "pilot":
+                f["stat"] = label("eval_stat_pilot", lang, did=effect)
+            else:
+                f["stat"] = label("eval_stat_model", lang, did=effect, k=n_pilots)
+        if not math.isnan(change):
+            f["change"] = _fmt_effect(change, ind, lang)
+        if test is not None:
+            noun_key = "eval_noun_units" if scope == "pilot" else (
+                "eval_noun_placements" if test.exact else "eval_noun_draws"
+            )
+            noun = label(noun_key, lang)
+            which = "1" if test.rank == 1 else "k"
+            f["rank"] = label(f"eval_rank_{test.direction}_{which}", lang, k=test.rank,
+                              ordinal=_ordinal(test.rank, lang), n=test.n_assignments,
+                              noun=noun)
+            f["n"] = test.n_assignments
+            f["noun"] = noun
+            one_sided = {"improved": test.p_better, "worsened": test.p_worse}
+            f["p"] = _p_text(one_sided.get(code, test.p_two), lang)
+            f["cut"] = _number(level if code == "changed" else level / 2, lang, 3)
+            f["level"] = _number(level, lang, 2)
+        f["years"] = ", ".join(str(y) for y in years) or "–"
+        f["n_years"] = n_years
+        out.append(label(f"eval_reason_{code}", lang, **f))
+    return out[0], out[1]
+
+
+def _explain_test(verdict: str, test: RankTest, level: float) -> str:
+    if verdict in ("improved", "worsened", "changed"):
+        return verdict
+    return "no_clear_change" if test.p_min <= level / 2 else "inconclusive"
+
+
+def _empty_row() -> dict:
+    row = dict.fromkeys(RESULT_COLUMNS, np.nan)
+    for key in ("unit_code", "unit_name", "pre_years_used", "post_years_used", "did_years_used",
+                "pretrend_years_used",
+                "comparison", "inference", "rank_direction", "verdict_earlier", "verdict_later",
+                "start_precision", "start_status", "reason_vi", "reason_en", "reason_code"):
+        row[key] = ""
+    row["start"] = pd.NaT
+    row["end"] = pd.NaT
+    row["pretrend_flag"] = pd.NA
+    row["start_sensitive"] = False
+    row["mixed_models"] = False
+    row["joint_test"] = False
+    return row
+
+
+def _test_fields(row: dict, test: RankTest | None, level: float) -> None:
+    row["ci_level"] = 1.0 - level
+    if test is None:
+        return
+    row.update(
+        p_better=test.p_better, p_worse=test.p_worse, p_two=test.p_two, p_min=test.p_min,
+        n_assignments=test.n_assignments, inference="exact" if test.exact else "sampled",
+        mc_error=test.mc_error, ci_low=test.ci_low, ci_high=test.ci_high, rank=test.rank,
+        rank_direction=test.direction, hl_estimate=test.estimate,
+    )
+
+
+def _change_fields(row: dict, ind: dict) -> None:
+    row["change"] = row["post_mean"] - row["pre_mean"]
+    pre = row["pre_mean"]
+    relative = ind["kind"] not in ("share", "rating")
+    ok = relative and np.isfinite(pre) and pre != 0 and np.isfinite(row["change"])
+    # A fraction (0.125 = +12.5 %), like every share in the package; undefined for a zero
+    # pre mean; shares move in percentage points and ratings in grades, never in percent.
+    row["pct_change"] = row["change"] / abs(pre) if ok else np.nan
+    row["change_scale"] = "pp" if ind["kind"] == "share" else "level"
+
+
+def _sign(ind: dict) -> int:
+    return -1 if ind["better"] == "lower" else 1
+
+
+def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, values: np.ndarray,
+               level: float, sensitivity: bool) -> tuple[dict, _Core]:
+    ind = ctx.indicators[indicator]
+    windows = [pilot.window]
+    shifting = sensitivity and pilot.status in SHIFTED_STATUSES
+    if shifting:
+        windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
+                                 ctx.post_years, shift=shift) for shift in (-1, 1)]
+    core, *shifted_cores = _cores(values, ctx.years, pilot.row, windows, ctx.never,
+                                  ctx.T_units)
+    row = _empty_row()
+    w = pilot.window
+    row.update(
+        scope="pilot", unit_code=pilot.code, unit_name=pilot.name, model=ctx.model,
+        indicator=indicator, kind=ind["kind"], better=ind["better"], start=pilot.start,
+        start_precision=pilot.precision, start_status=pilot.status,
+        end=pd.Timestamp(pilot.end) if not pd.isna(pilot.end) else pd.NaT,
+        T=w.T, g=w.g, transition=w.transition,
+        pre_years_used=years_text(core.pre_used), post_years_used=years_text(core.post_used),
+        did_years_used=years_text(core.did_years), n_pre=len(core.pre_used),
+        n_post=len(core.post_used), n_pilots=1, pre_mean=core.pre_mean,
+        post_mean=core.post_mean, comparison=core.comparison,
+        n_comparison=int(core.comp_units.sum()), trend_effect=core.pretrend.effect,
+        pretrend_slope=core.pretrend.slope, pretrend_p=core.pretrend.p,
+        pretrend_years_used=years_text(core.pretrend.years), pretrend_flag=core.pretrend.flag,
+        mixed_models=_mixed(ctx, indicator, [pilot.code]),
+        level=level,
+    )
+    row["joint_test"] = row["mixed_models"]
+    _change_fields(row, ind)
+    verdict, test = _judge(core, ind, level)
+    _fill_verdict(row, verdict, test, core, ind, level, scope="pilot")
+    if shifting:
+        shifted = [_judge(c, ind, level, interval=False)[0] for c in shifted_cores]
+        row["verdict_earlier"], row["verdict_later"] = shifted
+        row["start_sensitive"] = any(v != verdict for v in shifted)
+    return row, core
+
+
+def _judge(core: _Core, ind: dict, level: float,
+           interval: bool = True) -> tuple[str, RankTest | None]:
+    if core.reason or core.placebo is None or len(core.placebo) < 2:
+        return "not_assessed", None
+    P = core.placebo
+    has_d = interval and P.shape[1] > 1
+    test = rank_test(
+        P[:, 0], float(P[0, 0]), _sign(ind), level, exact=True,
+        d_stats=P[:, 1] if has_d else None, d_observed=float(P[0, 1]) if has_d else None,
+    )
+    return decide(ind["better"], test, level), test
+
+
+def _fill_verdict(row, verdict, test, core, ind, level, scope, n_pilots=0):
+    did = float(core.did[0]) if core is not None else row["did"]
+    row["did"] = did
+    _test_fields(row, test, level)
+    row["verdict"] = verdict
+    if test is not None:
+        code = _explain_test(verdict, test, level)
+        row["status"] = "assessed"
+    elif core is not None and core.reason:
+        code = core.reason
+        row["status"] = "not_assessed"
+    elif scope == "pilot" and core.comparison == "none":
+        code = "before_after"
+        row["status"] = "estimate_only"
+    else:
+        code = "no_placebo"
+        row["status"] = "estimate_only"
+    years = core.pre_used if code == "few_pre" else core.post_used if core is not None else ()
+    row["reason_code"] = code
+    row["reason_vi"], row["reason_en"] = _reason(
+        code, ind, level, scope=scope, did=did, change=row["change"], test=test,
+        n_pilots=n_pilots, years=years, n_years=len(years),
+    )
+
+
+# =========================================================================== one model
+def _model_row(ctx: _Context, indicator: str, values: np.ndarray, cores: list,
+               level: float, sensitivity: bool, seed: int, max_enumerate: int,
+               draws: int) -> dict:
+    ind = ctx.indicators[indicator]
+    row = _empty_row()
+    row.update(scope="model", unit_code="*", unit_name="", model=ctx.model,
+               indicator=indicator, kind=ind["kind"], better=ind["better"], level=level)
+    assessed = [(p, c) for p, c in cores if not c.reason]
+    row["n_pilots"] = len(assessed)
+    if assessed:
+        row["pre_mean"] = float(np.mean([c.pre_mean for _, c in assessed]))
+        row["post_mean"] = float(np.mean([c.post_mean for _, c in assessed]))
+        comps = sorted({c.comparison for _, c in assessed})
+        row["comparison"] = ";".join(comps)
+        row["n_comparison"] = int(np.logical_or.reduce([c.comp_units for _, c in assessed]).sum())
+        trends = [c.pretrend.effect for _, c in assessed]
+        trend_ps = [c.pretrend.p for _, c in assessed]
+    _change_fields(row, ind)
+    row["mixed_models"] = _mixed(ctx, indicator, [p.code for p in ctx.pilots])
+    row["joint_test"] = row["mixed_models"]
+    row["ci_level"] = 1.0 - level
+    run = _pooled_test(ctx, values, ctx.pilots, ind, level, seed, max_enumerate, draws)
+    obs, test, total, code = run
+    row["did"] = obs
+    row["n_possible"] = total
+    _test_fields(row, test, level)
+    if assessed and np.isfinite(obs) and all(np.isfinite(trends)):
+        effect = float(np.mean(trends))
+        row["trend_effect"] = effect
+        smallest = min((p for p in trend_ps if np.isfinite(p)), default=math.nan)
+        row["pretrend_p"] = smallest
+        row["pretrend_flag"] = size_rule(effect, obs) and smallest < PRETREND_LEVEL
+    verdict = decide(ind["better"], test, level) if test is not None else "not_assessed"
+    row["verdict"] = verdict
+    if test is not None:
+        code = _explain_test(verdict, test, level)
+        row["status"] = "assessed"
+    else:
+        row["status"] = "estimate_only" if np.isfinite(obs) else "not_assessed"
+    row["reason_code"] = code
+    row["reason_vi"], row["reason_en"] = _reason(
+        code, ind, level, scope="model", did=obs, change=row["change"], test=test,
+        n_pilots=len(assessed),
+    )
+    shifted_pilots = [p for p in ctx.pilots if p.status in SHIFTED_STATUSES]
+    if sensitivity and shifted_pilots:
+        verdicts = []
+        for shift in (-1, 1):
+            moved = tuple(
+                p if p.status not in SHIFTED_STATUSES else _shift_pilot(ctx, p, shift)
+                for p in ctx.pilots
+            )
+            r = _pooled_test(ctx, values[:1], moved, ind, level, seed, max_enumerate, draws)
+            verdicts.append(decide(ind["better"], r[1], level) if r[1] else "not_assessed")
+        row["verdict_earlier"], row["verdict_later"] = verdicts
+        row["start_sensitive"] = any(v != verdict for v in verdicts)
+    return row
+
+
+def _shift_pilot(ctx: _Context, p: _Pilot, shift: int) -> _Pilot:
+    w = pilot_window(p.start, p.precision, p.end, ctx.pre_years, ctx.post_years, shift=shift)
+    return _Pilot(p.code, p.row, p.name, p.start, p.precision, p.status, p.end, w)
+
+
+def _schedule_key(w: Window) -> tuple[int, int, int]:
+    # An open end sorts after every year.
+    return (w.T, w.g, w.treated_until if w.treated_until is not None else 10**6)
+
+
+def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
+    """(observed statistic, test or None, number of possible assignments, reason code).
+
+    Assignments place the model's observed multiset of schedules (T, g, end; 0 = never) on
+    the units with any usable value of the indicator.
+    """
+    usable = np.flatnonzero(~np.isnan(values[0]).all(1))
+    pos = {int(r): i for i, r in enumerate(usable)}
+    placed = [p for p in pilots if p.row in pos]
+    by_key = {}
+    for p in placed:
+        by_key.setdefault(_schedule_key(p.window), p.window)
+    keys = sorted(by_key)
+    if not keys:
+        return math.nan, None, 0, "no_pilots"
+    windows = [by_key[k] for k in keys]
+    labels = np.zeros(len(usable), dtype=np.int16)
+    for p in placed:
+        labels[pos[p.row]] = keys.index(_schedule_key(p.window)) + 1
+    prep = _prepare(values[:, usable], ctx.years, windows)
+    T_of_label = np.array([np.inf] + [w.T for w in windows])
+    A = draw_assignments(labels, max_enumerate, draws, seed)
+    # One pass for the observed assignment (row 0) and all the others.
+    stats = _pooled(prep, np.vstack([labels[None], A.labels]), T_of_label)
+    observed, stats = stats[0], stats[1:]
+    if not np.isfinite(observed[0]):
+        return math.nan, None, 0, "no_pilots"
+    if A.total <= 1:
+        return float(observed[0]), None, A.total, "one_assignment"
+    has_d = values.shape[0] > 1
+    test = rank_test(
+        stats[:, 0], float(observed[0]), _sign(ind), level, exact=A.exact,
+        d_stats=stats[:, 1] if has_d else None,
+        d_observed=float(observed[1]) if has_d else None,
+    )
+    if test.n_assignments < 2:
+        return float(observed[0]), None, A.total, "one_assignment"
+    return float(observed[0]), test, A.total, ""
+
+
+# =========================================================================== public API
+def _resolve_pilot(dataset, ctx: _Context, unit) -> _Pilot:
+    codes = {p.code for p in ctx.pilots}
+    text = str(unit).strip()
+    code = None
+    if text in codes:
+        code = text
+    elif text.isdigit() and text.zfill(3) in codes:
+        code = text.zfill(3)
+    else:
+        from ..data.units import UnitMatcher
+
+        code = UnitMatcher(dataset.province_code).resolve(text).code
+    if code not in codes:
+        names = ", ".join(f"{p.name} ({p.code})" for p in ctx.pilots) or "–"
+        vi, en = both("eval_err_not_pilot", unit=text, model=ctx.model, pilots=names)
+        raise ParameterError(vi, en)
+    return ctx.pilot(code)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    for col in ("T", "g", "n_pre", "n_post", "n_pilots", "n_comparison", "n_assignments",
+                "rank"):
+        frame[col] = frame[col].astype("Int64")
+    # n!/prod(m_k!) overflows 64-bit integers beyond a few dozen units: a float keeps its size.
+    frame["n_possible"] = frame["n_possible"].astype(float)
+    for col in ("pretrend_flag", "transition"):
+        frame[col] = frame[col].astype("boolean")
+    for col in ("start_sensitive", "mixed_models", "joint_test"):
+        frame[col] = frame[col].astype(bool)
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def evaluate_pilot(dataset, unit, model: str, pre_years: int = 3, post_years: int = 3,
+                   level: float = 0.10, *, sensitivity: bool = True) -> pd.DataFrame:
+    """One pilot on every indicator that concerns its model, with per-pilot rank inference.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    unit : str or int
+        Name (any spelling :class:`~kiemnhiem.data.units.UnitMatcher` resolves in the dataset's
+        province) or code of a pilot unit of ``model``.
+    model : str
+        Model code, e.g. ``"tuyengiao_ttct"``.
+    pre_years, post_years : int
+        Window lengths (calendar years).
+    level : float
+        Test level: verdicts at ``level``, intervals with coverage ``1 - level``.
+    sensitivity : bool
+        Re-evaluate approximate and assumed starts one year earlier and later.
+
+    Returns
+    -------
+    DataFrame
+        One row per indicator, columns :data:`RESULT_COLUMNS` (``scope`` = "pilot").
+
+    Raises
+    ------
+    ParameterError
+        Unknown model, a unit that is not a pilot of the model, invalid windows or level.
+    """
+    level = _check_level(level)
+    ctx = _context(dataset, model, pre_years, post_years)
+    pilot = _resolve_pilot(dataset, ctx, unit)
+    rows = []
+    for indicator in indicators_for_model(dataset.indicators, model)["code"]:
+        values, _ = _layers(ctx, indicator)
+        rows.append(_pilot_row(ctx, pilot, indicator, values, level, sensitivity)[0])
+    return _frame(rows)
+
+
+def evaluate_all(dataset, pre_years: int = 3, post_years: int = 3, level: float = 0.10, *,
+                 models=None, sensitivity: bool = True, seed: int = SEED,
+                 max_enumerate: int = MAX_ENUMERATE, draws: int = DRAWS) -> pd.DataFrame:
+    """Every pilot x indicator of every model, plus one pooled row per model x indicator.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    pre_years, post_years, level, sensitivity
+        As :func:`evaluate_pilot`.
+    models : list of str, optional
+        Restrict to these models (default: every model with pilots, in order of appearance).
+    seed, max_enumerate, draws
+        The pooled test enumerates all assignments when there are at most ``max_enumerate``,
+        else draws ``draws`` of them uniformly with replacement from ``seed``.
+
+    Returns
+    -------
+    DataFrame
+        Per model the pilot rows (``scope`` "pilot", by unit code, then indicator in catalog
+        order), then one row per indicator for the pooled effect (``scope`` "model",
+        ``unit_code`` "*", ``unit_name`` ""). Columns (:data:`RESULT_COLUMNS`):
+
+        - identity: ``scope``, ``unit_code``, ``unit_name``, ``model``, ``indicator``,
+          ``kind``, ``better``; pilot rows also ``start``, ``start_precision``,
+          ``start_status``, ``end``, ``T``, ``g``, ``transition``;
+        - data used: ``pre_years_used``, ``post_years_used``, ``did_years_used`` ("2015;2016;
+          2017"), ``n_pre``, ``n_post``; ``n_pilots`` (model rows: pilots assessed);
+        - estimates: ``pre_mean``, ``post_mean``, ``change`` (model rows: means over the
+          assessed pilots), ``change_scale`` ("pp" for shares, else "level"),
+          ``pct_change`` (fraction), ``did`` (model rows: the pooled effect),
+          ``comparison`` ("never", "notyet", "none"; model rows ";"-joined),
+          ``n_comparison`` (distinct units compared with);
+        - inference: ``p_better``, ``p_worse``, ``p_two``, ``p_min``, ``n_assignments``
+          (|A|, the observed included; 1 + draws when sampled), ``n_possible`` (model rows:
+          all possible placements), ``inference`` ("exact", "sampled" or ""), ``mc_error``,
+          ``rank`` and ``rank_direction`` ("rise"/"fall": the observed is the ``rank``-th
+          largest of the |A|), ``ci_low``, ``ci_high`` (may be infinite), ``ci_level``,
+          ``hl_estimate`` (Hodges-Lehmann: always inside the interval);
+        - checks: ``trend_effect``, ``pretrend_slope`` (a year; pilot rows),
+          ``pretrend_p`` (model rows: the smallest of its pilots'), ``pretrend_years_used``,
+          ``pretrend_flag`` (nullable), ``start_sensitive``,
+          ``verdict_earlier``, ``verdict_later`` ("" when the start is documented),
+          ``mixed_models``, ``joint_test``;
+        - outcome: ``status`` ("assessed"; "estimate_only" when there is an estimate but no
+          test; "not_assessed"), ``verdict`` ("improved", "worsened", "changed",
+          "no_clear_change", "not_assessed"), ``reason_code`` (the ``eval_reason_*`` label:
+          improved, worsened, changed, no_clear_change, inconclusive, no_data, few_pre,
+          few_post, before_after, no_placebo, one_assignment, no_pilots), ``reason_vi``,
+          ``reason_en`` (one sentence each), ``level``.
+    """
+    level = _check_level(level)
+    annual = annual_panel(dataset)
+    if models is None:
+        models = list(dict.fromkeys(str(m) for m in dataset.pilots["model"]))
+    rows = []
+    for model in models:
+        ctx = _context(dataset, model, pre_years, post_years, annual)
+        pilot_rows, model_rows = [], []
+        for indicator in indicators_for_model(dataset.indicators, model)["code"]:
+            values, _ = _layers(ctx, indicator)
+            cores = []
+            for pilot in ctx.pilots:
+                row, core = _pilot_row(ctx, pilot, indicator, values, level, sensitivity)
+                pilot_rows.append(row)
+                cores.append((pilot, core))
+            model_rows.append(_model_row(ctx, indicator, values, cores, level, sensitivity,
+                                         seed, max_enumerate, draws))
+        order = {code: i for i, code in enumerate(dataset.indicators["code"])}
+        pilot_rows.sort(key=lambda r: (r["unit_code"], order.get(r["indicator"], 0)))
+        rows += pilot_rows + model_rows
+    return _frame(rows)
+
+
+def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
+                 post_years: int = 3) -> pd.DataFrame:
+    """The yearly series behind one pilot's estimate, for charts.
+
+    Returns
+    -------
+    DataFrame
+        One row per year of the data (the dataset's first to last year):
+
+        - ``year``;
+        - ``pilot``: the pilot's value, NaN when missing or a left-out partial flow;
+        - ``comparison_mean``: mean level of the comparison units with a value that year. In
+          the years ``did`` averages, exactly ``C_t``; in other years the units ``did``
+          compares with; when ``did`` has no comparison, the units never in the model, else
+          those untreated through the year;
+        - ``counterfactual``: the pilot's pre mean plus the comparison units' mean deviation
+          from their own pre means, i.e. where the pilot would be had it moved like them
+          (NaN without a comparison); in the years ``did`` averages, ``pilot`` minus it
+          averages to ``did``;
+        - ``n_comparison``: how many units ``comparison_mean`` averages;
+        - ``window``: "pre", "transition", "post" or "";
+        - ``partial``: the year is partial for the pilot (a stock keeps its value).
+    """
+    ctx = _context(dataset, model, pre_years, post_years)
+    pilot = _resolve_pilot(dataset, ctx, unit)
+    if indicator not in set(dataset.indicators["code"]):
+        vi, en = both("eval_err_unknown_indicator", indicator=indicator)
+        raise ParameterError(vi, en)
+    values, partial = _layers(ctx, indicator)
+    core = _core(values, ctx.years, pilot.row, pilot.window, ctx.never, ctx.T_units,
+                 inference=False)
+    Y = values[0]
+    p = pilot.row
+    obs = ~np.isnan(Y)
+    pm = core.prep.pm[0, core.s, p]  # (c,) comparison units' pre means, pilot's pre years
+    pre_mean = core.pre_mean
+    slot = {int(y): j for j, y in enumerate(core.prep.qyears[core.s])
+            if core.prep.qin[core.s, j]}
+    did_years = set(core.did_years)
+    first, last = (int(ctx.annual["year"].min()), int(ctx.annual["year"].max())) if len(
+        ctx.annual) else (0, -1)
+    rows = []
+    for i, year in enumerate(ctx.years):
+        year = int(year)
+        if not first <= year <= last:
+            continue  # the axis also spans window years the data do not reach
+        if core.comparison != "none" and year in did_years:
+            members = core.comp_by_year[:, slot[year]]
+        elif core.comparison != "none":
+            members = core.comp_units & obs[:, i]
+        elif ctx.never.any() and (ctx.never & obs[:, i]).any():
+            members = ctx.never & obs[:, i]
+        else:
+            members = (ctx.T_units > year) & obs[:, i]
+        members = members.copy()
+        members[p] = False
+        n_c = int(members.sum())
+        mean = float(Y[members, i].mean()) if n_c else math.nan
+        counterfactual = math.nan
+        with_pm = members & ~np.isnan(pm)
+        if core.comparison != "none" and with_pm.any() and np.isfinite(pre_mean):
+            counterfactual = pre_mean + float((Y[with_pm, i] - pm[with_pm]).mean())
+        rows.append({
+            "year": year,
+            "pilot": float(Y[p, i]),
+            "comparison_mean": mean,
+            "counterfactual": counterfactual,
+            "n_comparison": n_c,
+            "window": pilot.window.part(year),
+            "partial": bool(partial[p, i]),
+        })
+    return pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+
+
+def chance_verdicts(results: pd.DataFrame, level: float = 0.10) -> tuple[int, float]:
+    """(number of assessed rows, verdicts chance alone would give at ``level``).
+
+    Under no effect anywhere, each assessed test gives a verdict other than "no clear change"
+    with probability at most ``level`` (``level / 2`` per direction), so the expected number of
+    such verdicts is at most ``level`` times the number of tests.
+    """
+    n = int((results["status"] == "assessed").sum())
+    return n, level * n

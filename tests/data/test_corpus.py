@@ -1,0 +1,199 @@
+"""The input corpus: every way a dataset arrives, read as the reference or refused precisely.
+
+``tests/data/corpus/cases.csv`` (written by hand) lists each case under ``cases/``: a dataset
+folder, or a workbook ``<case>.xlsx``. A "read" case must load as the hand-written reference
+(``reference/``); a "refused" case must make ``kiemnhiem validate`` (and, for workbooks,
+``kiemnhiem import``) exit 2 with a bilingual message naming the file or sheet and the row and
+column, or the cell, given in the manifest, and write nothing. ``make_corpus.py`` generated the
+cases; re-running it must give the committed bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from kiemnhiem.cli import main
+from kiemnhiem.data.dataset import load_dataset
+
+CORPUS = Path(__file__).parent / "corpus"
+with (CORPUS / "cases.csv").open(encoding="utf-8", newline="") as _fh:
+    MANIFEST = list(csv.DictReader(_fh))
+READ = [c for c in MANIFEST if c["kind"] == "read"]
+REFUSED = [c for c in MANIFEST if c["kind"] == "refused"]
+_VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
+
+
+def case_path(name: str) -> Path:
+    folder = CORPUS / "cases" / name
+    return folder if folder.is_dir() else CORPUS / "cases" / f"{name}.xlsx"
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    files = [path] if path.is_file() else sorted(path.rglob("*"))
+    return {str(p): p.read_bytes() for p in files if p.is_file()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rebuilt(tmp_path_factory):
+    """A function returning make_corpus.py's output re-run into a temporary folder.
+
+    The script runs in a child process started before this module's first test, so that
+    bzip2-compressing the zip bomb's 256 MiB overlaps the other tests.
+    """
+    out = tmp_path_factory.mktemp("corpus") / "cases"
+    script = CORPUS / "make_corpus.py"
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+    def wait() -> Path:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err.decode(errors="replace")
+        return out
+
+    yield wait
+    if child.poll() is None:
+        child.kill()
+        child.wait()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_dataset(CORPUS / "reference")
+
+
+def test_manifest_lists_every_case_once():
+    names = [c["case"] for c in MANIFEST]
+    assert len(names) == len(set(names)) and len(names) >= 40
+    on_disk = {p.name.removesuffix(".xlsx") for p in (CORPUS / "cases").iterdir()}
+    assert set(names) == on_disk
+    assert {c["kind"] for c in MANIFEST} == {"read", "refused"}
+    for c in REFUSED:
+        assert c["file_or_sheet"], c["case"]  # every refusal names at least where
+
+
+def test_corpus_files_stay_small():
+    sizes = {p.name: p.stat().st_size for p in (CORPUS / "cases").rglob("*") if p.is_file()}
+    assert max(sizes.values()) < 200_000, max(sizes, key=sizes.get)
+
+
+def test_reference_is_what_was_written(reference):
+    # Worked out from reference/*.csv by hand: 4 units x 4 years x 3 indicators.
+    assert reference.province_code == "14" and reference.synthetic is True
+    assert reference.data_end == date(2020, 12, 31)
+    assert len(reference.panel) == 48
+    assert reference.units["unit_code"].tolist() == ["116", "118", "122", "125"]
+    values = reference.panel.set_index(["unit_code", "period", "indicator"])["value"]
+    assert values[("122", "2019", "kinh_phi_hoat_dong")] == 1105.5
+    assert values[("116", "2018", "dat_chuan_co_so")] == 0.82
+    assert values[("125", "2020", "so_cuoc_hop")] == 10
+    pilots = reference.pilots.set_index(["unit_code", "model"])
+    phu_yen = pilots.loc[("122", "tuyengiao_ttct")]
+    assert (str(phu_yen["start"].date()), phu_yen["start_precision"]) == ("2018-08-01", "month")
+    quynh_nhai = pilots.loc[("118", "danvan_mttq")]
+    assert (str(quynh_nhai["start"].date()), quynh_nhai["start_status"]) == (
+        "2019-01-01",
+        "assumed",
+    )
+
+
+@pytest.mark.parametrize("case", READ, ids=[c["case"] for c in READ])
+def test_read_case_equals_the_reference(case, reference):
+    ds = load_dataset(case_path(case["case"]))
+    pd.testing.assert_frame_equal(ds.panel, reference.panel)
+    pd.testing.assert_frame_equal(ds.pilots, reference.pilots)
+    pd.testing.assert_frame_equal(ds.units, reference.units)
+    assert (ds.name, ds.province_code, ds.synthetic, ds.data_end) == (
+        reference.name,
+        reference.province_code,
+        reference.synthetic,
+        reference.data_end,
+    )
+
+
+def expected_line(case: dict, err: str) -> str:
+    """The problem line that names the case's file or sheet, row and column, or cell."""
+    where, row, spot = case["file_or_sheet"], case["row"], case["column_or_cell"]
+    lines = [ln for ln in err.splitlines() if ln.startswith("  - ")]
+    is_file = where.endswith((".csv", ".json", ".xlsx"))
+    for line in lines:
+        location = line[4:].split(": ", 1)[0]
+        if is_file and not location.startswith(where):
+            continue
+        if not is_file and f"sheet {where}" not in location:
+            continue
+        if row and f"dòng/row {row}" not in location:
+            continue
+        if spot and "!" in spot and not location.endswith(spot):
+            continue
+        if spot and "!" not in spot:
+            # a missing column has no column of its own: its message names it
+            if f"cột/column {spot}" not in location and f'"{spot}"' not in line:
+                continue
+        return line
+    raise AssertionError(f"no problem at {where} {row} {spot} in:\n{err}")
+
+
+def check_refusal(case: dict, err: str) -> None:
+    head = err.splitlines()[0]
+    assert "Bộ dữ liệu không hợp lệ" in head and "Invalid dataset" in head
+    line = expected_line(case, err)
+    message = line[4:].split(": ", 1)[1]
+    vi, _, en = message.partition(" / ")
+    assert en and vi != en, line
+    assert _VIETNAMESE.search(vi), line  # really Vietnamese, not a copy of the English
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c["case"] for c in REFUSED])
+def test_refused_case_exits_2_names_the_place_and_writes_nothing(case, tmp_path, capsys):
+    path = case_path(case["case"])
+    before = snapshot(path.parent if path.is_file() else path)
+    assert main(["validate", str(path)]) == 2
+    check_refusal(case, capsys.readouterr().err)
+    if path.suffix == ".xlsx":
+        out = tmp_path / "imported"
+        assert main(["import", str(path), str(out)]) == 2
+        check_refusal(case, capsys.readouterr().err)
+        assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert snapshot(path.parent if path.is_file() else path) == before
+
+
+def test_zip_bomb_is_refused_before_openpyxl_inflates_it(monkeypatch, capsys):
+    def never(*args, **kwargs):
+        raise AssertionError("openpyxl was handed a zip bomb")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    assert main(["validate", str(case_path("wb_zip_bomb"))]) == 2
+    assert "zip bomb" in capsys.readouterr().err
+
+
+def test_openpyxl_parses_sheets_and_strings_through_defusedxml():
+    # Without the pre-check, openpyxl itself must refuse the entity bombs: it parses sheets
+    # and shared strings with defusedxml's iterparse when defusedxml is importable.
+    from defusedxml import EntitiesForbidden
+    from openpyxl.xml.functions import iterparse
+
+    assert iterparse.__module__.startswith("defusedxml")
+    for name in ("wb_xml_bomb_sheet", "wb_xml_bomb_shared_strings"):
+        with pytest.raises(ValueError) as err:
+            openpyxl.load_workbook(case_path(name))
+        assert isinstance(err.value.__cause__ or err.value.__context__, EntitiesForbidden)
+
+
+def test_make_corpus_reproduces_the_committed_files(rebuilt):
+    out = rebuilt()
+    committed, again = snapshot(CORPUS / "cases"), snapshot(out)
+    committed = {Path(k).relative_to(CORPUS / "cases"): v for k, v in committed.items()}
+    again = {Path(k).relative_to(out): v for k, v in again.items()}
+    assert sorted(again) == sorted(committed)
+    changed = [str(k) for k in committed if committed[k] != again[k]]
+    assert not changed, f"re-run tests/data/corpus/make_corpus.py and review: {changed}"
