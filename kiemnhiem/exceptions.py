@@ -15,6 +15,8 @@ class Problem:
 
     ``row`` is the 1-based line number as a spreadsheet program shows it (the header is row 1),
     so that an analyst can go straight to it. ``cell`` is set for workbooks (``so_cuoc_hop!D7``).
+    ``place`` names the district and period the row is about ("Mường La, 2019"): a cell address
+    alone does not tell the analyst which figure is wrong.
     """
 
     message_vi: str
@@ -24,26 +26,35 @@ class Problem:
     row: int | None = None
     column: str | None = None
     cell: str | None = None
+    place: str | None = None
 
-    def location(self) -> str:
+    def location(self, lang: str = "vi") -> str:
+        """Where, in one language: "panel.csv, dòng 9, cột value (Mường La, 2019)"."""
+        words = {"vi": ("trang", "dòng", "cột"), "en": ("sheet", "row", "column")}[lang]
         parts = []
         if self.file:
             parts.append(self.file)
         if self.sheet:
-            parts.append(f"sheet {self.sheet}")
+            parts.append(f"{words[0]} {self.sheet}")
         if self.cell:
             parts.append(self.cell)
         else:
             if self.row is not None:
-                parts.append(f"dòng/row {self.row}")
+                parts.append(f"{words[1]} {self.row}")
             if self.column:
-                parts.append(f"cột/column {self.column}")
-        return ", ".join(parts)
+                parts.append(f"{words[2]} {self.column}")
+        where = ", ".join(parts)
+        if self.place:
+            where = f"{where} ({self.place})" if where else self.place
+        return where
 
     def render(self) -> str:
-        loc = self.location()
-        prefix = f"{loc}: " if loc else ""
-        return f"{prefix}{self.message_vi} / {self.message_en}"
+        """Two lines, Vietnamese then English, each with its own location."""
+        lines = []
+        for lang, message in (("vi", self.message_vi), ("en", self.message_en)):
+            loc = self.location(lang)
+            lines.append(f"{loc}: {message}" if loc else message)
+        return "\n".join(lines)
 
 
 class KiemNhiemError(Exception):
@@ -77,8 +88,12 @@ class DatasetError(KiemNhiemError):
         Exception.__init__(self, self.render())
 
     def render(self) -> str:
-        lines = [f"{self.message_vi} / {self.message_en}"]
-        lines += [f"  - {p.render()}" for p in self.problems]
+        """The count in each language, then each problem: Vietnamese on a line starting
+        "  - ", English on the next line, never the two languages on one line."""
+        lines = [self.message_vi, self.message_en]
+        for p in self.problems:
+            vi, en = p.render().split("\n", 1)
+            lines += [f"  - {vi}", f"    {en}"]
         return "\n".join(lines)
 
 

@@ -22,8 +22,9 @@ def test_validate_broken_dataset_exit_2_and_writes_nothing(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "2 lỗi" in err and "2 problem(s)" in err
-    assert "panel.csv, dòng/row 9, cột/column value" in err
-    assert "panel.csv, dòng/row 10, cột/column unit" in err
+    assert "panel.csv, dòng 9, cột value (Phù Yên, 2019): " in err
+    assert "panel.csv, row 9, column value (Phù Yên, 2019): " in err
+    assert "panel.csv, dòng 10, cột unit (Mường Tè, 2019): " in err
     assert {p: p.read_bytes() for p in folder.iterdir()} == before
 
 

@@ -285,3 +285,34 @@ def convert_legacy(text: str) -> Conversion:
     if clean or any(ch in _LEGACY_GLYPHS and ch not in _SYMBOLS for ch in text):
         return Conversion(text, None, unsure=True)
     return Conversion(text)
+
+
+# Bytes that Windows-1258 Vietnamese text does not use (symbols, and Latin-1 letters that are
+# not Vietnamese) but TCVN3 or VNI text does; Windows-1258's own Vietnamese bytes are left out.
+_NOT_CP1258_VIETNAMESE = frozenset(
+    b for b in range(0xA1, 0x100) if bytes([b]).decode("latin-1") in _LEGACY_GLYPHS
+) - frozenset(b"\xc3\xcc\xd0\xd2\xd5\xdd\xde\xe3\xec\xf0\xf2\xf5\xfd\xfe")
+
+
+def legacy_glyph_text(raw: bytes) -> str | None:
+    """The bytes of a text file as Windows-1252 glyphs when they are TCVN3 or VNI text, for the
+    cell-by-cell conversion of :func:`convert_legacy`; None when Windows-1258 reads them better.
+
+    A file saved from a program using .VnTime or VNI-Times fonts holds the legacy bytes
+    themselves; read as Windows-1258 they would turn into other letters and tone marks.
+    """
+    if not any(b in _NOT_CP1258_VIETNAMESE for b in raw):
+        return None
+    glyphs = raw.decode("latin-1")
+    try:
+        as_1258 = unicodedata.normalize("NFC", raw.decode("cp1258"))
+    except UnicodeDecodeError:
+        as_1258 = None
+    lines = glyphs.splitlines()
+    converted = [convert_legacy(line) for line in lines]
+    if not any(c.encoding for c in converted):
+        return None
+    legacy_score = sum(_score(c.text) for c in converted)
+    if as_1258 is not None and _score(as_1258) <= legacy_score:
+        return None
+    return unicodedata.normalize("NFC", glyphs)

@@ -13,13 +13,16 @@ import re
 import unicodedata
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain, islice
 from pathlib import Path
 
 from ..exceptions import Problem
 from ..labels import both
+from . import layout
+from .cells import clean_text, refuse_value
+from .legacy import legacy_glyph_text
 
 _EXCEL_EPOCH = date(1899, 12, 30)  # Excel's 1900 date system, after its 1900 leap-year bug
 
@@ -73,6 +76,10 @@ def decode_bytes(raw: bytes) -> str:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as as_utf8:
+            _check_one_encoding(raw)
+            glyphs = legacy_glyph_text(raw)
+            if glyphs is not None:
+                return glyphs  # TCVN3 or VNI bytes: each cell is converted when read
             try:
                 text = raw.decode("cp1258")
             except UnicodeDecodeError as as_cp1258:
@@ -80,6 +87,34 @@ def decode_bytes(raw: bytes) -> str:
                 # likelier encoding, and the line where it stopped is the one to look at.
                 raise _encoding_error(raw, max(as_utf8.start, as_cp1258.start)) from None
     return unicodedata.normalize("NFC", text)
+
+
+# A Vietnamese letter in UTF-8: Latin-1 and Latin Extended-A/B letters, combining tone marks,
+# Latin Extended Additional (U+1EA0-U+1EF9). Windows-1258 text almost never holds these pairs.
+_UTF8_VIETNAMESE = re.compile(rb"[\xc3-\xc6][\x80-\xbf]|\xcc[\x80-\xa3]|\xe1[\xba\xbb][\x80-\xbf]")
+
+
+def _check_one_encoding(raw: bytes) -> None:
+    """Refuse a file whose lines are partly UTF-8 and partly another encoding (a UTF-8 file
+    with lines appended by a Windows-1258 program, or the reverse), naming the first line whose
+    encoding differs from the lines above it."""
+    if not _UTF8_VIETNAMESE.search(raw):
+        return
+    first_kind = None
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            kind = "utf-8"
+        except UnicodeDecodeError:
+            kind = "other"
+        if first_kind is None:
+            first_kind = kind
+        elif kind != first_kind:
+            err = ReadError("err_mixed_encoding", line=number)
+            err.row = number
+            raise err
 
 
 class _Rows(Sequence):
@@ -121,6 +156,7 @@ class Table:
     sheet: str | None = None
     cells: list[dict[str, str]] | None = None
     data: dict[str, list[str]] | None = None
+    notes: list[Problem] = field(default_factory=list)
 
     def column(self, name: str) -> list[str]:
         """The cells of column ``name``, top to bottom ("" where a row has none)."""
@@ -130,32 +166,60 @@ class Table:
 
     @property
     def decimal_comma(self) -> bool | None:
-        """The separator's convention: semicolon-separated files come from locales that write
-        a decimal comma, comma-separated ones from locales with a decimal dot; a tab says
-        nothing (None). The numbers themselves may say more: see :func:`decimal_mark`."""
-        if self.delimiter == "\t":
+        """The file's decimal mark before its numbers are seen: unknown (None), whatever the
+        separator. LibreOffice and Excel in Vietnamese write "2.150" for 2150 in comma-separated
+        files too, so only the file's own numbers can say (see :func:`decimal_mark`)."""
+        return None
+
+    def place(self, i: int) -> str | None:
+        """The district and period of row ``i`` as typed ("Mường La, 2019"), for messages."""
+        rec = self.rows[i]
+        unit = rec.get("unit", "")
+        if not unit:
             return None
-        return self.delimiter == ";"
+        unit = _unit_display(unit)
+        period = rec.get("period", "")
+        return f"{unit}, {period}" if period else unit
 
     def where(self, i: int, column: str | None = None) -> dict:
-        """Location of row ``i`` (and ``column``) as :class:`Problem` fields."""
+        """Location of row ``i`` (and ``column``) as :class:`Problem` fields, with its place."""
+        place = self.place(i)
         if self.sheet is not None:
             cell = self.cells[i].get(column) if (self.cells and column) else None
             if cell:
-                return {"file": self.file, "sheet": self.sheet, "cell": f"{self.sheet}!{cell}"}
+                return {
+                    "file": self.file,
+                    "sheet": self.sheet,
+                    "cell": f"{self.sheet}!{cell}",
+                    "place": place,
+                }
             return {
                 "file": self.file,
                 "sheet": self.sheet,
                 "row": self.line_numbers[i],
                 "column": column,
+                "place": place,
             }
-        return {"file": self.file, "row": self.line_numbers[i], "column": column}
+        return {"file": self.file, "row": self.line_numbers[i], "column": column, "place": place}
 
     def ref(self, i: int) -> str:
         """A short reference to row ``i`` for messages ("12", or "thi_diem!5")."""
         if self.sheet is not None:
             return f"{self.sheet}!{self.line_numbers[i]}"
         return str(self.line_numbers[i])
+
+
+def _unit_display(text: str) -> str:
+    """A unit as messages show it: its name when typed as a code ("120" is Mường La)."""
+    text = text.strip()
+    if text.isdigit():
+        from .units import unit_by_code
+
+        try:
+            return unit_by_code(text).short
+        except Exception:  # noqa: BLE001 - an unknown code is reported on its own
+            return text
+    return text
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -222,12 +286,19 @@ def read_table(
     if not re.search(r"\S", text):
         problems.append(Problem(*both("err_empty_file"), file=name))
         return None
-    first_break = _FIRST_BREAK.search(text)
-    delimiter = _sniff_delimiter(text[: first_break.start()] if first_break else text)
+    delimiter, header_at = _find_layout(text, required)
     reader = csv.reader(_lines(text), delimiter=delimiter)
+    if header_at:
+        # Title lines above the header (a report's heading): the table starts lower down.
+        problems.append(
+            Problem(
+                *both("err_title_lines", last=header_at, header=header_at + 1), file=name, row=1
+            )
+        )
+        return None
     try:
         raw_header = next(reader, [])
-        full = [h.strip().lower() for h in raw_header]
+        full = [_INVISIBLE_IN_HEADER.sub("", h).strip().lower() for h in raw_header]
         width = keep = len(full)
         while keep and full[keep - 1] == "":
             keep -= 1
@@ -236,8 +307,10 @@ def read_table(
         stores = [_Interned() for _ in range(keep)]
         columns: list[list[str]] = [[] for _ in range(keep)]
         numbers = array("q")
-        short: list[tuple[int, int]] = []  # rows too short for the columns kept
-        mismatched: list[tuple[int, int]] = []  # rows of another length than the header
+        # rows too short for the columns kept, and of another length than the header, with
+        # what they are when a label says (a signature line typed in one cell)
+        short: list[tuple[int, int, str | None]] = []
+        mismatched: list[tuple[int, int, str | None]] = []
         extra_value = False
         line = 1
         while chunk := list(islice(reader, _CHUNK)):
@@ -248,13 +321,13 @@ def read_table(
                     continue
                 size = len(rec)
                 if size != width:
-                    mismatched.append((line, size))
+                    mismatched.append((line, size, layout.row_label(rec)))
                     if keep == width:
                         continue
                 if keep < width and size > keep and not extra_value:
                     extra_value = any(c.strip() for c in rec[keep:])
                 if size < keep:
-                    short.append((line, size))
+                    short.append((line, size, layout.row_label(rec)))
                     continue
                 good.append(rec)
                 numbers.append(line)
@@ -280,7 +353,15 @@ def read_table(
         ok = False
     known = set(required) | set(optional)
     for col in header:
-        if col not in known:
+        if col not in known and layout.is_notes_column(col):
+            key = (
+                "err_notes_column_rename"
+                if "note" in known and "note" not in header
+                else ("err_notes_column_delete")
+            )
+            problems.append(Problem(*both(key, column=col), file=name, row=1, column=col))
+            ok = False
+        elif col not in known:
             problems.append(
                 Problem(
                     *both("err_extra_column", column=col, known=", ".join(sorted(known))),
@@ -293,10 +374,18 @@ def read_table(
     if len(set(header)) != len(header):
         problems.append(Problem(*both("err_duplicate_column"), file=name, row=1))
         ok = False
-    for line, size in bad_rows:
-        problems.append(
-            Problem(*both("err_row_length", found=size, expected=keep), file=name, row=line)
-        )
+    in_block = False
+    for line, size, what in bad_rows:
+        if what == "signature" or in_block:
+            if not in_block:
+                problems.append(Problem(*both("err_signature_block"), file=name, row=line))
+            in_block = True
+        elif what == "totals":
+            problems.append(Problem(*both("err_totals_row", value="…"), file=name, row=line))
+        else:
+            problems.append(
+                Problem(*both("err_row_length", found=size, expected=keep), file=name, row=line)
+            )
         ok = False
     if not numbers and ok:
         problems.append(Problem(*both("err_no_rows"), file=name))
@@ -305,8 +394,139 @@ def read_table(
         return None
     for cells in columns:
         _drop_text_markers(cells)
+    numbers, columns = _drop_layout_rows(name, header, numbers, columns, problems)
+    if not numbers:
+        return None
+    notes = _clean_columns(name, header, numbers, columns, problems)
     data = dict(zip(header, columns))
-    return Table(name, header, _Rows(data), numbers, delimiter, data=data)
+    return Table(name, header, _Rows(data), numbers, delimiter, data=data, notes=notes)
+
+
+def _find_layout(text: str, required: tuple[str, ...]) -> tuple[str, int]:
+    """The separator and the index of the header line: the first of the first lines naming
+    every required column, under the separator that makes one do; otherwise the first line's
+    separator and line 0 (the header's problems are then reported as they are)."""
+    head = "".join(islice(_lines(text), layout.HEADER_SCAN))
+    first_break = _FIRST_BREAK.search(text)
+    first = _sniff_delimiter(text[: first_break.start()] if first_break else text)
+    for delimiter in dict.fromkeys((first, ",", ";", "\t")):
+        try:
+            rows = list(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
+        except csv.Error:
+            continue
+        rows = [[_INVISIBLE_IN_HEADER.sub("", c) for c in row] for row in rows]
+        at = layout.find_header(rows, required)
+        if at is not None:
+            return delimiter, at
+    return first, 0
+
+
+_INVISIBLE_IN_HEADER = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def _drop_layout_rows(name, header, numbers, columns, problems):
+    """Take out, with a problem each, the rows that are not data: repeated headers, totals
+    rows and signature blocks. A signature block runs from its first line (reported) to the
+    next repeated header or the end of the file: the names and titles under it are not units.
+    Nothing is looked at when no row's first column (``unit`` when there is one) is blank, a
+    column name or a label."""
+    key = header.index("unit") if "unit" in header else 0
+    first = columns[key]
+    suspects = {v for v in set(first) if v == "" or v.lower() in header or layout.classify_label(v)}
+    if not suspects:
+        return numbers, columns
+    drop: set[int] = set()
+    in_block = False
+    for i, value in enumerate(first):
+        if value not in suspects and not in_block:
+            continue
+        cells = [col[i] for col in columns]
+        what = layout.row_label(cells)
+        if layout.is_repeated_header(cells, header):
+            problems.append(Problem(*both("err_repeated_header"), file=name, row=numbers[i]))
+            in_block = False
+        elif what == "signature" and not in_block:
+            problems.append(Problem(*both("err_signature_block"), file=name, row=numbers[i]))
+            in_block = True
+        elif what == "totals" and not in_block:
+            label_text = next(c for c in cells if c.strip())
+            problems.append(
+                Problem(*both("err_totals_row", value=label_text), file=name, row=numbers[i])
+            )
+        elif not in_block:
+            continue
+        drop.add(i)
+    if not drop:
+        return numbers, columns
+    kept = [i for i in range(len(numbers)) if i not in drop]
+    return array("q", (numbers[i] for i in kept)), [[col[i] for i in kept] for col in columns]
+
+
+_ENCODING_NAMES = {
+    "tcvn3": ("TCVN3 (ABC, phông .VnTime)", "TCVN3 (ABC, .VnTime fonts)"),
+    "vni": ("VNI (phông VNI-Times)", "VNI (VNI-Times fonts)"),
+}
+
+
+def _clean_columns(name, header, numbers, columns, problems) -> list[Problem]:
+    """Convert legacy-encoded cells and remove invisible characters, in place; returns the
+    notes saying so (one per file and kind, with the first place and an example). A cell that
+    looks legacy but cannot be converted with certainty is a problem."""
+    notes: list[Problem] = []
+    converted: dict[str, list] = {}  # encoding -> [count, first (row, column), before, after]
+    removed: dict[str, list] = {}  # what -> [count, first (row, column)]
+    for col, cells in zip(header, columns):
+        if all(map(str.isascii, cells)):
+            continue
+        seen: dict[str, object] = {}
+        for i, cell in enumerate(cells):
+            if cell.isascii():
+                continue
+            result = seen.get(cell)
+            if result is None:
+                result = seen[cell] = clean_text(cell)
+            if result.unsure:
+                problems.append(
+                    Problem(
+                        *both("err_legacy_unsure", value=cell),
+                        file=name,
+                        row=numbers[i],
+                        column=col,
+                    )
+                )
+                continue
+            if not result.changed:
+                continue
+            cells[i] = result.text
+            if result.encoding:
+                entry = converted.setdefault(
+                    result.encoding, [0, (numbers[i], col), cell, result.text]
+                )
+                entry[0] += 1
+            for what in result.removed:
+                removed.setdefault(what, [0, (numbers[i], col)])[0] += 1
+    for encoding, (count, (row, col), before, after) in converted.items():
+        vi_name, en_name = _ENCODING_NAMES[encoding]
+        fields = {"count": count, "before": before, "after": after}
+        notes.append(
+            Problem(
+                both("note_legacy_converted", encoding=vi_name, **fields)[0],
+                both("note_legacy_converted", encoding=en_name, **fields)[1],
+                file=name,
+                row=row,
+                column=col,
+            )
+        )
+    for what, (count, (row, col)) in removed.items():
+        notes.append(
+            Problem(
+                *both("note_invisible_removed", what=what, count=count),
+                file=name,
+                row=row,
+                column=col,
+            )
+        )
+    return notes
 
 
 #: What a spreadsheet would run as a formula when it comes first in a cell.
@@ -351,26 +571,27 @@ def parse_number(text: str, decimal_comma: bool | None = False) -> float | None:
         sign = -1.0 if s[0] in "-−" else 1.0
         s = s[1:]
     if not s or not re.fullmatch(r"[\d.,]+", s) or not any(c.isdigit() for c in s):
-        raise ReadError("err_not_number", value=text)
+        key, fields = refuse_value(str(text))
+        raise ReadError(key, **fields)
     has_dot, has_comma = "." in s, "," in s
     if has_dot and has_comma:
         dec = "," if s.rfind(",") > s.rfind(".") else "."
         thousands = "." if dec == "," else ","
         int_part, _, frac = s.rpartition(dec)
         if not _GROUPED.match(int_part) or thousands not in int_part or dec in int_part:
-            raise ReadError("err_not_number", value=text)
+            raise ReadError("err_value_malformed", value=text)
         value = float(int_part.replace(thousands, "") + "." + frac)
     elif has_dot or has_comma:
         mark = "." if has_dot else ","
         parts = s.split(mark)
         if len(parts) > 2:
             if not _GROUPED.match(s):
-                raise ReadError("err_not_number", value=text)
+                raise ReadError("err_value_malformed", value=text)
             value = float(s.replace(mark, ""))
         elif len(parts[1]) != 3 or parts[0] in ("", "0") or len(parts[0]) > 3:
             # Not a thousands group ("12,5", "0,125", "1234,567"): the mark is decimal.
             if parts[0] == "" or parts[1] == "":
-                raise ReadError("err_not_number", value=text)
+                raise ReadError("err_value_malformed", value=text)
             value = float(parts[0] + "." + parts[1])
         else:
             # "1,234" or "1.234": a decimal mark or a thousands separator. The file's
@@ -425,18 +646,33 @@ _Y = re.compile(r"^(\d{4})$")
 _SERIAL = re.compile(r"^\d{5}(\.0+)?$")
 
 
-def parse_date(text: str) -> tuple[date, str]:
+def parse_date(text: str, day_first: bool = False) -> tuple[date, str]:
     """A date as typed, with the precision it carries: ("day", "month" or "year").
 
     ISO (``2018-08-15``, ``2018-08``), ``dd/mm/yyyy``, ``mm/yyyy``, ``yyyy`` and Excel serials
-    (``43327``, day precision). Never month-first: ``08/15/2018`` is an error.
+    (``43327``, day precision). A ``a/b/yyyy`` date is read day first only when that is the only
+    reading (``15/08/2018``; ``01/01/2019``) or when ``day_first`` says the file's own dates show
+    that order (:func:`~kiemnhiem.data.cells.date_order`); ``08/01/2018`` is otherwise refused,
+    as is ``08/15/2018`` (month first, as a US-region Excel writes): never guessed.
     """
     s = str(text).strip()
+    if s == "":
+        raise ReadError("err_date_empty")
     try:
         if m := _ISO.match(s):
             return date(int(m[1]), int(m[2]), int(m[3])), "day"
         if m := _DMY.match(s):
-            return date(int(m[3]), int(m[2]), int(m[1])), "day"
+            a, b, year = int(m[1]), int(m[2]), int(m[3])
+            if b > 12 >= a:
+                raise ReadError("err_month_first_date", value=text, iso=f"{year}-{a:02d}-{b:02d}")
+            if a != b and a <= 12 and not day_first:
+                raise ReadError(
+                    "err_ambiguous_date",
+                    value=text,
+                    day_first=f"{year}-{b:02d}-{a:02d}",
+                    month_first=f"{year}-{a:02d}-{b:02d}",
+                )
+            return date(year, b, a), "day"
         if m := _ISO_MONTH.match(s):
             return date(int(m[1]), int(m[2]), 1), "month"
         if m := _MY.match(s):
@@ -445,7 +681,9 @@ def parse_date(text: str) -> tuple[date, str]:
             return date(int(m[1]), 1, 1), "year"
         if _SERIAL.match(s):
             return _EXCEL_EPOCH + timedelta(days=int(float(s))), "day"
-    except ValueError:
+    except ReadError:
+        raise
+    except ValueError:  # no such day (31/02/2019)
         pass
     raise ReadError("err_bad_date", value=text)
 

@@ -120,37 +120,58 @@ def test_read_case_equals_the_reference(case, reference):
     )
 
 
-def expected_line(case: dict, err: str) -> str:
-    """The problem line that names the case's file or sheet, row and column, or cell."""
+def problems_of(err: str) -> list[tuple[str, str]]:
+    """The (Vietnamese, English) lines of each problem: "  - " then "    " (one language a line)."""
+    lines = err.splitlines()
+    return [
+        (line[4:], lines[k + 1][4:])
+        for k, line in enumerate(lines)
+        if line.startswith("  - ") and k + 1 < len(lines) and lines[k + 1].startswith("    ")
+    ]
+
+
+def _at(location: str, word: str, value: str) -> bool:
+    return re.search(rf"(^|, ){word} {re.escape(value)}(,| \(|$)", location) is not None
+
+
+def expected_problem(case: dict, err: str) -> tuple[str, str]:
+    """The problem that names the case's file or sheet, row and column, or cell (and place)."""
     where, row, spot = case["file_or_sheet"], case["row"], case["column_or_cell"]
-    lines = [ln for ln in err.splitlines() if ln.startswith("  - ")]
-    is_file = where.endswith((".csv", ".json", ".xlsx"))
-    for line in lines:
-        location = line[4:].split(": ", 1)[0]
+    place = case.get("place") or ""
+    is_file = where.endswith((".csv", ".json", ".xlsx", ".ods", ".xls"))
+    for vi, en in problems_of(err):
+        location = vi.split(": ", 1)[0]
         if is_file and not location.startswith(where):
             continue
-        if not is_file and f"sheet {where}" not in location:
+        if not is_file and not _at(location, "trang", where):
             continue
-        if row and f"dòng/row {row}" not in location:
+        if row and not _at(location, "dòng", row):
             continue
-        if spot and "!" in spot and not location.endswith(spot):
+        if spot and "!" in spot and not re.search(rf"(^|, ){re.escape(spot)}( \(|$)", location):
             continue
         if spot and "!" not in spot:
             # a missing column has no column of its own: its message names it
-            if f"cột/column {spot}" not in location and f'"{spot}"' not in line:
+            if not _at(location, "cột", spot) and f'"{spot}"' not in vi:
                 continue
-        return line
-    raise AssertionError(f"no problem at {where} {row} {spot} in:\n{err}")
+        if place and f"({place})" not in location:
+            continue
+        return vi, en
+    raise AssertionError(f"no problem at {where} {row} {spot} {place} in:\n{err}")
 
 
 def check_refusal(case: dict, err: str) -> None:
-    head = err.splitlines()[0]
-    assert "Bộ dữ liệu không hợp lệ" in head and "Invalid dataset" in head
-    line = expected_line(case, err)
-    message = line[4:].split(": ", 1)[1]
-    vi, _, en = message.partition(" / ")
-    assert en and vi != en, line
-    assert _VIETNAMESE.search(vi), line  # really Vietnamese, not a copy of the English
+    head = err.splitlines()[:2]
+    assert "Bộ dữ liệu không hợp lệ" in head[0] and "Invalid dataset" in head[1]
+    vi, en = expected_problem(case, err)
+    loc_vi, _, message_vi = vi.partition(": ")
+    loc_en, _, message_en = en.partition(": ")
+    assert message_en and message_vi != message_en, (vi, en)
+    assert _VIETNAMESE.search(message_vi), vi  # really Vietnamese, not a copy of the English
+    # one language a line: the locations use their own words
+    assert not re.search(r"\b(row|column|sheet)\b", loc_vi), vi
+    assert not re.search(r"\b(dòng|cột|trang)\b", loc_en), en
+    if case.get("message"):
+        assert case["message"] in message_vi, (case["message"], vi)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c["case"] for c in REFUSED])

@@ -118,7 +118,9 @@ def test_broken_dataset_lists_every_problem_and_writes_nothing(tmp_path):
     assert expected <= found, expected - found
     assert len(err.value.problems) >= len(expected)
     text = err.value.render()
-    assert "panel.csv, dòng/row 13, cột/column value" in text
+    # one language a line, each with the district and year of the row
+    assert "panel.csv, dòng 13, cột value (Phù Yên, 2019): " in text
+    assert "panel.csv, row 13, column value (Phù Yên, 2019): " in text
     assert "negative" in text and "âm" in text
     assert sorted(p.name for p in folder.iterdir()) == before
 
