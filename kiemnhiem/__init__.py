@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _API = {
     "load_dataset": "data.dataset",
-    "Dataset": "data.dataset",
+    "Dataset": "data.validate",
     "label": "labels",
     "resolve_unit": "data.units",
     "UnitMatcher": "data.units",

@@ -52,20 +52,19 @@ import pandas as pd
 from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both, label
 from .catalog import builtin_indicators, builtin_models
-from .dataset import (
-    _META_KEYS,
+from .readers import FORMULA_START, ReadError, Table, parse_period
+from .sources import (
     COMMENT_COLUMNS,
     COMMENT_OPTIONAL,
+    META_KEYS,
     PILOT_COLUMNS,
     PILOT_OPTIONAL,
     PRECISIONS,
     STATUSES,
-    Dataset,
-    _Source,
-    validate_source,
+    Source,
 )
-from .readers import FORMULA_START, ReadError, Table, parse_period
 from .units import UnitMatcher, fold, unit_table
+from .validate import Dataset, validate_source
 
 __all__ = ["WorkbookSource", "import_workbook", "parse_years", "write_template"]
 
@@ -354,12 +353,12 @@ def _write_meta_sheet(ws, matcher: UnitMatcher, last_year: int) -> None:
         # The district level ended on 1 July 2025: a template reaching 2025 says so.
         "data_end": "2025-06-30" if last_year >= 2025 else "",
     }
-    for row, key in enumerate(_META_KEYS, start=3):
+    for row, key in enumerate(META_KEYS, start=3):
         ws.cell(row=row, column=1, value=key).font = st["bold"]
         value = ws.cell(row=row, column=2, value=defaults.get(key) or None)
         value.number_format = "@"
         ws.cell(row=row, column=3, value=_both(f"wb_meta_{key}")).alignment = st["wrap"]
-    synthetic_row = 3 + _META_KEYS.index("synthetic")
+    synthetic_row = 3 + META_KEYS.index("synthetic")
     dv = _validation("list", _both("wb_dv_synthetic"), formula1='"false,true"')
     dv.add(f"B{synthetic_row}")
     ws.add_data_validation(dv)
@@ -367,7 +366,7 @@ def _write_meta_sheet(ws, matcher: UnitMatcher, last_year: int) -> None:
     ws.column_dimensions["B"].width = 40
     ws.column_dimensions["C"].width = 90
     ws.freeze_panes = "A3"
-    _protect(ws, [f"B3:B{2 + len(_META_KEYS)}"])
+    _protect(ws, [f"B3:B{2 + len(META_KEYS)}"])
 
 
 def _write_entry_sheet(ws, columns: tuple[str, ...], unit_list: str | None) -> None:
@@ -546,7 +545,7 @@ def _sheet_key(name: str) -> str:
     return fold(name).replace(" ", "_")
 
 
-class WorkbookSource(_Source):
+class WorkbookSource(Source):
     """A workbook in the template's layout, read with openpyxl (saved values of formulas).
 
     Every table it returns locates its rows by sheet and cell, so that every problem names
@@ -661,7 +660,7 @@ class WorkbookSource(_Source):
         )
         return None
 
-    # -- _Source interface ---------------------------------------------------------------------
+    # -- Source interface ----------------------------------------------------------------------
     def metadata(self, problems):
         if not self._open(problems):
             return None, {}
@@ -692,7 +691,7 @@ class WorkbookSource(_Source):
                 )
                 continue
             first[key] = key_cell.coordinate
-            at = value_cell if key in _META_KEYS else key_cell
+            at = value_cell if key in META_KEYS else key_cell
             places[key] = {
                 "file": self.path.name,
                 "sheet": ws.title,
@@ -1163,7 +1162,7 @@ def _start_text(start: pd.Timestamp, precision: str) -> str:
 
 def _dataset_files(ds: Dataset) -> dict[str, str]:
     meta = {}
-    for key in _META_KEYS:
+    for key in META_KEYS:
         value = ds.metadata.get(key)
         if key == "synthetic" or value not in (None, ""):
             meta[key] = value
