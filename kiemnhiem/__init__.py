@@ -24,7 +24,7 @@ _API = {
     "att_gt": "stats.staggered",
     "event_study": "stats.eventstudy",
     "export_results": "report.export",
-    "write_template": "data.workbook",
+    "write_template": "data.template",
     "import_workbook": "data.workbook",
     "run_reports": "run.runner",
     "write_demo": "data.demo",

@@ -10,7 +10,8 @@ The layers, lowest first (``DESIGN.md``, "Data flows one way"):
 - the command line (``cli``, ``__main__``) on top.
 
 Within ``data`` the modules also keep one order (:data:`DATA_ORDER`): readers and the
-catalogs, then the contract's sources, validation, the workbook, and ``dataset`` on top.
+catalogs, then the contract's sources, the workbook layout, validation, the template, the
+workbook reader, and ``dataset`` on top.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ DATA_ORDER = (
     "kiemnhiem.data.catalog",
     "kiemnhiem.data.demo",
     "kiemnhiem.data.sources",
+    "kiemnhiem.data.layout",
     "kiemnhiem.data.validate",
+    "kiemnhiem.data.template",
     "kiemnhiem.data.workbook",
     "kiemnhiem.data.dataset",
 )
