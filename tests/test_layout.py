@@ -10,7 +10,7 @@ The layers, lowest first (``DESIGN.md``, "Data flows one way"):
 - the command line (``cli``, ``__main__``) on top.
 
 Within ``data`` the modules also keep one order (:data:`DATA_ORDER`): readers and the
-catalogs, then the contract's sources, the workbook layout, validation, the template, the
+catalogs, then the contract's sources, the workbook's sheets, validation, the template, the
 workbook reader, and ``dataset`` on top.
 """
 
@@ -35,7 +35,7 @@ DATA_ORDER = (
     "kiemnhiem.data.catalog",
     "kiemnhiem.data.demo",
     "kiemnhiem.data.sources",
-    "kiemnhiem.data.layout",
+    "kiemnhiem.data.sheets",
     "kiemnhiem.data.validate",
     "kiemnhiem.data.template",
     "kiemnhiem.data.workbook",

@@ -1,7 +1,7 @@
 """The data-entry template (``kiemnhiem template``): sheets, drop-downs, checks, protection.
 
 Analysts keep their figures in Excel. :func:`write_template` writes the workbook of the dataset
-contract (the layout is in :mod:`.layout`): instructions in Vietnamese then English, a
+contract (the layout is in :mod:`.sheets`): instructions in Vietnamese then English, a
 metadata sheet, the pilots and comments sheets with drop-downs, and one sheet per indicator
 whose value cells accept only what the indicator's kind allows. Sheets are protected without a
 password so that labels and codes stay as written; :mod:`.workbook` reads the filled workbook.
@@ -16,7 +16,7 @@ from pathlib import Path
 from ..exceptions import ParameterError, UnitError
 from ..labels import both, label
 from .catalog import builtin_indicators, builtin_models
-from .layout import (
+from .sheets import (
     COMMENT_HEADER,
     GRID_HEADER_ROW,
     PILOT_HEADER,

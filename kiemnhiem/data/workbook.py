@@ -1,7 +1,7 @@
 """Workbooks as datasets: read a filled template (``load_dataset``), import it to a folder.
 
 :class:`WorkbookSource` lets :func:`~kiemnhiem.data.dataset.load_dataset` read a workbook in
-the template's layout (:mod:`.layout`), with every problem naming its sheet and cell
+the template's layout (:mod:`.sheets`), with every problem naming its sheet and cell
 (``so_cuoc_hop!D7``); :func:`import_workbook` (``kiemnhiem import``) validates a workbook and
 writes it as a dataset folder. The template itself is written by :mod:`.template`.
 
@@ -35,7 +35,8 @@ import pandas as pd
 from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
-from .layout import (
+from .readers import FORMULA_START, ReadError, Table, parse_period
+from .sheets import (
     COMMENT_HEADER,
     FIXED_SHEETS,
     HEADER_SCAN,
@@ -43,7 +44,6 @@ from .layout import (
     SHEET_META,
     TABLE_SHEETS,
 )
-from .readers import FORMULA_START, ReadError, Table, parse_period
 from .sources import META_KEYS, Source
 
 # Compatibility: write_template and parse_years were defined here until issue 16; callers that
