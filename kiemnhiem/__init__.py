@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _API = {
     "load_dataset": "data.dataset",
-    "Dataset": "data.dataset",
+    "Dataset": "data.validate",
     "label": "labels",
     "resolve_unit": "data.units",
     "UnitMatcher": "data.units",
@@ -24,7 +24,7 @@ _API = {
     "att_gt": "stats.staggered",
     "event_study": "stats.eventstudy",
     "export_results": "report.export",
-    "write_template": "data.workbook",
+    "write_template": "data.template",
     "import_workbook": "data.workbook",
     "run_reports": "run.runner",
     "write_demo": "data.demo",

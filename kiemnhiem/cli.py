@@ -180,7 +180,7 @@ def _write(out: Path, make, done_key: str) -> int:
 
 
 def _cmd_template(args) -> int:
-    from .data.workbook import parse_years, write_template
+    from .data.template import parse_years, write_template
 
     out = Path(args.out)
     years = parse_years(args.years)

@@ -1,26 +1,9 @@
-"""The Excel path: the data-entry template, workbooks as a dataset source, import to a folder.
+"""Workbooks as datasets: read a filled template (``load_dataset``), import it to a folder.
 
-Analysts keep their figures in Excel. :func:`write_template` writes the workbook of the dataset
-contract ("Workbook layout" in ``DESIGN.md``); :class:`WorkbookSource` lets
-:func:`~kiemnhiem.data.dataset.load_dataset` read such a workbook, with every problem naming its
-sheet
-and cell (``so_cuoc_hop!D7``); :func:`import_workbook` validates a workbook and writes it as a
-dataset folder.
-
-Layout (row numbers as written by the template; the reader finds header rows by their marker):
-
-- ``huong_dan``: instructions, Vietnamese then English; never read.
-- ``thong_tin``: a ``key`` / ``value`` / ``description`` header row, then one row per metadata key.
-- ``thi_diem``: display labels in row 1, the column codes of ``pilots.csv`` in row 2 (``unit``
-  marks the header row), one pilot per row below.
-- one sheet per indicator, named by its code: label, unit of measure, better direction and
-  entry hint in rows 1-4; header row 5 with ``unit``, ``code`` and one year per column; one unit
-  per row below.
-- ``nhan_xet`` (optional): analysts' comments, laid out like ``thi_diem``.
-- sheets whose names start with ``_`` are ignored (the template keeps its drop-down lists in
-  the hidden ``_danh_muc``). Only the name decides: visibility is display, so hidden and very
-  hidden sheets (and hidden rows and columns) are read like visible ones, and a hidden sheet
-  with an unknown name is reported like a visible one.
+:class:`WorkbookSource` lets :func:`~kiemnhiem.data.dataset.load_dataset` read a workbook in
+the template's layout (:mod:`.sheets`), with every problem naming its sheet and cell
+(``so_cuoc_hop!D7``); :func:`import_workbook` (``kiemnhiem import``) validates a workbook and
+writes it as a dataset folder. The template itself is written by :mod:`.template`.
 
 Before openpyxl opens a file, :func:`_check_package` refuses what is not a workbook to read:
 an OLE/CFB container (a password-protected workbook or an old ``.xls``), anything that is not a
@@ -50,40 +33,28 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import DatasetError, ParameterError, Problem, UnitError
-from ..labels import both, label
-from .catalog import builtin_indicators, builtin_models
-from .dataset import (
-    _META_KEYS,
-    COMMENT_COLUMNS,
-    COMMENT_OPTIONAL,
-    PILOT_COLUMNS,
-    PILOT_OPTIONAL,
-    PRECISIONS,
-    STATUSES,
-    Dataset,
-    _Source,
-    validate_source,
-)
+from ..labels import both
+from .catalog import builtin_indicators
 from .readers import FORMULA_START, ReadError, Table, parse_period
-from .units import UnitMatcher, fold, unit_table
+from .sheets import (
+    COMMENT_HEADER,
+    FIXED_SHEETS,
+    HEADER_SCAN,
+    PILOT_HEADER,
+    SHEET_META,
+    TABLE_SHEETS,
+)
+from .sources import META_KEYS, Source
+
+# Compatibility: write_template and parse_years were defined here until issue 16; callers that
+# still import them from this module (tests/test_clients.py, tests/test_hostile.py, branches in
+# flight) keep working. New code imports them from .template.
+from .template import parse_years, write_template  # noqa: F401
+from .units import UnitMatcher, fold
+from .validate import Dataset, validate_source
 
 __all__ = ["WorkbookSource", "import_workbook", "parse_years", "write_template"]
 
-SHEET_GUIDE = "huong_dan"
-SHEET_META = "thong_tin"
-SHEET_PILOTS = "thi_diem"
-SHEET_COMMENTS = "nhan_xet"
-SHEET_LISTS = "_danh_muc"
-_TABLE_SHEETS = {"pilots": SHEET_PILOTS, "comments": SHEET_COMMENTS}
-_FIXED_SHEETS = (SHEET_GUIDE, SHEET_META, SHEET_PILOTS, SHEET_COMMENTS)
-
-_HEADER_SCAN = 20  # rows searched for a sheet's header row
-_GRID_HEADER_ROW = 5  # where the template puts an indicator sheet's header row
-_ENTRY_ROWS = 1000  # rows given drop-downs and checks (pilots, comments, freely typed units)
-_YEAR_LIMITS = (1945, 2100)
-_PILOT_HEADER = (*PILOT_COLUMNS, *PILOT_OPTIONAL)
-_COMMENT_HEADER = (*COMMENT_COLUMNS, *COMMENT_OPTIONAL)
-_DATE_COLUMNS = ("start", "end", "date")
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _CFB_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")  # OLE compound file: encrypted, or .xls
@@ -92,396 +63,6 @@ _MAX_INFLATED = 200 * 2**20  # bytes, all parts together: far beyond any data wo
 _MAX_RATIO = 200  # inflated / compressed, for parts over _RATIO_FLOOR (deflate tops at ~1032)
 _RATIO_FLOOR = 8 * 2**20
 _PROLOG_BYTES = 4096  # how much of each XML part is searched for a DTD
-
-
-def _both(key: str, /, **fields: object) -> str:
-    """Vietnamese and English in one cell ("vi / en")."""
-    vi, en = both(key, **fields)
-    return f"{vi} / {en}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing the template
-# ---------------------------------------------------------------------------------------------
-
-
-def write_template(
-    out_path: str | Path,
-    province: str | int | None = None,
-    years: tuple[int, int] = (2014, 2025),
-    units: list[str | int] | None = None,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write the data-entry workbook of the dataset contract.
-
-    Parameters
-    ----------
-    out_path : str or Path
-        The ``.xlsx`` file to write. An existing file is refused unless ``overwrite``.
-    province : str, int or None
-        Province name or code. Its units fill the indicator sheets' rows and the unit
-        drop-down of ``thi_diem``; None writes a multi-province template whose units are typed
-        freely (by code, or as "name, province").
-    years : (int, int)
-        First and last year (inclusive) of the year columns.
-    units : list of str or int, optional
-        Only these units (names or codes, resolved within ``province``) instead of all of the
-        province's units.
-    overwrite : bool
-        Replace an existing file (never the default: it may hold an analyst's figures).
-
-    Returns
-    -------
-    Path
-        The file written (absolute).
-
-    Raises
-    ------
-    ParameterError
-        Unknown province or unit, bad year range, or an existing file.
-    """
-    from openpyxl import Workbook
-
-    out = Path(out_path).expanduser().absolute()
-    first, last = _check_years(years)
-    if out.exists() and not overwrite:
-        raise ParameterError(*both("wb_err_exists", path=str(out)))
-    try:
-        matcher = UnitMatcher(province)
-        unit_rows = _template_units(matcher, units)
-    except UnitError as exc:
-        raise ParameterError(exc.message_vi, exc.message_en) from None
-
-    book = Workbook()
-    guide = book.active
-    guide.title = SHEET_GUIDE
-    indicators = builtin_indicators()
-    models = builtin_models()
-    lists = book.create_sheet(SHEET_LISTS)
-    # Without a province, names alone are ambiguous: units are typed (code, "name, province").
-    listed = unit_rows if matcher.province_code is not None else []
-    unit_list = _write_lists(lists, listed, list(models["code"]))
-    _write_guide(guide, matcher, indicators, models, unit_rows)
-    _write_meta_sheet(book.create_sheet(SHEET_META), matcher, last)
-    _write_entry_sheet(book.create_sheet(SHEET_PILOTS), _PILOT_HEADER, unit_list)
-    for rec in indicators.itertuples(index=False):
-        _write_indicator_sheet(book.create_sheet(rec.code), rec, unit_rows, first, last)
-    _write_entry_sheet(book.create_sheet(SHEET_COMMENTS), _COMMENT_HEADER, unit_list)
-    book.move_sheet(lists, offset=len(book.sheetnames))
-    lists.sheet_state = "hidden"
-    _protect(lists, [])
-    book.active = 1  # open on thong_tin
-    for ws in book.worksheets:
-        # Only the active tab may be selected: two selected tabs are "grouped" in Excel, and
-        # whatever is typed into one would be typed into both.
-        ws.sheet_view.tabSelected = ws.title == SHEET_META
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        book.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
-
-
-def _check_years(years) -> tuple[int, int]:
-    low, high = _YEAR_LIMITS
-    try:
-        first, last = (int(y) for y in years)
-    except (TypeError, ValueError):
-        first = last = None
-    if first is None or not low <= first <= last <= high:
-        raise ParameterError(*both("wb_err_years", value=str(years), low=low, high=high))
-    return first, last
-
-
-def parse_years(text: str) -> tuple[int, int]:
-    """``"2014-2025"`` (or ``"2020"``) as ``(2014, 2025)``; a :class:`ParameterError` if not."""
-    parts = [p.strip() for p in str(text).replace("–", "-").split("-")]
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        low, high = _YEAR_LIMITS
-        raise ParameterError(*both("wb_err_years", value=text, low=low, high=high))
-    return _check_years(parts)
-
-
-def _template_units(matcher: UnitMatcher, units) -> list[tuple[str, str]]:
-    """(name, code) of the rows to pre-fill: the chosen units, else the province's units."""
-    if units is not None:
-        chosen = {u.code: u for u in (matcher.resolve(v) for v in units)}
-        return [(u.name, u.code) for u in sorted(chosen.values(), key=lambda u: u.code)]
-    if matcher.province_code is None:
-        return []
-    table = unit_table()
-    scope = table[table["province_code"] == matcher.province_code].sort_values("code")
-    return list(zip(scope["name"], scope["code"]))
-
-
-def _styles():
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    return {
-        "title": Font(bold=True, size=13),
-        "bold": Font(bold=True),
-        "code": Font(bold=True, color="1F4E79"),
-        "header_fill": PatternFill("solid", fgColor="DDEBF7"),
-        "label_fill": PatternFill("solid", fgColor="F2F2F2"),
-        "wrap": Alignment(wrap_text=True, vertical="top"),
-    }
-
-
-def _protect(ws, unlocked_ranges: list[str], unlocked_columns: tuple[str, ...] = ()) -> None:
-    """Protect a sheet without a password, leaving cells and whole columns editable.
-
-    An unlocked column is a column style: cells typed there later are unlocked too, while the
-    header cells, which carry their own style, stay locked.
-    """
-    from openpyxl.styles import Protection
-
-    unlocked = Protection(locked=False)
-    for ref in unlocked_ranges:
-        for row in ws[ref]:
-            for cell in row:
-                cell.protection = unlocked
-    for letter in unlocked_columns:
-        ws.column_dimensions[letter].protection = unlocked
-    ws.protection.sheet = True
-    # Resizing rows and columns stays allowed; the protection only guards labels and codes.
-    ws.protection.formatColumns = False
-    ws.protection.formatRows = False
-
-
-def _validation(kind: str, prompt: str, *, formula1: str | None = None, **extra):
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    dv = DataValidation(
-        type=kind,
-        formula1=formula1,
-        allow_blank=True,
-        showErrorMessage=True,
-        showInputMessage=True,
-        errorTitle=_both("wb_dv_error_title"),
-        error=prompt,
-        prompt=prompt,
-        **extra,
-    )
-    return dv
-
-
-def _write_lists(ws, unit_rows, model_codes) -> str | None:
-    """The drop-down sources; returns the unit list's range (None without units)."""
-    ws["A1"], ws["B1"] = "unit", "model"
-    for i, (name, _code) in enumerate(unit_rows, start=2):
-        ws.cell(row=i, column=1, value=name)
-    for i, code in enumerate(model_codes, start=2):
-        ws.cell(row=i, column=2, value=code)
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 20
-    if not unit_rows:
-        return None
-    return f"'{SHEET_LISTS}'!$A$2:$A${len(unit_rows) + 1}"
-
-
-def _models_range(n_models: int) -> str:
-    return f"'{SHEET_LISTS}'!$B$2:$B${n_models + 1}"
-
-
-def _write_guide(ws, matcher, indicators, models, unit_rows) -> None:
-    st = _styles()
-    ws.column_dimensions["A"].width = 120
-    row = 1
-    keys = (
-        "wb_guide_intro",
-        "wb_guide_meta",
-        "wb_guide_pilots",
-        "wb_guide_precision",
-        "wb_guide_status",
-        "wb_guide_grid",
-        "wb_guide_numbers",
-        "wb_guide_shares",
-        "wb_guide_ratings",
-        "wb_guide_formulas",
-        "wb_guide_sheets",
-        "wb_guide_protect",
-    )
-    for lang in ("vi", "en"):
-        ws.cell(row=row, column=1, value=label("wb_guide_title", lang)).font = st["title"]
-        ws.cell(row=row + 1, column=1, value=label("wb_guide_lang", lang)).font = st["bold"]
-        row += 2
-        for key in keys:
-            ws.cell(row=row, column=1, value=label(key, lang)).alignment = st["wrap"]
-            row += 1
-        ws.cell(row=row, column=1, value=label("wb_guide_models", lang)).font = st["bold"]
-        row += 1
-        for rec in models.itertuples(index=False):
-            ws.cell(row=row, column=1, value=f"{rec.code}: {getattr(rec, f'label_{lang}')}")
-            row += 1
-        ws.cell(row=row, column=1, value=label("wb_guide_indicators", lang)).font = st["bold"]
-        row += 1
-        for rec in indicators.itertuples(index=False):
-            text = (
-                f"{rec.code}: {getattr(rec, f'label_{lang}')} ({getattr(rec, f'unit_{lang}')})"
-                f" - {label(f'wb_kind_{rec.kind}', lang)}"
-            )
-            ws.cell(row=row, column=1, value=text).alignment = st["wrap"]
-            row += 1
-        if matcher.province_code is not None and unit_rows:
-            head = label("wb_guide_units", lang, province=matcher.province_name)
-            ws.cell(row=row, column=1, value=head).font = st["bold"]
-            row += 1
-            for name, code in unit_rows:
-                ws.cell(row=row, column=1, value=f"{code}: {name}")
-                row += 1
-        row += 1
-    _protect(ws, [])
-
-
-def _write_meta_sheet(ws, matcher: UnitMatcher, last_year: int) -> None:
-    st = _styles()
-    ws["A1"] = _both("wb_title_meta")
-    ws["A1"].font = st["title"]
-    for col, code in zip("ABC", ("key", "value", "description")):
-        cell = ws[f"{col}2"]
-        cell.value = code
-        cell.font = st["code"]
-        cell.fill = st["header_fill"]
-    defaults = {
-        "province": matcher.province_name or "",
-        # The district level ended on 1 July 2025: a template reaching 2025 says so.
-        "data_end": "2025-06-30" if last_year >= 2025 else "",
-    }
-    for row, key in enumerate(_META_KEYS, start=3):
-        ws.cell(row=row, column=1, value=key).font = st["bold"]
-        value = ws.cell(row=row, column=2, value=defaults.get(key) or None)
-        value.number_format = "@"
-        ws.cell(row=row, column=3, value=_both(f"wb_meta_{key}")).alignment = st["wrap"]
-    synthetic_row = 3 + _META_KEYS.index("synthetic")
-    dv = _validation("list", _both("wb_dv_synthetic"), formula1='"false,true"')
-    dv.add(f"B{synthetic_row}")
-    ws.add_data_validation(dv)
-    ws.column_dimensions["A"].width = 14
-    ws.column_dimensions["B"].width = 40
-    ws.column_dimensions["C"].width = 90
-    ws.freeze_panes = "A3"
-    _protect(ws, [f"B3:B{2 + len(_META_KEYS)}"])
-
-
-def _write_entry_sheet(ws, columns: tuple[str, ...], unit_list: str | None) -> None:
-    """``thi_diem`` or ``nhan_xet``: display labels, column codes, then rows to fill."""
-    from openpyxl.utils import get_column_letter
-
-    st = _styles()
-    first, last = 3, 2 + _ENTRY_ROWS
-    widths = {"unit": 24, "model": 18, "comment": 60, "source": 40}
-    for j, code in enumerate(columns, start=1):
-        letter = get_column_letter(j)
-        head = ws.cell(row=1, column=j, value=_both(f"wb_col_{code}"))
-        head.font = st["bold"]
-        head.fill = st["label_fill"]
-        head.alignment = st["wrap"]
-        cell = ws.cell(row=2, column=j, value=code)
-        cell.font = st["code"]
-        cell.fill = st["header_fill"]
-        ws.column_dimensions[letter].width = widths.get(code, 16)
-        area = f"{letter}{first}:{letter}{last}"
-        dv = None
-        if code == "unit" and unit_list is not None:
-            dv = _validation("list", _both("wb_dv_unit"), formula1=unit_list)
-        elif code == "model":
-            n_models = len(builtin_models())
-            dv = _validation("list", _both("wb_dv_model"), formula1=_models_range(n_models))
-        elif code == "start_precision":
-            dv = _validation("list", _both("wb_dv_precision"), formula1=f'"{",".join(PRECISIONS)}"')
-        elif code == "start_status":
-            dv = _validation("list", _both("wb_dv_status"), formula1=f'"{",".join(STATUSES)}"')
-        if dv is not None:
-            dv.add(area)
-            ws.add_data_validation(dv)
-        if code in _DATE_COLUMNS:
-            # Text cells keep "08/2018" as typed, instead of Excel turning it into 1 August.
-            ws.column_dimensions[letter].number_format = "@"
-    ws.row_dimensions[1].height = 45
-    ws.freeze_panes = "A3"
-    _protect(ws, [], tuple(get_column_letter(j) for j in range(1, len(columns) + 1)))
-
-
-def _write_indicator_sheet(ws, rec, unit_rows, first_year: int, last_year: int) -> None:
-    from openpyxl.utils import get_column_letter
-
-    st = _styles()
-    hr = _GRID_HEADER_ROW
-    ws["A1"] = f"{rec.label_vi} / {rec.label_en}"
-    ws["A1"].font = st["title"]
-    ws["A2"] = f"{_both('wb_ind_unit_of_measure')}: {rec.unit_vi} / {rec.unit_en}"
-    ws["A3"] = f"{_both('wb_ind_better')}: {_both(f'wb_better_{rec.better}')}"
-    ws["A4"] = f"{_both('wb_ind_entry')}: {_both(f'wb_kind_{rec.kind}')}"
-    for cell in ("A2", "A3", "A4"):
-        ws[cell].font = st["bold"]
-    years = list(range(first_year, last_year + 1))
-    header = ["unit", "code", *years]
-    for j, value in enumerate(header, start=1):
-        cell = ws.cell(row=hr, column=j, value=value)
-        cell.font = st["code"]
-        cell.fill = st["header_fill"]
-    n_rows = len(unit_rows) if unit_rows else _ENTRY_ROWS
-    top, bottom = hr + 1, hr + n_rows
-    for i, (name, code) in enumerate(unit_rows, start=top):
-        ws.cell(row=i, column=1, value=name)
-        code_cell = ws.cell(row=i, column=2, value=code)  # a str: "094" keeps its zero
-        code_cell.number_format = "@"
-    value_columns = [get_column_letter(j) for j in range(3, 3 + len(years))]
-    grid = f"C{top}:{value_columns[-1]}{bottom}"
-    dv = _grid_validation(rec.kind)
-    dv.add(grid)
-    ws.add_data_validation(dv)
-    ws.column_dimensions["A"].width = 24
-    ws.column_dimensions["B"].width = 8
-    for letter in value_columns:
-        ws.column_dimensions[letter].width = 10
-    ws.freeze_panes = f"C{top}"
-    if unit_rows:
-        # The province's units are fixed: only their value cells are editable.
-        if rec.kind == "share":
-            for row in ws[grid]:
-                for c in row:
-                    c.number_format = "0.0%"
-        _protect(ws, [grid])
-    else:
-        # Units are typed freely: whole columns are editable, codes are text.
-        ws.column_dimensions["B"].number_format = "@"
-        if rec.kind == "share":
-            for letter in value_columns:
-                ws.column_dimensions[letter].number_format = "0.0%"
-        _protect(ws, [], ("A", "B", *value_columns))
-
-
-_RATING_CHOICES = (
-    "1",
-    "2",
-    "3",
-    "4",
-    "Không hoàn thành nhiệm vụ",
-    "Hoàn thành nhiệm vụ",
-    "Hoàn thành tốt nhiệm vụ",
-    "Hoàn thành xuất sắc nhiệm vụ",
-)
-
-
-def _grid_validation(kind: str):
-    prompt = _both(f"wb_kind_{kind}")
-    if kind in ("count", "stock"):
-        return _validation("whole", prompt, formula1="0", operator="greaterThanOrEqual")
-    if kind in ("amount", "duration"):
-        return _validation("decimal", prompt, formula1="0", operator="greaterThanOrEqual")
-    if kind == "share":
-        return _validation("decimal", prompt, formula1="0", formula2="1", operator="between")
-    if kind == "rating":
-        return _validation("list", prompt, formula1=f'"{",".join(_RATING_CHOICES)}"')
-    raise ValueError(f"unknown indicator kind {kind!r}")  # the catalog checks kinds on load
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,7 +127,7 @@ def _sheet_key(name: str) -> str:
     return fold(name).replace(" ", "_")
 
 
-class WorkbookSource(_Source):
+class WorkbookSource(Source):
     """A workbook in the template's layout, read with openpyxl (saved values of formulas).
 
     Every table it returns locates its rows by sheet and cell, so that every problem names
@@ -595,7 +176,7 @@ class WorkbookSource(_Source):
         self._book = book
         known = set(builtin_indicators()["code"])
         by_key = {_sheet_key(c): c for c in known}
-        fixed = {_sheet_key(s): s for s in _FIXED_SHEETS}
+        fixed = {_sheet_key(s): s for s in FIXED_SHEETS}
         first_of: dict[str, str] = {}
         for ws in book.worksheets:
             name = ws.title
@@ -650,18 +231,18 @@ class WorkbookSource(_Source):
 
     def _header_row(self, ws, marker: str, problems: list[Problem], column: int | None = None):
         """The first row holding ``marker`` (in ``column`` if given); None after a problem."""
-        for row in ws.iter_rows(min_row=1, max_row=min(ws.max_row, _HEADER_SCAN)):
+        for row in ws.iter_rows(min_row=1, max_row=min(ws.max_row, HEADER_SCAN)):
             for cell in row:
                 if column is not None and cell.column != column:
                     continue
                 if isinstance(cell.value, str) and cell.value.strip().lower() == marker:
                     return cell.row
         self._problem(
-            "wb_err_no_header", problems, {"sheet": ws.title}, marker=marker, rows=_HEADER_SCAN
+            "wb_err_no_header", problems, {"sheet": ws.title}, marker=marker, rows=HEADER_SCAN
         )
         return None
 
-    # -- _Source interface ---------------------------------------------------------------------
+    # -- Source interface ----------------------------------------------------------------------
     def metadata(self, problems):
         if not self._open(problems):
             return None, {}
@@ -692,7 +273,7 @@ class WorkbookSource(_Source):
                 )
                 continue
             first[key] = key_cell.coordinate
-            at = value_cell if key in _META_KEYS else key_cell
+            at = value_cell if key in META_KEYS else key_cell
             places[key] = {
                 "file": self.path.name,
                 "sheet": ws.title,
@@ -714,7 +295,7 @@ class WorkbookSource(_Source):
             return None
         if kind == "panel":
             return self._panel(problems)
-        sheet = _TABLE_SHEETS.get(kind)
+        sheet = TABLE_SHEETS.get(kind)
         if sheet is None:
             return None  # catalogs and events come from the built-ins
         ws = self._sheets.get(sheet)
@@ -1129,8 +710,6 @@ def _check_outdir(out: Path) -> None:
         raise ParameterError(*both("wb_err_outdir_not_empty", path=str(out)))
 
 
-
-
 def _safe(text: object) -> str:
     """A CSV field that no spreadsheet will run as a formula (plain numbers stay as they are)."""
     s = "" if text is None else str(text)
@@ -1163,13 +742,13 @@ def _start_text(start: pd.Timestamp, precision: str) -> str:
 
 def _dataset_files(ds: Dataset) -> dict[str, str]:
     meta = {}
-    for key in _META_KEYS:
+    for key in META_KEYS:
         value = ds.metadata.get(key)
         if key == "synthetic" or value not in (None, ""):
             meta[key] = value
     files = {"metadata.json": json.dumps(meta, ensure_ascii=False, indent=2) + "\n"}
     files["pilots.csv"] = _csv(
-        list(_PILOT_HEADER),
+        list(PILOT_HEADER),
         (
             (
                 p.unit_code,
@@ -1192,7 +771,7 @@ def _dataset_files(ds: Dataset) -> dict[str, str]:
     )
     if len(ds.comments):
         files["comments.csv"] = _csv(
-            list(_COMMENT_HEADER),
+            list(COMMENT_HEADER),
             (
                 (c.unit_code, c.model, c.comment, c.author, c.date)
                 for c in ds.comments.itertuples(index=False)

@@ -226,9 +226,11 @@ def build_explorer(
             level=level,
             results=cache[key],
         )
-        chart.value = figure_png(fig)
+        # The chart last: the front end applies updates in order, so a new chart never shows
+        # beside the previous indicator's caption and table.
         caption.value = f'<p style="color:#444;">{_escape(fig.get_label())}</p>'
         table.value = style_table(frame, "explore").to_html()
+        chart.value = figure_png(fig)
 
     def refill(change) -> None:
         busy["refilling"] = True
