@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help=_help("cli_validate"), description=_help("cli_validate")
     )
     validate.add_argument("dataset", help=_help("cli_dataset"))
+    validate.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
 
     demo = sub.add_parser("demo", help=_help("cli_demo"), description=_help("cli_demo"))
     demo.add_argument("outdir", help=_help("cli_outdir"))
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     import_ = sub.add_parser("import", help=_help("cli_import"), description=_help("cli_import"))
     import_.add_argument("workbook", metavar="WORKBOOK.xlsx", help=_help("cli_workbook"))
     import_.add_argument("outdir", metavar="OUTDIR", help=_help("cli_import_outdir"))
+    import_.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
 
     export = sub.add_parser(
         "export", help=_help("export_cli_help"), description=_help("export_cli_paths")
@@ -85,8 +87,15 @@ def _print_error(exc: KiemNhiemError) -> None:
 def _cmd_validate(args) -> int:
     from .data.dataset import load_dataset
 
-    load_dataset(args.dataset)
-    print(f"{label('cli_valid', 'vi')} / {label('cli_valid', 'en')}: {Path(args.dataset)}")
+    ds = load_dataset(args.dataset, include_hidden=args.include_hidden)
+    print(f"{label('cli_valid', 'vi')}: {Path(args.dataset)}")
+    print(f"{label('cli_valid', 'en')}: {Path(args.dataset)}")
+    if ds.notes:
+        print(f"{label('cli_notes', 'vi')}:")
+        print(f"{label('cli_notes', 'en')}:")
+        for note in ds.notes:
+            vi, en = note.render().split("\n", 1)
+            print(f"  - {vi}\n    {en}")
     return EXIT_OK
 
 
@@ -195,7 +204,11 @@ def _cmd_import(args) -> int:
     from .data.workbook import import_workbook
 
     out = Path(args.outdir)
-    return _write(out, lambda: import_workbook(args.workbook, out), "cli_imported")
+    return _write(
+        out,
+        lambda: import_workbook(args.workbook, out, include_hidden=args.include_hidden),
+        "cli_imported",
+    )
 
 
 def _cmd_export(args) -> int:

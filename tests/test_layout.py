@@ -30,6 +30,9 @@ TOP = ("kiemnhiem.cli", "kiemnhiem.__main__")
 # A data module may import only the data modules before it in this list.
 DATA_ORDER = (
     "kiemnhiem.data",
+    "kiemnhiem.data.legacy",
+    "kiemnhiem.data.cells",
+    "kiemnhiem.data.table_layout",
     "kiemnhiem.data.readers",
     "kiemnhiem.data.units",
     "kiemnhiem.data.catalog",

@@ -12,6 +12,7 @@ from typing import Literal, get_args
 import pandas as pd
 
 from ..resources import catalog_dir
+from .cells import RATING_WORDS as _RATING_WORDS
 
 Kind = Literal["count", "stock", "share", "rating", "duration", "amount"]
 Aggregate = Literal["sum", "mean", "last"]
@@ -36,17 +37,8 @@ INDICATOR_COLUMNS = (
 )
 EVENT_COLUMNS = ("date", "code", "label_vi", "label_en")
 
-# Rating words as analysts type them (the reader folds case and diacritics before matching).
-RATING_WORDS = {
-    "khong hoan thanh nhiem vu": 1,
-    "khong hoan thanh": 1,
-    "hoan thanh nhiem vu": 2,
-    "hoan thanh": 2,
-    "hoan thanh tot nhiem vu": 3,
-    "hoan thanh tot": 3,
-    "hoan thanh xuat sac nhiem vu": 4,
-    "hoan thanh xuat sac": 4,
-}
+# Rating words as analysts type them, abbreviations included (see kiemnhiem.data.cells).
+RATING_WORDS = _RATING_WORDS
 
 
 def _read(name: str) -> pd.DataFrame:

@@ -48,7 +48,9 @@ __all__ = [
 ]
 
 
-def load_dataset(path: str | Path | None = None, *, today: date | None = None) -> Dataset:
+def load_dataset(
+    path: str | Path | None = None, *, today: date | None = None, include_hidden: bool = False
+) -> Dataset:
     """Load and validate a dataset; ``None`` means the bundled demo dataset.
 
     Parameters
@@ -59,6 +61,9 @@ def load_dataset(path: str | Path | None = None, *, today: date | None = None) -
         the template's layout (``.xlsx``).
     today : date, optional
         The date after which years count as "future" (default: the current date).
+    include_hidden : bool
+        Read values in a workbook's hidden rows and columns; by default they are refused (draft
+        figures are often hidden rather than deleted).
 
     Raises
     ------
@@ -71,7 +76,7 @@ def load_dataset(path: str | Path | None = None, *, today: date | None = None) -
     where = where.expanduser().resolve()
     # .xls too: an old-format or password-protected workbook gets a clear refusal.
     if where.is_file() and where.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        source: Source = WorkbookSource(where)
+        source: Source = WorkbookSource(where, include_hidden=include_hidden)
     elif where.is_dir():
         source = FolderSource(where)
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..exceptions import Problem
 from ..labels import both
-from . import layout
+from . import table_layout as layout
 from .cells import clean_text, refuse_value
 from .legacy import legacy_glyph_text
 
@@ -157,6 +157,7 @@ class Table:
     cells: list[dict[str, str]] | None = None
     data: dict[str, list[str]] | None = None
     notes: list[Problem] = field(default_factory=list)
+    unit_names: dict[str, str] = field(default_factory=dict)  # as typed -> name, for messages
 
     def column(self, name: str) -> list[str]:
         """The cells of column ``name``, top to bottom ("" where a row has none)."""
@@ -172,12 +173,13 @@ class Table:
         return None
 
     def place(self, i: int) -> str | None:
-        """The district and period of row ``i`` as typed ("Mường La, 2019"), for messages."""
+        """The district and period of row ``i`` ("Mường La, 2019"), for messages: the unit's
+        name once the validator has resolved it (``unit_names``), else as typed."""
         rec = self.rows[i]
         unit = rec.get("unit", "")
         if not unit:
             return None
-        unit = _unit_display(unit)
+        unit = self.unit_names.get(unit, unit)
         period = rec.get("period", "")
         return f"{unit}, {period}" if period else unit
 
@@ -207,19 +209,6 @@ class Table:
         if self.sheet is not None:
             return f"{self.sheet}!{self.line_numbers[i]}"
         return str(self.line_numbers[i])
-
-
-def _unit_display(text: str) -> str:
-    """A unit as messages show it: its name when typed as a code ("120" is Mường La)."""
-    text = text.strip()
-    if text.isdigit():
-        from .units import unit_by_code
-
-        try:
-            return unit_by_code(text).short
-        except Exception:  # noqa: BLE001 - an unknown code is reported on its own
-            return text
-    return text
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -462,7 +451,7 @@ def _drop_layout_rows(name, header, numbers, columns, problems):
     return array("q", (numbers[i] for i in kept)), [[col[i] for i in kept] for col in columns]
 
 
-_ENCODING_NAMES = {
+ENCODING_NAMES = {
     "tcvn3": ("TCVN3 (ABC, phông .VnTime)", "TCVN3 (ABC, .VnTime fonts)"),
     "vni": ("VNI (phông VNI-Times)", "VNI (VNI-Times fonts)"),
 }
@@ -506,7 +495,7 @@ def _clean_columns(name, header, numbers, columns, problems) -> list[Problem]:
             for what in result.removed:
                 removed.setdefault(what, [0, (numbers[i], col)])[0] += 1
     for encoding, (count, (row, col), before, after) in converted.items():
-        vi_name, en_name = _ENCODING_NAMES[encoding]
+        vi_name, en_name = ENCODING_NAMES[encoding]
         fields = {"count": count, "before": before, "after": after}
         notes.append(
             Problem(

@@ -24,7 +24,7 @@ STATUSES = ("documented", "approximate", "assumed")
 PILOT_COLUMNS = ("unit", "model", "start", "start_precision", "start_status")
 PILOT_OPTIONAL = ("end", "source")
 PANEL_COLUMNS = ("unit", "period", "indicator", "value")
-PANEL_OPTIONAL = ("note",)
+PANEL_OPTIONAL = ("note", "confirmed")  # confirmed: "x" keeps a value far from the others
 COMMENT_COLUMNS = ("unit", "model", "comment")
 COMMENT_OPTIONAL = ("author", "date")
 META_KEYS = ("name", "province", "synthetic", "description", "source", "data_end")
@@ -57,6 +57,10 @@ class Source:
 
     def content_hash(self) -> str:
         raise NotImplementedError
+
+    def notes(self) -> list[Problem]:
+        """What the source changed while reading that is not in its tables' ``notes``."""
+        return []
 
 
 class FolderSource(Source):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..exceptions import UnitError
 from ..labels import both
+from .table_layout import classify_label
 
 # Longest first, so that "thanh pho" is dropped before a bare "tp".
 _PREFIXES = ("thanh pho", "thi xa", "huyen", "quan", "tp.", "tp", "tx.", "tx")
@@ -106,6 +107,39 @@ def _unit_from_row(row) -> Unit:
 
 
 @cache
+def merged_2025() -> dict[str, tuple[str, str]]:
+    """Legacy province code -> (code of the province it merged into in 2025, that province's
+    name), for the provinces merged on 12 June 2025 (63 to 34), from the conversion table that
+    ``vietnamadminunits`` ships (its ``DICT_PROVINCE``: new province -> old provinces)."""
+    import json
+    from importlib.resources import files
+
+    data = json.loads(
+        files("vietnamadminunits").joinpath("data/converter_2025.json").read_text("utf-8")
+    )
+    from vietnamadminunits.database import query
+
+    new_names = {
+        r["provinceKey"]: r["provinceShort"]
+        for r in query("SELECT DISTINCT provinceKey, provinceShort FROM admin_units")
+    }
+    by_key = {
+        fold(name).replace(" ", ""): code
+        for code, name in zip(_provinces()["province_code"], _provinces()["province_name"])
+    }
+    out = {}
+    for new_key, old_keys in data["DICT_PROVINCE"].items():
+        codes = [by_key[k] for k in old_keys if k in by_key]
+        if len(old_keys) < 2 or not codes:
+            continue  # unchanged in 2025
+        # the new province is named after (and keyed by) one of the old ones
+        new_code = by_key.get(new_key, codes[0])
+        for code in codes:
+            out[code] = (new_code, new_names.get(new_key, new_key))
+    return out
+
+
+@cache
 def _provinces() -> pd.DataFrame:
     t = unit_table()
     return t[["province_code", "province_name", "province_short", "province_key"]].drop_duplicates(
@@ -165,10 +199,19 @@ class UnitMatcher:
         )
         raise UnitError(vi, en, raw, candidates)
 
+    def _fail_named(self, key: str, raw: str, **fields: str):
+        vi, en = both(key, value=raw, province=self.province_name or "–", **fields)
+        raise UnitError(vi, en, raw, [])
+
     def _resolve(self, raw: str) -> Unit:
         text = unicodedata.normalize("NFC", raw).strip()
         if text == "":
             self._fail("err_unit_empty", raw, [])
+        what = classify_label(text)
+        if what == "totals":
+            self._fail("err_totals_row", raw, [])
+        if what == "signature":
+            self._fail("err_signature_block", raw, [])
         if text.isdigit():
             code = text.zfill(3)
             hit = self.table[self.table["code"] == code]
@@ -196,6 +239,13 @@ class UnitMatcher:
         has_marks = (
             fold(typed) != re.sub(r"\s+", " ", typed.replace("_", " ").replace("-", " ")).strip()
         )
+        if prefix is None and "," not in text and self.province_code is not None:
+            province_key = _split_prefix(fold(self.province_name), _PROVINCE_PREFIXES)[1]
+            if key == province_key:
+                # A bare "Sơn La" is the province (its totals row), never silently the city.
+                same = scope[scope["key"] == key]
+                name = same.iloc[0]["name"] if len(same) else self.province_name
+                self._fail_named("err_province_name_as_unit", raw, city=name)
         if key == "" and prefix in ("thanh pho", "tp", "tp."):
             cities = scope[scope["type"] == "Thành phố"]
             if self.province_code is not None or "," in text:
@@ -218,6 +268,18 @@ class UnitMatcher:
         candidates = self._labels(scope[scope["key"].isin(close_keys)])
         if self.province_code is not None and not (scope["key"] == key).any():
             other = unit_table()[unit_table()["key"] == key]
+            merged = merged_2025()
+            ours = merged.get(self.province_code, (self.province_code, ""))[0]
+            partner = other[[merged.get(c, (c, ""))[0] == ours for c in other["province_code"]]]
+            if len(partner) == 1:
+                # The district's old province merged with ours in 2025: say which and the fix.
+                row = partner.iloc[0]
+                self._fail_named(
+                    "err_unit_merged_province",
+                    raw,
+                    old=row["province_short"],
+                    new=merged[row["province_code"]][1],
+                )
             if len(other):
                 self._fail("err_unit_other_province", raw, self._labels(other))
         self._fail("err_unknown_unit", raw, candidates)

@@ -23,11 +23,19 @@ from .catalog import (
     INDICATOR_COLUMNS,
     KINDS,
     MODEL_COLUMNS,
-    RATING_WORDS,
     builtin_events,
     builtin_indicators,
     builtin_models,
     with_model_lists,
+)
+from .cells import (
+    clean_text,
+    date_order,
+    find_outliers,
+    is_confirmed,
+    outlier_messages,
+    parse_rating,
+    share_hint,
 )
 from .readers import (
     ReadError,
@@ -50,7 +58,7 @@ from .sources import (
     STATUSES,
     Source,
 )
-from .units import Unit, UnitMatcher, fold
+from .units import Unit, UnitMatcher
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class Dataset:
     path: Path | None = None
     content_hash: str = ""
     metadata: dict = field(default_factory=dict)
+    notes: tuple[Problem, ...] = ()
 
     def unit_name(self, code: str) -> str:
         hit = self.units.loc[self.units["unit_code"] == code, "unit_name"]
@@ -136,12 +145,16 @@ class _Loader:
         self.source = source
         self.today = today
         self.problems: list[Problem] = []
+        self.notes: list[Problem] = []
 
     def add(self, key: str, where: dict | None = None, **fields: object) -> None:
         self.problems.append(Problem(*both(key, **fields), **(where or {})))
 
     def _table(self, kind, required, optional=(), must_exist=False) -> Table | None:
-        return self.source.table(kind, required, optional, self.problems, must_exist)
+        table = self.source.table(kind, required, optional, self.problems, must_exist)
+        if table is not None:
+            self.notes.extend(table.notes)
+        return table
 
     # -- metadata ------------------------------------------------------------------------------
     def _metadata(self) -> tuple[dict, dict]:
@@ -156,6 +169,15 @@ class _Loader:
         for key in meta:
             if key not in META_KEYS:
                 self.add("err_metadata_key", at(key), known=", ".join(META_KEYS))
+            elif isinstance(meta[key], str) and not meta[key].isascii():
+                # The dataset's name heads every report: legacy-encoded text is converted (with
+                # a note) or refused, never printed as "Bé d÷ liÖu".
+                cleaned = clean_text(meta[key])
+                if cleaned.unsure:
+                    self.add("err_legacy_unsure", at(key), value=meta[key])
+                elif cleaned.changed:
+                    self._note_cleaned(cleaned, at(key))
+                    meta[key] = cleaned.text
         if not isinstance(meta.get("name"), str) or not meta.get("name", "").strip():
             self.add("err_metadata_name", at("name"))
         if not isinstance(meta.get("synthetic"), bool):
@@ -172,6 +194,19 @@ class _Loader:
         else:
             meta["data_end"] = None
         return meta, {k: at(k) for k in META_KEYS}
+
+    def _note_cleaned(self, cleaned, where: dict) -> None:
+        from .readers import ENCODING_NAMES
+
+        if cleaned.encoding:
+            vi_name, en_name = ENCODING_NAMES[cleaned.encoding]
+            fields = {"count": 1, "before": cleaned.original, "after": cleaned.text}
+            vi = both("note_legacy_converted", encoding=vi_name, **fields)[0]
+            en = both("note_legacy_converted", encoding=en_name, **fields)[1]
+            self.notes.append(Problem(vi, en, **where))
+        if cleaned.removed:
+            what = ", ".join(cleaned.removed)
+            self.notes.append(Problem(*both("note_invisible_removed", what=what, count=1), **where))
 
     # -- catalogs ------------------------------------------------------------------------------
     def _catalog(self, kind: str, builtin: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -213,6 +248,8 @@ class _Loader:
             )
         )
         events = self._events()
+        measures = zip(indicators["unit_vi"], indicators["unit_en"])
+        self._measures = dict(zip(indicators["code"], measures))
         model_codes = set(models["code"])
         kinds = dict(zip(indicators["code"], indicators["kind"]))
 
@@ -228,6 +265,8 @@ class _Loader:
 
         def unit_of(raw: str, table: Table, i: int) -> str | None:
             u = resolve(raw)
+            if not isinstance(u, UnitError):
+                table.unit_names[raw] = u.short
             if isinstance(u, UnitError):
                 self.problems.append(Problem(u.message_vi, u.message_en, **table.where(i, "unit")))
                 return None
@@ -237,6 +276,7 @@ class _Loader:
         pilots = self._pilots(unit_of, model_codes, panel)
         comments = self._comments(unit_of, model_codes)
 
+        self.notes.extend(self.source.notes())
         if self.problems:
             raise DatasetError(self.problems, self.source.label)
 
@@ -274,6 +314,7 @@ class _Loader:
             path=self.source.path,
             content_hash=self.source.content_hash(),
             metadata=meta_out,
+            notes=tuple(dict.fromkeys(self.notes)),
         )
 
     def _events(self) -> pd.DataFrame:
@@ -282,9 +323,10 @@ class _Loader:
         if table is None:
             return builtin
         rows = []
+        day_first = date_order(table.column("date")) == "day_first"
         for i, rec in enumerate(table.rows):
             try:
-                day, _ = parse_date(rec["date"])
+                day, _ = parse_date(rec["date"], day_first)
             except ReadError as exc:
                 self.add(exc.key, table.where(i, "date"), **exc.fields)
                 continue
@@ -313,6 +355,9 @@ class _Loader:
         # Units, periods and indicators: each distinct text once.
         unit_idx, unit_texts = pd.factorize(np.asarray(table.column("unit"), dtype=object))
         resolved = [resolve(raw) for raw in unit_texts]
+        table.unit_names.update(
+            (raw, u.short) for raw, u in zip(unit_texts, resolved) if not isinstance(u, UnitError)
+        )
         unit_codes = np.array(
             [None if isinstance(u, UnitError) else u.code for u in resolved], dtype=object
         )
@@ -390,14 +435,15 @@ class _Loader:
                 "err_not_whole",
             ),
             ((row_kinds == "rating") & ~np.isin(values, (1.0, 2.0, 3.0, 4.0)), "err_rating"),
-            ((row_kinds == "share") & (values > 1), "err_share"),
+            ((row_kinds == "share") & (values > 1), "err_share_fix"),
         )
         flagged = np.zeros(n, dtype=bool)
         for mask, key in checks:  # the first check that applies, as _read_value does
             hit = fast & mask & ~flagged & ~pd.isna(row_kinds)
             flagged |= hit
             for i in np.flatnonzero(hit):
-                add(i, 4, key, "value", value=texts[i])
+                hint = share_hint(values[i]) if key == "err_share_fix" else {}
+                add(i, 4, key, "value", value=texts[i], **hint)
         for i in np.flatnonzero(reached & ~plain):
             # Without a convention only "1,234" and "1.234" are refused; they need the file's.
             values[i], problem = _read_value(texts[i], row_kinds[i], None)
@@ -439,6 +485,24 @@ class _Loader:
             for k in np.flatnonzero(by["freq"].to_numpy() != first_freq):
                 add(kept[k], 6, "err_mixed_freq", "period", first=table.ref(first_row[k]))
 
+        # Values in the wrong unit of measure (đồng for triệu đồng): far from the other units'.
+        if len(kept):
+            confirmed = table.column("confirmed")
+            check = pd.DataFrame(
+                {
+                    "unit": unit_codes[unit_idx][kept],
+                    "indicator": ind_texts[ind_idx[kept]],
+                    "value": values[kept],
+                }
+            )
+            for outlier in find_outliers(check, kinds):
+                i = kept[outlier.row]
+                if is_confirmed(confirmed[i]):
+                    continue
+                unit_vi, unit_en = self._measures.get(ind_texts[ind_idx[i]], ("", ""))
+                vi, en = outlier_messages(outlier, texts[i], unit_vi, unit_en)
+                found.append((i, 7, Problem(vi, en, **table.where(i, "value"))))
+
         found.sort(key=lambda t: (t[0], t[1]))
         self.problems.extend(p for _, _, p in found)
         note_idx, note_texts = pd.factorize(np.asarray(table.column("note"), dtype=object))
@@ -478,6 +542,8 @@ class _Loader:
         first_year = int(years.min()) if len(years) else None
         last_year = int(years.max()) if len(years) else None
         out, seen = [], {}
+        # dd/mm or mm/dd: read day first only when the file's own dates show that order
+        day_first = date_order([*table.column("start"), *table.column("end")]) == "day_first"
         for i, rec in enumerate(table.rows):
             code = unit_of(rec["unit"], table, i)
             model = rec["model"]
@@ -506,7 +572,7 @@ class _Loader:
                 )
             start = end = None
             try:
-                start, typed = parse_date(rec["start"])
+                start, typed = parse_date(rec["start"], day_first)
                 if precision in PRECISIONS and _PRECISION_RANK[typed] < _PRECISION_RANK[precision]:
                     self.add(
                         "err_precision_mismatch",
@@ -518,7 +584,7 @@ class _Loader:
                 self.add(exc.key, table.where(i, "start"), **exc.fields)
             if rec.get("end", ""):
                 try:
-                    end, _ = parse_date(rec["end"])
+                    end, _ = parse_date(rec["end"], day_first)
                 except ReadError as exc:
                     self.add(exc.key, table.where(i, "end"), **exc.fields)
             if start is not None:
@@ -601,9 +667,9 @@ def _read_value(
     if text.strip() == "":
         return float("nan"), None
     if kind == "rating":
-        word = fold(text)
-        if word in RATING_WORDS:
-            return float(RATING_WORDS[word]), None
+        rating = parse_rating(text)
+        if rating is not None:
+            return float(rating), None
     try:
         value = parse_number(text, decimal_comma)
     except ReadError as exc:
@@ -618,7 +684,7 @@ def _read_value(
     if kind == "rating" and value not in (1, 2, 3, 4):
         return value, ("err_rating", {"value": text})
     if kind == "share" and value > 1:
-        return value, ("err_share", {"value": text})
+        return value, ("err_share_fix", {"value": text, **share_hint(value)})
     return value, None
 
 

@@ -35,7 +35,8 @@ import pandas as pd
 from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
-from .readers import FORMULA_START, ReadError, Table, parse_period
+from .cells import CleanText, clean_text
+from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
 from .sheets import (
     COMMENT_HEADER,
     FIXED_SHEETS,
@@ -85,10 +86,17 @@ class _SheetTable(Table):
 
     def where(self, i: int, column: str | None = None) -> dict:
         sheet = self.sheets[i]
+        place = self.place(i)
         cell = self.cells[i].get(column) if (self.cells and column) else None
         if cell:
-            return {"file": self.file, "sheet": sheet, "cell": f"{sheet}!{cell}"}
-        return {"file": self.file, "sheet": sheet, "row": self.line_numbers[i], "column": column}
+            return {"file": self.file, "sheet": sheet, "cell": f"{sheet}!{cell}", "place": place}
+        return {
+            "file": self.file,
+            "sheet": sheet,
+            "row": self.line_numbers[i],
+            "column": column,
+            "place": place,
+        }
 
     def ref(self, i: int) -> str:
         return f"{self.sheets[i]}!{self.line_numbers[i]}"
@@ -134,9 +142,12 @@ class WorkbookSource(Source):
     the cell (``so_cuoc_hop!D7``). Sheet names are matched ignoring case and diacritics.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, include_hidden: bool = False):
         self.path = Path(path)
         self.label = str(self.path)
+        self.include_hidden = include_hidden  # read values in hidden rows and columns
+        self._cleaned: dict[str, CleanText] = {}  # text cell -> what clean_text made of it
+        self._notes: dict[tuple, list] = {}  # (kind, what) -> [count, where, before, after]
         self._opened = False
         self._book = None
         self._sheets: dict[str, object] = {}  # folded key -> worksheet
@@ -208,11 +219,92 @@ class WorkbookSource(Source):
         return True
 
     def _text(self, ws, cell, problems: list[Problem], decimal: str = ",") -> str:
-        """A cell's text; a formula without a saved value is a problem (and blank)."""
+        """A cell's text; a formula without a saved value is a problem (and blank). Text typed
+        with a legacy font is converted and invisible characters removed (noted), or, when the
+        conversion is not certain, refused."""
         if cell.value is None and cell.coordinate in self._no_value.get(ws.title, ()):
             self._problem("wb_err_formula_no_value", problems, _at(ws, cell.coordinate))
             return ""
-        return _cell_text(cell.value, decimal)
+        text = _cell_text(cell.value, decimal)
+        if text.isascii() or not isinstance(cell.value, str):
+            return text
+        cleaned = self._cleaned.get(text)
+        if cleaned is None:
+            cleaned = self._cleaned[text] = clean_text(text)
+        if cleaned.unsure:
+            self._problem("err_legacy_unsure", problems, _at(ws, cell.coordinate), value=text)
+            return text
+        if cleaned.changed:
+            where = {"file": self.path.name, **_at(ws, cell.coordinate)}
+            if cleaned.encoding:
+                entry = self._notes.setdefault(
+                    ("legacy", cleaned.encoding), [0, where, text, cleaned.text]
+                )
+                entry[0] += 1
+            if cleaned.removed:
+                what = ", ".join(cleaned.removed)
+                self._notes.setdefault(("invisible", what), [0, where, "", ""])[0] += 1
+        return cleaned.text
+
+    def notes(self) -> list[Problem]:
+        """What was converted or removed while reading, one note per kind (first place)."""
+        out = []
+        for (kind, what), (count, where, before, after) in self._notes.items():
+            if kind == "legacy":
+                vi_name, en_name = ENCODING_NAMES[what]
+                fields = {"count": count, "before": before, "after": after}
+                vi = both("note_legacy_converted", encoding=vi_name, **fields)[0]
+                en = both("note_legacy_converted", encoding=en_name, **fields)[1]
+                out.append(Problem(vi, en, **where))
+            else:
+                msgs = both("note_invisible_removed", what=what, count=count)
+                out.append(Problem(*msgs, **where))
+        return out
+
+    def _hidden(self, ws) -> tuple[set[int], set[int]]:
+        """The sheet's hidden rows and columns (numbers); none when they are to be read."""
+        if self.include_hidden:
+            return set(), set()
+        rows = {r for r, dim in ws.row_dimensions.items() if dim.hidden}
+        cols: set[int] = set()
+        for dim in ws.column_dimensions.values():
+            if dim.hidden and dim.min:
+                cols.update(range(dim.min, (dim.max or dim.min) + 1))
+        return rows, cols
+
+    def _check_hidden(self, ws, cells, problems: list[Problem]) -> set[str]:
+        """Refuse values in hidden rows or columns (draft figures imported unseen); returns the
+        coordinates to leave out. ``cells`` are the value cells of the table's rows."""
+        rows, cols = self._hidden(ws)
+        if not rows and not cols:
+            return set()
+        from openpyxl.utils import get_column_letter
+
+        hidden_rows, hidden_cols, skip = set(), set(), set()
+        for cell in cells:
+            if cell.value is None:
+                continue
+            if cell.row in rows:
+                hidden_rows.add(cell.row)
+                skip.add(cell.coordinate)
+            elif cell.column in cols:
+                hidden_cols.add(cell.column)
+                skip.add(cell.coordinate)
+        if hidden_rows:
+            first = min(hidden_rows)
+            text = ", ".join(str(r) for r in sorted(hidden_rows))
+            self._problem(
+                "err_wb_hidden_rows", problems, {"sheet": ws.title, "row": first}, rows=text
+            )
+        if hidden_cols:
+            letters = [get_column_letter(c) for c in sorted(hidden_cols)]
+            self._problem(
+                "err_wb_hidden_columns",
+                problems,
+                {"sheet": ws.title, "column": letters[0]},
+                columns=", ".join(letters),
+            )
+        return skip
 
     def _check_merged(self, ws, from_row: int, problems: list[Problem]) -> set[str]:
         """Report merged ranges reaching row ``from_row`` or below; returns their cells."""
@@ -340,7 +432,9 @@ class WorkbookSource(Source):
         if not ok:
             return None
         rows, lines, cells = [], [], []
-        for row in ws.iter_rows(min_row=header_row + 1):
+        below = list(ws.iter_rows(min_row=header_row + 1))
+        merged = merged | self._check_hidden(ws, [c for row in below for c in row], problems)
+        for row in below:
             by_col = {c.column: c for c in row}
             rec, where = {}, {}
             for name, col in columns.items():
@@ -389,7 +483,13 @@ class WorkbookSource(Source):
             return None
         columns = ["unit", "period", "indicator", "value", "note"]
         return _SheetTable(
-            self.path.name, columns, rows, lines, sheet="", cells=cells, sheets=sheets
+            self.path.name,
+            columns,
+            rows,
+            lines,
+            sheet="",
+            cells=cells,
+            sheets=sheets,
         )
 
     def _grid(self, code: str, ws, matcher, problems):
@@ -423,7 +523,10 @@ class WorkbookSource(Source):
                 continue
             seen[text] = cell.coordinate
             periods[cell.column] = (text, cell.coordinate)
-        for row in ws.iter_rows(min_row=header_row + 1):
+        below = list(ws.iter_rows(min_row=header_row + 1))
+        hidden = self._check_hidden(ws, [c for row in below for c in row], problems)
+        merged = merged | hidden
+        for row in below:
             by_col = {c.column: c for c in row}
             name_cell = by_col.get(1)
             code_cell = by_col.get(code_col) if code_col else None
@@ -504,6 +607,13 @@ def _check_package(path: Path) -> tuple[str, dict] | None:
     with path.open("rb") as fh:
         head = fh.read(8)
     if head == _CFB_SIGNATURE:
+        # An OLE container: Excel 97-2003 (.xls) holds a "Workbook" (or "Book") stream, an
+        # encrypted .xlsx an "EncryptedPackage"; directory names are UTF-16 in the file.
+        data = path.read_bytes()[: 1 << 20]
+        if "EncryptedPackage".encode("utf-16-le") not in data and (
+            "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data
+        ):
+            return "err_wb_xls", {}
         return "err_wb_encrypted", {}
     if not head.startswith(_ZIP_SIGNATURES):
         return "err_wb_not_xlsx", {}
@@ -652,7 +762,13 @@ def _chunks(fh, size: int = 1 << 20):
 # ---------------------------------------------------------------------------------------------
 
 
-def import_workbook(workbook: str | Path, outdir: str | Path, *, today: date | None = None) -> Path:
+def import_workbook(
+    workbook: str | Path,
+    outdir: str | Path,
+    *,
+    today: date | None = None,
+    include_hidden: bool = False,
+) -> Path:
     """Validate a workbook and write it as a dataset folder.
 
     Parameters
@@ -664,6 +780,8 @@ def import_workbook(workbook: str | Path, outdir: str | Path, *, today: date | N
         temporary sibling folder, then moved into place in one step.
     today : date, optional
         Passed to the validation (years after it are errors).
+    include_hidden : bool
+        Read values in hidden rows and columns instead of refusing them.
 
     Returns
     -------
@@ -684,7 +802,7 @@ def import_workbook(workbook: str | Path, outdir: str | Path, *, today: date | N
     _check_outdir(out)
     if not source.is_file():
         raise DatasetError([Problem(*both("err_no_dataset", path=str(source)))], str(source))
-    dataset = validate_source(WorkbookSource(source), today=today)
+    dataset = validate_source(WorkbookSource(source, include_hidden=include_hidden), today=today)
     files = _dataset_files(dataset)
 
     out.parent.mkdir(parents=True, exist_ok=True)
