@@ -316,3 +316,16 @@ def legacy_glyph_text(raw: bytes) -> str | None:
     if as_1258 is not None and _score(as_1258) <= legacy_score:
         return None
     return unicodedata.normalize("NFC", glyphs)
+
+
+def decode_as(text: str, encoding: Encoding) -> Conversion:
+    """``text`` read in ``encoding`` because the rest of its file is: for the texts that show
+    no glyph of their own that only legacy text has ("Quúnh Nhai" is TCVN3 for Quỳnh Nhai, but
+    ú is a Vietnamese letter too). Converted only when the reading differs and every word of it
+    is a possible Vietnamese syllable."""
+    if text.isascii() or any(ord(ch) > 0xFF for ch in text):
+        return Conversion(text)
+    out = unicodedata.normalize("NFC", _DECODERS[encoding](text))
+    if out != text and _score(out) == 0:
+        return Conversion(out, encoding)
+    return Conversion(text)

@@ -22,7 +22,7 @@ from ..exceptions import Problem
 from ..labels import both
 from . import table_layout as layout
 from .cells import clean_text, refuse_value
-from .legacy import legacy_glyph_text
+from .legacy import decode_as, legacy_glyph_text
 
 _EXCEL_EPOCH = date(1899, 12, 30)  # Excel's 1900 date system, after its 1900 leap-year bug
 
@@ -494,6 +494,20 @@ def _clean_columns(name, header, numbers, columns, problems) -> list[Problem]:
                 entry[0] += 1
             for what in result.removed:
                 removed.setdefault(what, [0, (numbers[i], col)])[0] += 1
+    if len(converted) == 1 and not any(
+        ord(ch) > 0xFF for cells in columns for cell in cells if not cell.isascii() for ch in cell
+    ):
+        # A legacy file through and through (no Unicode Vietnamese left in it): the cells with
+        # no telling glyph are read in the file's encoding too ("Quúnh Nhai", "Mai Sôn").
+        (encoding,) = converted
+        for cells in columns:
+            for i, cell in enumerate(cells):
+                if cell.isascii():
+                    continue
+                result = decode_as(cell, encoding)
+                if result.encoding:
+                    cells[i] = result.text
+                    converted[encoding][0] += 1
     for encoding, (count, (row, col), before, after) in converted.items():
         vi_name, en_name = ENCODING_NAMES[encoding]
         fields = {"count": count, "before": before, "after": after}

@@ -266,10 +266,11 @@ class UnitMatcher:
             self._fail("err_unit_ambiguous", raw, self._labels(hit))
         close_keys = difflib.get_close_matches(key, scope["key"].unique().tolist(), n=3, cutoff=0.6)
         candidates = self._labels(scope[scope["key"].isin(close_keys)])
-        if self.province_code is not None and not (scope["key"] == key).any():
+        scope_province = pcode if "," in text else self.province_code
+        if scope_province is not None and not (scope["key"] == key).any():
             other = unit_table()[unit_table()["key"] == key]
             merged = merged_2025()
-            ours = merged.get(self.province_code, (self.province_code, ""))[0]
+            ours = merged.get(scope_province, (scope_province, ""))[0]
             partner = other[[merged.get(c, (c, ""))[0] == ours for c in other["province_code"]]]
             if len(partner) == 1:
                 # The district's old province merged with ours in 2025: say which and the fix.
@@ -280,7 +281,7 @@ class UnitMatcher:
                     old=row["province_short"],
                     new=merged[row["province_code"]][1],
                 )
-            if len(other):
+            if len(other) and self.province_code is not None:
                 self._fail("err_unit_other_province", raw, self._labels(other))
         self._fail("err_unknown_unit", raw, candidates)
 

@@ -266,7 +266,7 @@ class _Loader:
         def unit_of(raw: str, table: Table, i: int) -> str | None:
             u = resolve(raw)
             if not isinstance(u, UnitError):
-                table.unit_names[raw] = u.short
+                table.unit_names[raw] = _display(u)
             if isinstance(u, UnitError):
                 self.problems.append(Problem(u.message_vi, u.message_en, **table.where(i, "unit")))
                 return None
@@ -355,9 +355,9 @@ class _Loader:
         # Units, periods and indicators: each distinct text once.
         unit_idx, unit_texts = pd.factorize(np.asarray(table.column("unit"), dtype=object))
         resolved = [resolve(raw) for raw in unit_texts]
-        table.unit_names.update(
-            (raw, u.short) for raw, u in zip(unit_texts, resolved) if not isinstance(u, UnitError)
-        )
+        for raw, u in zip(unit_texts, resolved):
+            if not isinstance(u, UnitError):
+                table.unit_names[raw] = _display(u)
         unit_codes = np.array(
             [None if isinstance(u, UnitError) else u.code for u in resolved], dtype=object
         )
@@ -648,6 +648,12 @@ class _Loader:
                 (code, rec["model"], rec["comment"], rec.get("author", ""), rec.get("date", ""))
             )
         return pd.DataFrame(out, columns=columns)
+
+
+def _display(unit: Unit) -> str:
+    """A unit's name in messages: short ("Mường La"), in full where the short name is also
+    the province's ("Thành phố Sơn La")."""
+    return unit.name if unit.short == unit.province_short else unit.short
 
 
 def _take_strings(uniques: np.ndarray, idx: np.ndarray):
