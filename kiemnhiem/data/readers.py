@@ -462,6 +462,12 @@ def _clean_columns(name, header, numbers, columns, problems) -> list[Problem]:
     notes saying so (one per file and kind, with the first place and an example). A cell that
     looks legacy but cannot be converted with certainty is a problem."""
     notes: list[Problem] = []
+    # Before any conversion: the columns holding no Unicode Vietnamese of their own (nothing
+    # beyond Latin-1), which a legacy font may have typed throughout.
+    pure = [
+        not any(ord(ch) > 0xFF for cell in cells if not cell.isascii() for ch in cell)
+        for cells in columns
+    ]
     converted: dict[str, list] = {}  # encoding -> [count, first (row, column), before, after]
     removed: dict[str, list] = {}  # what -> [count, first (row, column)]
     for col, cells in zip(header, columns):
@@ -494,13 +500,13 @@ def _clean_columns(name, header, numbers, columns, problems) -> list[Problem]:
                 entry[0] += 1
             for what in result.removed:
                 removed.setdefault(what, [0, (numbers[i], col)])[0] += 1
-    if len(converted) == 1 and not any(
-        ord(ch) > 0xFF for cells in columns for cell in cells if not cell.isascii() for ch in cell
-    ):
-        # A legacy file through and through (no Unicode Vietnamese left in it): the cells with
-        # no telling glyph are read in the file's encoding too ("Quúnh Nhai", "Mai Sôn").
+    if len(converted) == 1:
+        # In a legacy file, the cells of a column with no Unicode Vietnamese of its own that
+        # show no telling glyph are read in the file's encoding too ("Quúnh Nhai", "Mai Sôn").
         (encoding,) = converted
-        for cells in columns:
+        for cells, legacy_column in zip(columns, pure):
+            if not legacy_column:
+                continue
             for i, cell in enumerate(cells):
                 if cell.isascii():
                     continue

@@ -155,6 +155,8 @@ def expected_problem(case: dict, err: str) -> tuple[str, str]:
                 continue
         if place and f"({place})" not in location:
             continue
+        if case.get("message") and case["message"] not in vi:
+            continue
         return vi, en
     raise AssertionError(f"no problem at {where} {row} {spot} {place} in:\n{err}")
 
@@ -170,8 +172,6 @@ def check_refusal(case: dict, err: str) -> None:
     # one language a line: the locations use their own words
     assert not re.search(r"\b(row|column|sheet)\b", loc_vi), vi
     assert not re.search(r"\b(dòng|cột|trang)\b", loc_en), en
-    if case.get("message"):
-        assert case["message"] in message_vi, (case["message"], vi)
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c["case"] for c in REFUSED])

@@ -12,17 +12,19 @@ from kiemnhiem.data.readers import ReadError, decode_bytes, parse_date, parse_nu
 TEXT = "Huyện Phù Yên;Quỳnh Nhai"
 
 
-def _corpus_encoder():
-    """The Windows-1258 encoder of the corpus generator (one copy of it, not two)."""
+def _corpus_module():
+    """The corpus generator, for its encoders (one copy of each, not two)."""
+    if "make_corpus" in sys.modules:
+        return sys.modules["make_corpus"]
     path = Path(__file__).parent / "corpus" / "make_corpus.py"
     spec = importlib.util.spec_from_file_location("make_corpus", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)  # its dataclasses look themselves up there
     spec.loader.exec_module(module)
-    return module.to_cp1258
+    return module
 
 
-to_cp1258 = _corpus_encoder()
+to_cp1258 = _corpus_module().to_cp1258
 
 
 @pytest.mark.parametrize(

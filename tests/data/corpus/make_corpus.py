@@ -119,6 +119,56 @@ def to_cp1258(text: str) -> bytes:
     return b"".join(out)
 
 
+# Legacy encodings, written here from the codes' definitions and independent of kiemnhiem's
+# tables (the corpus then checks one against the other). Each string lists a vowel's forms in
+# the order plain, huyền, hỏi, ngã, sắc, nặng.
+_FORMS = {
+    "a": "aàảãáạ", "ă": "ăằẳẵắặ", "â": "âầẩẫấậ", "e": "eèẻẽéẹ", "ê": "êềểễếệ",
+    "i": "iìỉĩíị", "o": "oòỏõóọ", "ô": "ôồổỗốộ", "ơ": "ơờởỡớợ", "u": "uùủũúụ",
+    "ư": "ưừửữứự", "y": "yỳỷỹýỵ",
+}  # fmt: skip
+# TCVN3 (ABC): one byte per form (plain a e i o u y are ASCII), shown as Windows-1252 glyphs.
+_TCVN3 = {
+    "a": "aµ¶·¸¹", "ă": "¨»¼½¾Æ", "â": "©ÇÈÉÊË", "e": "eÌÎÏÐÑ", "ê": "ªÒÓÔÕÖ",
+    "i": "i×ØÜÝÞ", "o": "oßáâãä", "ô": "«åæçèé", "ơ": "¬êëìíî", "u": "uïñòóô",
+    "ư": "\u00adõö÷øù", "y": "yúûüýþ",
+}  # fmt: skip
+_TCVN3_CAPITALS = {"Ă": "¡", "Â": "¢", "Ê": "£", "Ô": "¤", "Ơ": "¥", "Ư": "¦", "Đ": "§", "đ": "®"}
+
+
+def to_tcvn3(text: str) -> str:
+    """Text as typed with a .VnTime font, as a Unicode program shows it."""
+    table = dict(_TCVN3_CAPITALS)
+    for vowel, forms in _FORMS.items():
+        for form, glyph in zip(forms, _TCVN3[vowel]):
+            table.setdefault(form, glyph)
+    return "".join(table.get(ch, ch) for ch in unicodedata.normalize("NFC", text))
+
+
+def to_vni(text: str) -> str:
+    """Text as typed with a VNI-Times font: base letter then diacritic glyphs."""
+    tones = "øûõùï"  # huyền, hỏi, ngã, sắc, nặng after a e o u y ơ ư
+    hat = "àåãáä"  # the same after â ê ô (written a e o + â)
+    breve = "èúüéë"  # the same after ă (written a + ê)
+    lower = {"đ": "ñ", "ơ": "ô", "ư": "ö", "â": "aâ", "ê": "eâ", "ô": "oâ", "ă": "aê"}
+    for vowel, forms in _FORMS.items():
+        for k, form in enumerate(forms[1:]):
+            if vowel in "aeouy":
+                lower[form] = vowel + tones[k]
+            elif vowel in "âêô":
+                lower[form] = vowel.replace("â", "a").replace("ê", "e").replace("ô", "o") + hat[k]
+            elif vowel == "ă":
+                lower[form] = "a" + breve[k]
+            elif vowel in "ơư":
+                lower[form] = lower[vowel] + tones[k]
+            elif vowel == "i":
+                lower[form] = "ìæóíò"[k]
+    lower["ỵ"] = "î"
+    table = dict(lower)
+    table.update({k.upper(): v.upper() for k, v in lower.items()})
+    return "".join(table.get(ch, ch) for ch in unicodedata.normalize("NFC", text))
+
+
 # ---------------------------------------------------------------------------------------------
 # Workbooks, written as raw Office Open XML
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +219,8 @@ class Sheet:
     state: str | None = None  # "hidden", "veryHidden"
     merged: list[str] = field(default_factory=list)
     prolog: str = ""  # text between the XML declaration and the root (the XML bomb)
+    hidden_rows: list[int] = field(default_factory=list)
+    hidden_columns: list[int] = field(default_factory=list)
     padding: int = 0  # bytes of blanks inside sheetData (the zip bomb)
 
 
@@ -216,12 +268,18 @@ def _sheet_xml(sheet: Sheet, strings: dict[str, int]) -> list:
             else:
                 index = strings.setdefault(str(value), len(strings))
                 cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
-        body.append(f'<row r="{row}">{"".join(cells)}</row>')
+        hidden = ' hidden="1"' if row in sheet.hidden_rows else ""
+        body.append(f'<row r="{row}"{hidden}>{"".join(cells)}</row>')
     merged = ""
     if sheet.merged:
         refs = "".join(f'<mergeCell ref="{m}"/>' for m in sheet.merged)
         merged = f'<mergeCells count="{len(sheet.merged)}">{refs}</mergeCells>'
-    head = f'{_DECL}{sheet.prolog}<worksheet xmlns="{_MAIN}" xmlns:r="{_DOC_REL}"><sheetData>'
+    cols = "".join(
+        f'<col min="{c}" max="{c}" width="9" hidden="1" customWidth="1"/>'
+        for c in sheet.hidden_columns
+    )
+    cols = f"<cols>{cols}</cols>" if cols else ""
+    head = f'{_DECL}{sheet.prolog}<worksheet xmlns="{_MAIN}" xmlns:r="{_DOC_REL}">{cols}<sheetData>'
     tail = f"{''.join(body)}</sheetData>{merged}</worksheet>"
     pieces: list = [head.encode("utf-8")]
     if sheet.padding:
@@ -422,7 +480,7 @@ def png_1x1() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def cfb_encrypted() -> bytes:
+def cfb_encrypted(streams: tuple[str, str] = ("EncryptionInfo", "EncryptedPackage")) -> bytes:
     """The compound-file (OLE/CFB) container Excel writes for a password-protected workbook.
 
     Only its skeleton: the header, a FAT sector and a directory naming the ``EncryptionInfo``
@@ -449,8 +507,8 @@ def cfb_encrypted() -> bytes:
 
     directory = (
         entry("Root Entry", 5, child=1)
-        + entry("EncryptionInfo", 2, right=2)
-        + entry("EncryptedPackage", 2)
+        + entry(streams[0], 2, right=2)
+        + entry(streams[1], 2)
         + entry("", 0)
     )
     return bytes(header) + fat_sector + directory
@@ -656,6 +714,128 @@ def csv_cases(ref: dict[str, str]) -> dict[str, dict[str, bytes | str | None]]:
     case(
         "metadata_not_json", metadata_json=meta.replace('"synthetic": true,', "'synthetic': true,")
     )
+
+    # -- issue 14: what district offices send ---------------------------------------------------
+    names = ("Thành phố Sơn La", "Quỳnh Nhai", "Phù Yên", "Mai Sơn")
+
+    def legacy_units(rows, encode):
+        """Unit names (and the pilots' sources) typed with a legacy font."""
+        return [rows[0]] + [[encode(r[0]), *r[1:]] for r in rows[1:]]
+
+    # read as the reference
+    grouped_comma = map_values(vrows, lambda v, r: vi_grouped(v))
+    case(
+        "thousands_dots_comma_file",  # LibreOffice in Vietnamese: 2.150,5 and 1.010, comma file
+        panel_csv=render(grouped_comma),
+    )
+    case(
+        "tcvn3_names_utf8",  # .VnTime names in a UTF-8 file: "Thµnh phè S¬n La", "Quúnh Nhai"
+        pilots_csv=render(legacy_units(prows, to_tcvn3)),
+        panel_csv=render(legacy_units(vrows, to_tcvn3)),
+    )
+    case(
+        "vni_names_utf8",  # VNI-Times names: "Thaønh phoá Sôn La", "Mai Sôn"
+        pilots_csv=render(legacy_units(prows, to_vni)),
+        panel_csv=render(legacy_units(vrows, to_vni)),
+    )
+    case(
+        "tcvn3_bytes",  # saved by a program using .VnTime: the TCVN3 bytes themselves
+        panel_csv=to_tcvn3(panel).encode("latin-1"),
+    )
+    case(
+        "vni_bytes",  # the same with VNI-Times, semicolons, decimal commas
+        pilots_csv=to_vni(render(prows, ";")).encode("latin-1"),
+    )
+    legacy_meta = json.loads(meta)
+    legacy_meta["name"] = to_tcvn3(legacy_meta["name"])
+    case(
+        "tcvn3_dataset_name",  # the name every report prints, typed with .VnTime
+        metadata_json=json.dumps(legacy_meta, ensure_ascii=False, indent=2) + "\n",
+    )
+    hidden = {"Thành phố Sơn La": "Thành\u00a0phố Sơn\u200b La", "Quỳnh Nhai": "Quỳnh\u00ad Nhai",
+              "Phù Yên": "\ufeffPhù Yên", "Mai Sơn": "Mai\u200d Sơn"}  # fmt: skip
+    case(
+        "invisible_characters",  # zero-width space and joiner, soft hyphen, BOM, no-break space
+        panel_csv=render([vrows[0]] + [[hidden[r[0]], *r[1:]] for r in vrows[1:]]),
+    )
+    case(
+        "dates_day_first_shown",  # 15/08/2018 shows the order; 01/01/2019 reads either way
+        pilots_csv=edit(edit(pilots, 2, "start", "15/08/2018"), 3, "start", "01/01/2019"),
+    )
+
+    # refused, each with its own message
+    case(
+        "comma_file_thousands_unshown",  # "2.210" in a comma file whose numbers show no mark
+        panel_csv=render(
+            [vrows[0]]
+            + [r for r in vrows[1:] if r[2] == "so_cuoc_hop"]
+            + [["Thành phố Sơn La", "2018", "kinh_phi_hoat_dong", "2.210", ""]]
+        ),
+    )
+    case(
+        "comma_file_thousands_dot_decimal",  # "2.210" where 0.82 shows a decimal dot: 2.21
+        panel_csv=edit(panel, 7, "value", "2.210"),
+    )
+    case("magnitude_dong", panel_csv=edit(panel, 32, "value", "1105500000"))  # đồng
+    case("value_with_unit_word", panel_csv=edit(panel, 2, "value", "15 cuộc"))
+    case("value_dash", panel_csv=edit(panel, 15, "value", "-"))
+    case("value_dots", panel_csv=edit(panel, 27, "value", "..."))
+    case("value_x", panel_csv=edit(panel, 40, "value", "x"))
+    case("value_excel_error", panel_csv=edit(panel, 19, "value", "#REF!"))
+    case("value_rating_word", panel_csv=edit(panel, 3, "value", "HTTNV"))
+    case("share_as_percent_number", panel_csv=edit(panel, 11, "value", "55"))
+    case("legacy_unsure", panel_csv=edit(panel, 26, "unit", "HuyÖn Phuø"))
+    mixed = panel.encode("utf-8").split(b"\n")
+    mixed[39:] = [to_cp1258(line.decode("utf-8")) for line in mixed[39:]]
+    case("mixed_encodings", panel_csv=b"\n".join(mixed))  # lines 40 on: Windows-1258
+    case(
+        "title_lines",  # the report's heading above the header
+        panel_csv="BÁO CÁO SỐ LIỆU CÁC HUYỆN,,,,\n(Kèm theo Công văn số 12),,,,\n" + panel,
+    )
+    case(
+        "repeated_header",  # two files joined by copy and paste
+        panel_csv=panel + "unit,period,indicator,value,note\n",
+    )
+    case("totals_row", panel_csv=panel + "Tổng cộng,2017,so_cuoc_hop,48,\n")
+    case("province_name_row", panel_csv=panel + "Sơn La,2017,so_cuoc_hop,48,\n")
+    case(
+        "signature_block",
+        panel_csv=panel + ',,,,\nNgười lập biểu,,,,\n"(Ký, ghi rõ họ tên)",,,,\nLò Văn A,,,,\n',
+    )
+    case("signature_one_cell", panel_csv=panel + "Thủ trưởng đơn vị\n")
+    case(
+        "notes_column",  # "Ghi chú" beside the panel's own note column name
+        panel_csv=render([r[:4] + [("Ghi chú" if k == 0 else r[4])] for k, r in enumerate(vrows)]),
+    )
+    case(
+        "notes_column_pilots",
+        pilots_csv=render([r + [("Ghi chú" if k == 0 else "")] for k, r in enumerate(prows)]),
+    )
+    case("us_date_unshown", pilots_csv=edit(pilots, 2, "start", "8/1/2018"))  # 1 August?
+    case(
+        "us_dates_shown",  # 12/31/2018 shows month first: never read day first
+        pilots_csv=edit(edit(pilots, 2, "start", "8/1/2018"), 3, "start", "12/31/2018"),
+    )
+    case("date_empty", pilots_csv=edit(pilots, 3, "start", ""))
+    case(
+        "merged_province_unit",  # a Yên Bái district named with the province it merged into
+        metadata_json=json.dumps(national, ensure_ascii=False, indent=2) + "\n",
+        panel_csv=edit(panel, 38, "unit", "Văn Yên, Lào Cai"),
+    )
+    case(
+        "unit_of_merged_province",  # Văn Yên (Yên Bái) in a Lào Cai dataset
+        metadata_json=meta.replace('"Sơn La"', '"Lào Cai"'),
+        panel_csv=render([vrows[0], ["Văn Yên", "2017", "so_cuoc_hop", "9", ""]]),
+        pilots_csv=render([prows[0], ["Bảo Thắng", *prows[1][1:]]]),
+    )
+    garbled = json.loads(meta)
+    garbled["name"] = "Bé d÷ liÖu Phuø"
+    case(
+        "metadata_legacy_unsure",
+        metadata_json=json.dumps(garbled, ensure_ascii=False, indent=2) + "\n",
+    )
+    case("value_with_word_trieu", panel_csv=edit(panel, 30, "value", "980,25 triệu"))
+    del names
     return cases
 
 
@@ -812,6 +992,70 @@ def workbook_cases(ref: dict[str, str]) -> dict[str, object]:
     case("wb_xml_bomb_shared_strings", entity_strings, strings_prolog=BILLION_LAUGHS)
     # workbook.xml is parsed by lxml (entities left unresolved), not defusedxml: declared only.
     case("wb_xml_bomb_workbook", book_prolog=BILLION_LAUGHS)
+
+    # -- issue 14 --
+    def tcvn3_names(sheets):
+        for s in sheets:
+            for ref_, v in list(s.cells.items()):
+                if ref_.startswith("A") and isinstance(v, str) and s.name in INDICATORS:
+                    if ref_ not in ("A1", "A2", "A5"):
+                        s.cells[ref_] = to_tcvn3(v)
+        sheet(sheets, "thi_diem").cells["A3"] = to_tcvn3("Phù Yên")
+
+    case("wb_tcvn3_names", tcvn3_names)  # read: names typed with .VnTime
+
+    def hidden_row(sheets):
+        s = sheet(sheets, "so_cuoc_hop")
+        s.cells.update({"A10": "Huyện Mai Sơn (nháp)", "B10": "125", "C10": 99})
+        s.hidden_rows.append(10)
+
+    case("wb_hidden_row", hidden_row)
+
+    def hidden_column(sheets):
+        s = sheet(sheets, "kinh_phi_hoat_dong")
+        s.cells.update({"G5": 2016, "G6": 2000, "G7": 1100})
+        s.hidden_columns.append(7)
+
+    case("wb_hidden_column", hidden_column)
+
+    def totals(sheets):
+        cells = sheet(sheets, "so_cuoc_hop").cells
+        cells["A10"], cells["C10"] = "Tổng cộng", 48
+
+    case("wb_totals_row", totals)
+
+    def province_row(sheets):
+        cells = sheet(sheets, "so_cuoc_hop").cells
+        cells["A10"], cells["C10"] = "Sơn La", 48
+
+    case("wb_province_row", province_row)
+
+    def signature(sheets):
+        cells = sheet(sheets, "so_cuoc_hop").cells
+        cells["A11"], cells["D11"] = "Người lập biểu", "Thủ trưởng đơn vị"
+
+    case("wb_signature_block", signature)
+
+    def dash(sheets):
+        sheet(sheets, "so_cuoc_hop").cells["E7"] = "-"
+
+    case("wb_value_dash", dash)
+
+    def in_dong(sheets):
+        sheet(sheets, "kinh_phi_hoat_dong").cells["E8"] = 1105500000
+
+    case("wb_magnitude_dong", in_dong)
+
+    def us_date(sheets):
+        sheet(sheets, "thi_diem").cells["C3"] = "8/1/2018"
+
+    case("wb_us_date", us_date)
+
+    def rating_in_count(sheets):
+        sheet(sheets, "so_cuoc_hop").cells["D9"] = "Hoàn thành tốt nhiệm vụ"
+
+    case("wb_rating_word_in_count", rating_in_count)
+    cases["wb_xls"] = cfb_encrypted(("Workbook", "SummaryInformation"))
     cases["wb_encrypted"] = cfb_encrypted()
     cases["wb_png_renamed"] = png_1x1()
     cases["wb_text_renamed"] = render(rows_of(ref["panel.csv"])[:6], ";").encode("utf-8")
