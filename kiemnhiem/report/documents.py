@@ -53,19 +53,17 @@ from .. import __version__
 from ..exceptions import ParameterError, RunError
 from ..labels import both, check_lang, format_number, format_percent, label
 from ..stats.evaluation import chance_verdicts, evaluate_all, evaluate_pilot, pilot_series
+from .frames import indicator_table, summary_table
+from .indicators import indicator_info, model_label
 from .plots import figure_png, plot_before_after, plot_series
-from .tables import (
+from .text import (
     VERDICTS,
     chance_text,
     format_difference,
-    indicator_info,
     indicator_notes,
-    indicator_table,
     interval_text,
     method_markdown,
-    model_label,
     provenance_markdown,
-    summary_table,
     verdict_code,
     verdict_text,
 )
@@ -1358,7 +1356,7 @@ def _inline(p, text: str, *, italic: bool = False) -> None:
 
 
 def _markdown(doc: Document, text: str, *, numbering: int) -> None:
-    """The few Markdown blocks :mod:`kiemnhiem.report.tables` writes: ``#`` headings and
+    """The few Markdown blocks :mod:`kiemnhiem.report.text` writes: ``#`` headings and
     paragraphs."""
     for block in (b.strip() for b in text.split("\n\n")):
         if not block:

@@ -26,7 +26,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
-from .tables import IndicatorInfo, indicator_info, model_label
+from .indicators import IndicatorInfo, indicator_info, model_label
 
 # Colours from the Okabe-Ito palette: distinguishable with common colour-vision deficiencies.
 _PILOT = "#0072B2"

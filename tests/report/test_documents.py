@@ -42,7 +42,8 @@ from kiemnhiem.report.documents import (
     convert_to_pdf,
     write_docx,
 )
-from kiemnhiem.report.tables import chance_text, indicator_info, model_label, verdict_text
+from kiemnhiem.report.indicators import indicator_info, model_label
+from kiemnhiem.report.text import chance_text, verdict_text
 from kiemnhiem.stats.evaluation import evaluate_all
 
 UNIT, UNIT_CODE, MODEL = "Phù Yên", "122", "tuyengiao_ttct"
