@@ -202,8 +202,8 @@ def _fork_server(jobs_q, done_q, workers: int) -> None:
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
+    import kiemnhiem.report.html  # noqa: F401 (imports frames, text and indicators)
     import kiemnhiem.report.plots  # noqa: F401
-    import kiemnhiem.report.tables  # noqa: F401
     import kiemnhiem.stats.evaluation  # noqa: F401
 
     exporter = HTMLExporter(exclude_input=True, embed_images=True)

@@ -34,7 +34,8 @@ import openpyxl
 import pytest
 
 from kiemnhiem.data.dataset import load_dataset
-from kiemnhiem.data.workbook import import_workbook, write_template
+from kiemnhiem.data.template import write_template
+from kiemnhiem.data.workbook import import_workbook
 from kiemnhiem.exceptions import DatasetError
 from kiemnhiem.labels import label
 from kiemnhiem.resources import demo_dir, notebook_path

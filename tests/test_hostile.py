@@ -48,7 +48,8 @@ import pytest
 
 from kiemnhiem.cli import main
 from kiemnhiem.data.dataset import load_dataset
-from kiemnhiem.data.workbook import import_workbook, write_template
+from kiemnhiem.data.template import write_template
+from kiemnhiem.data.workbook import import_workbook
 from kiemnhiem.report.export import export_results
 from kiemnhiem.resources import demo_dir
 

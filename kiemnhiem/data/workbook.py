@@ -46,15 +46,10 @@ from .sheets import (
     TABLE_SHEETS,
 )
 from .sources import META_KEYS, Source
-
-# Compatibility: write_template and parse_years were defined here until issue 16; callers that
-# still import them from this module (tests/test_clients.py, tests/test_hostile.py, branches in
-# flight) keep working. New code imports them from .template.
-from .template import parse_years, write_template  # noqa: F401
 from .units import UnitMatcher, fold
 from .validate import Dataset, validate_source
 
-__all__ = ["WorkbookSource", "import_workbook", "parse_years", "write_template"]
+__all__ = ["WorkbookSource", "import_workbook"]
 
 _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

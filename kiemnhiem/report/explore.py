@@ -21,8 +21,9 @@ from ..data.catalog import indicators_for_model
 from ..exceptions import ParameterError, UnitError
 from ..labels import check_lang, label
 from ..stats.evaluation import evaluate_pilot, pilot_series
+from .frames import indicator_detail_table, style_table
+from .indicators import indicator_info, model_label
 from .plots import figure_png, plot_series, series_alt
-from .tables import indicator_detail_table, indicator_info, model_label, style_table
 
 __all__ = ["ExploreChoice", "build_explorer", "explore_choices", "explore_view"]
 
@@ -90,7 +91,7 @@ def explore_view(
     (Figure, DataFrame)
         :func:`~kiemnhiem.report.plots.plot_series` with the dataset's events (its alt text, from
         :func:`~kiemnhiem.report.plots.series_alt`, is the figure's label: ``fig.get_label()``), and
-        :func:`~kiemnhiem.report.tables.indicator_detail_table` (two text columns).
+        :func:`~kiemnhiem.report.frames.indicator_detail_table` (two text columns).
 
     Raises
     ------

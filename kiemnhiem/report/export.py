@@ -32,7 +32,8 @@ from .. import __version__
 from ..data.readers import FORMULA_START
 from ..exceptions import ParameterError
 from ..labels import both, check_lang, label
-from .tables import indicator_info, indicator_notes, model_label, verdict_text
+from .indicators import indicator_info, model_label
+from .text import indicator_notes, verdict_text
 
 __all__ = [
     "ESTIMATE_COLUMNS",

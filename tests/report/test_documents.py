@@ -2,7 +2,10 @@
 
 The documents are saved to bytes and reopened with python-docx, so the checks see what a
 reader's word processor sees. Expected values come from the evaluation frames and the label
-catalog, or from the layout rules of Decree 30/2020/NĐ-CP written out by hand.
+catalog, or from the layout rules of Decree 30/2020/NĐ-CP written out by hand. The layout checks
+(title block, page set-up, fonts, header and footer, issuer and classification) test
+:mod:`kiemnhiem.report.docx_layout` through the built documents; the rest test the content
+(:mod:`kiemnhiem.report.documents`).
 
 PDF checks need LibreOffice and poppler-utils. Without them the tests skip, except under
 ``CI=true``, where the lead's CI installs them and a missing program is a failure. LibreOffice
@@ -42,7 +45,8 @@ from kiemnhiem.report.documents import (
     convert_to_pdf,
     write_docx,
 )
-from kiemnhiem.report.tables import chance_text, indicator_info, model_label, verdict_text
+from kiemnhiem.report.indicators import indicator_info, model_label
+from kiemnhiem.report.text import chance_text, verdict_text
 from kiemnhiem.stats.evaluation import evaluate_all
 
 UNIT, UNIT_CODE, MODEL = "Phù Yên", "122", "tuyengiao_ttct"

@@ -13,7 +13,7 @@ from kiemnhiem.data.dataset import load_dataset
 from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.labels import label
 from kiemnhiem.report.explore import build_explorer, explore_choices, explore_view
-from kiemnhiem.report.tables import verdict_label
+from kiemnhiem.report.text import verdict_label
 from kiemnhiem.stats.evaluation import evaluate_pilot
 
 PNG = b"\x89PNG\r\n\x1a\n"
