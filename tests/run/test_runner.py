@@ -402,6 +402,21 @@ def test_english_report_with_documents_joins_the_site(site_copy):
 
 
 @pytest.mark.slow
+def test_cli_only_given_twice_makes_both_reports(site_copy):
+    only = ["--only", "122:tuyengiao_ttct", "--only", "Mộc Châu:tuyengiao_ttct"]
+    argv = ["run", "--out", str(site_copy), "--lang", "en", "--workers", "2", "--quiet"]
+    assert main([*argv, *only]) == 0
+    manifest = read_manifest(site_copy)
+    assert manifest["parameters"]["only"] == ["122:tuyengiao_ttct", "Mộc Châu:tuyengiao_ttct"]
+    made = {e["path"] for e in manifest["reports"] if e["lang"] == "en"}
+    assert made == {"tuyengiao_ttct/122-phu-yen.en.html", "tuyengiao_ttct/123-moc-chau.en.html"}
+    assert {e["status"] for e in manifest["reports"] if e["lang"] == "en"} == {"ok"}
+    for path in made:
+        assert '<html lang="en">' in read_page(site_copy, path)
+    assert site_problems(site_copy) == []
+
+
+@pytest.mark.slow
 def test_unchanged_site_is_kept_without_running(site_copy, monkeypatch):
     manifest = read_manifest(site_copy)
     # Same code as the run that built the site (others may be editing the checkout meanwhile).
