@@ -14,13 +14,12 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..resources import data_dir, package_dir
 
 if TYPE_CHECKING:
     from ..data.dataset import Dataset
-    from .plan import ReportJob
 
 #: Libraries whose version is part of every report's fingerprint.
 KEY_DEPENDENCIES: tuple[str, ...] = (
@@ -35,6 +34,16 @@ KEY_DEPENDENCIES: tuple[str, ...] = (
 )
 #: The manifest's format; part of every fingerprint, so that a new format remakes reports.
 MANIFEST_SCHEMA = 2
+
+
+class ReportIdentity(Protocol):
+    """What a fingerprint needs of a report (a :class:`~kiemnhiem.run.plan.ReportJob`, which
+    imports this module: hence a protocol, not an import)."""
+
+    kind: str
+    unit_code: str
+    model: str
+    lang: str
 
 
 def dataset_digests(ds: Dataset) -> tuple[str, dict[str, str]]:
@@ -147,7 +156,7 @@ class Fingerprints:
             self._model_indicators[model] = sorted(str(c) for c in codes)
         return self._model_indicators[model]
 
-    def inputs(self, job: ReportJob, parameters: Mapping[str, Any]) -> dict[str, str]:
+    def inputs(self, job: ReportIdentity, parameters: Mapping[str, Any]) -> dict[str, str]:
         """What ``job`` run with ``parameters`` depends on, one digest per kind of input (the
         dataset path left out: its content counts, not where it lies)."""
 
@@ -164,7 +173,7 @@ class Fingerprints:
             "versions": digest(self.versions),
         }
 
-    def of(self, job: ReportJob, parameters: Mapping[str, Any]) -> str:
+    def of(self, job: ReportIdentity, parameters: Mapping[str, Any]) -> str:
         """The fingerprint of ``job`` run with ``parameters``."""
         text = json.dumps(self.inputs(job, parameters), sort_keys=True)
         return hashlib.sha256(text.encode("ascii")).hexdigest()
