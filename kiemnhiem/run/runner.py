@@ -10,6 +10,7 @@ by the module whose job it is::
     execute       the reports in a local process pool (or any concurrent.futures executor)
     cluster       ... or on a Dask cluster
     site          the run's folder: outputs, kept files, changes, manifest, index page
+    progress      what the user sees meanwhile
     publish       the run made public through a journal; lock: one run at a time
 
 The site under ``out``::
