@@ -51,7 +51,7 @@ def _env() -> dict:
 
 def _jobs(dataset: str, n: int | None) -> list[tuple[str, str]]:
     from kiemnhiem.data.dataset import load_dataset
-    from kiemnhiem.run.runner import plan_reports
+    from kiemnhiem.run.plan import plan_reports
 
     jobs = [(j.unit_code, j.model) for j in plan_reports(load_dataset(dataset))]
     return jobs[:n] if n else jobs

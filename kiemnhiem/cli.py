@@ -37,8 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=("vi", "en"), default="vi", help=_help("cli_lang"))
     run.add_argument("--formats", default="html", help=_help("cli_formats"))
     run.add_argument("--workers", type=int, default=None, help=_help("cli_workers"))
+    # Repeatable: "--only A B" and "--only A --only B" both ask for A and B.
     run.add_argument(
-        "--only", nargs="+", default=None, metavar="UNIT:MODEL", help=_help("cli_only")
+        "--only",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="UNIT:MODEL",
+        help=_help("cli_only"),
     )
     run.add_argument("--force", action="store_true", help=_help("cli_force"))
     run.add_argument("--scheduler", default=None, help=_help("cli_scheduler"))

@@ -97,7 +97,7 @@ def site_copy(demo_site, tmp_path) -> Path:
 
 
 def fake_execute_report(spec: dict) -> dict:
-    """Stands in for ``runner.execute_report``: an instant report (with its real key results),
+    """Stands in for ``execute.execute_report``: an instant report (with its real key results),
     or a failure for the units (or "summary") listed in ``FAIL_UNITS``."""
     params = spec["parameters"]
     name = params.get("unit") or "summary"
@@ -114,7 +114,7 @@ def fake_execute_report(spec: dict) -> dict:
             "figures": {},
             "documents": {},
         }
-    from kiemnhiem.run.runner import report_results
+    from kiemnhiem.run.execute import report_results
 
     page = (
         f'<!DOCTYPE html><html lang="{params["lang"]}"><head><title>t</title></head>'
@@ -137,17 +137,17 @@ FAIL_UNITS: set[str] = set()
 
 @pytest.fixture
 def fake_reports(monkeypatch):
-    """Reports without kernels: ``runner.execute_report`` replaced, a thread pool to run it,
-    kiemnhiem's code hash frozen (others may edit the checkout meanwhile). Yields
-    ``.executor`` (pass it to ``run_reports``) and ``.fail`` (unit codes, or "summary", whose
-    reports fail)."""
+    """Reports without kernels: ``execute.execute_report`` replaced, a thread pool to run it,
+    kiemnhiem's code hash (``fingerprints.code_hash``) frozen (others may edit the checkout
+    meanwhile). Yields ``.executor`` (pass it to ``run_reports``) and ``.fail`` (unit codes, or
+    "summary", whose reports fail)."""
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from kiemnhiem.run import runner
+    from kiemnhiem.run import execute, fingerprints
 
-    monkeypatch.setattr(runner, "execute_report", fake_execute_report)
-    monkeypatch.setattr(runner, "_code_hash", lambda: "frozen-code")
+    monkeypatch.setattr(execute, "execute_report", fake_execute_report)
+    monkeypatch.setattr(fingerprints, "code_hash", lambda: "frozen-code")
     FAIL_UNITS.clear()
     with ThreadPoolExecutor(2) as pool:
         yield SimpleNamespace(executor=pool, fail=FAIL_UNITS)
@@ -160,14 +160,14 @@ def fake_base(tmp_path_factory):
     from concurrent.futures import ThreadPoolExecutor
 
     from kiemnhiem.resources import demo_dir
-    from kiemnhiem.run import runner as runner_module
+    from kiemnhiem.run import execute, fingerprints
     from kiemnhiem.run.runner import run_reports
 
     root = tmp_path_factory.mktemp("fake-base")
     data = shutil.copytree(demo_dir(), root / "data")
     with pytest.MonkeyPatch.context() as mp, ThreadPoolExecutor(2) as pool:
-        mp.setattr(runner_module, "execute_report", fake_execute_report)
-        mp.setattr(runner_module, "_code_hash", lambda: "frozen-code")
+        mp.setattr(execute, "execute_report", fake_execute_report)
+        mp.setattr(fingerprints, "code_hash", lambda: "frozen-code")
         result = run_reports(data, out=root / "site", executor=pool, quiet=True)
     assert result.exit_code == 0 and result.published
     return root

@@ -2,8 +2,14 @@
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
-from kiemnhiem.cli import main
+import pytest
+
+from kiemnhiem.cli import _parser, main
+from kiemnhiem.data.dataset import load_dataset
+from kiemnhiem.run import runner
+from kiemnhiem.run.plan import plan_reports
 from tests.data.test_dataset import TODAY, good_files, write  # noqa: F401
 
 
@@ -52,3 +58,24 @@ def test_bad_usage_is_exit_2_and_help_is_bilingual():
     help_text = subprocess.run([sys.executable, "-m", "kiemnhiem", "--help"],
                                capture_output=True, text=True).stdout
     assert "Bộ công cụ đánh giá" in help_text and "Evaluation suite" in help_text
+
+
+TWO = ["122:tuyengiao_ttct", "Mộc Châu:tuyengiao_ttct"]
+
+
+@pytest.mark.parametrize(
+    "only", [["--only", *TWO], ["--only", TWO[0], "--only", TWO[1]]], ids=["one", "twice"]
+)
+def test_run_only_keeps_every_report_asked_for(only, tmp_path, monkeypatch):
+    # argparse's nargs="+" alone keeps the last --only: a report asked for went missing, exit 0.
+    assert _parser().parse_args(["run", *only]).only == TWO
+    planned = []
+
+    def plan_only(**kwargs):  # stands in for run_reports: plans, runs nothing
+        jobs = plan_reports(load_dataset(kwargs["dataset"]), only=kwargs["only"])
+        planned.extend((j.unit_code, j.model) for j in jobs)
+        return SimpleNamespace(exit_code=0)
+
+    monkeypatch.setattr(runner, "run_reports", plan_only)
+    assert main(["run", "--out", str(tmp_path / "site"), "--quiet", *only]) == 0
+    assert planned == [("122", "tuyengiao_ttct"), ("123", "tuyengiao_ttct")]

@@ -199,7 +199,7 @@ import sys
 from pathlib import Path
 from kiemnhiem.labels import label
 from kiemnhiem.resources import notebook_path
-from kiemnhiem.run.runner import KERNEL_NAME, execute_report
+from kiemnhiem.run.execute import KERNEL_NAME, execute_report
 
 data, out, classification = sys.argv[1:4]
 res = execute_report({

@@ -34,7 +34,8 @@ from kiemnhiem.run.publish import (
     site_files,
     site_problems,
 )
-from kiemnhiem.run.runner import render_index, run_reports
+from kiemnhiem.run.runner import run_reports
+from kiemnhiem.run.site import render_index
 
 ROOT = Path(__file__).resolve().parents[2]
 POSIX = os.name == "posix"

@@ -1,0 +1,653 @@
+"""Executing reports: one notebook per report through papermill's Python API in a fresh
+kernel (shut down at once; one retry when a kernel dies), HTML export with the offline
+template, the notebook's figures, Word and PDF documents, and the key results; the local
+process pool that runs them and stops them on SIGINT or SIGTERM.
+
+:func:`execute_report` runs in a worker: picklable in, picklable out, never raises but for
+the signals. papermill, nbconvert, nbclient and jupyter_client are imported only inside the
+functions that use them. This module must not import the modules that plan a run, build or
+publish its site (:mod:`.plan`, :mod:`.site`, :mod:`.publish`, :mod:`.runner`), nor dask
+(:mod:`.cluster` imports it).
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures as cf
+import contextlib
+import copy
+import logging
+import math
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import site
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import KiemNhiemError
+from ..labels import both, label
+from ..resources import package_dir, templates_dir
+from .params import declared_parameters
+
+if TYPE_CHECKING:
+    from .params import RunSettings
+    from .plan import ReportJob
+
+logger = logging.getLogger("kiemnhiem")
+
+#: Seconds to wait for a kernel to start.
+KERNEL_START_TIMEOUT = 120
+KERNEL_NAME = "python3"
+#: The output metadata key under which a notebook names a figure, and the names allowed.
+FIGURE_KEY = "kiemnhiem_figure"
+FIGURE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,80}$")
+
+
+def now() -> str:
+    """The local time, ISO 8601 to the second, as reports and manifests record it."""
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# A run's reports on their way to the workers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What the reports of one run share in the workers: the run's id (``token``, to cancel
+    its kernels), the notebooks' text by kind of report, the run's copy of the dataset, its
+    content hash, kiemnhiem's code hash (Dask workers must match it) and the settings."""
+
+    token: str
+    notebooks: Mapping[str, str]
+    dataset_path: str
+    dataset_hash: str
+    code_hash: str
+    settings: RunSettings
+
+    def spec(self, job: ReportJob, parameters: Mapping[str, Any]) -> dict:
+        """What :func:`execute_report` needs for ``job`` (picklable), its notebook reading the
+        run's copy of the dataset."""
+        settings = self.settings
+        if "dataset" in parameters:
+            parameters = {**parameters, "dataset": self.dataset_path}
+        windows = {
+            "pre_years": settings.pre_years,
+            "post_years": settings.post_years,
+            "level": settings.level,
+        }
+        document = None
+        if any(f != "html" for f in settings.formats):
+            document = {
+                "dataset_hash": self.dataset_hash,
+                "kind": job.kind,
+                "unit": job.unit_code,
+                "model": job.model,
+                "lang": job.lang,
+                **windows,
+                "classification": settings.classification,
+            }
+        evaluate = {
+            "dataset_hash": self.dataset_hash,
+            "kind": job.kind,
+            "unit": job.unit_code,
+            "model": job.model,
+            **windows,
+        }
+        return {
+            "key": job.key,
+            "notebook": self.notebooks[job.kind],
+            "evaluate": evaluate,
+            "parameters": dict(parameters),
+            "timeout": settings.timeout,
+            "lang": job.lang,
+            "title": job.title,
+            "figure_suffix": job.figure_suffix,
+            "kernel_name": KERNEL_NAME,
+            "formats": [f for f in settings.formats if f != "html"],
+            "document": document,
+            "token": self.token,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The local pool (any concurrent.futures executor)
+# ---------------------------------------------------------------------------------------------
+
+
+def execute_local(
+    specs: list[dict],
+    executor: cf.Executor,
+    on_done: Callable[[int, dict], None],
+    *,
+    own: bool,
+    token: str,
+) -> None:
+    """Run every spec on ``executor``; ``on_done(i, result)`` in this thread as each finishes.
+
+    On an exception or a signal, pending reports are cancelled and running kernels killed:
+    by stopping the pool when it is ours (``own``), else by the run's ``token``.
+    """
+    futures: dict[cf.Future, int] = {}
+    try:
+        for i, spec in enumerate(specs):
+            futures[executor.submit(execute_report, spec)] = i
+        for future in cf.as_completed(futures):
+            i = futures[future]
+            try:
+                res = future.result()
+            except Exception as exc:  # the worker itself died (BrokenProcessPool, ...)
+                res = failure(
+                    f"{type(exc).__name__}: {exc}", ename=type(exc).__name__, evalue=str(exc)
+                )
+            on_done(i, res)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        if own:
+            stop_pool(executor)
+        else:  # threads of this process cannot be stopped, their kernels can
+            cancel_kernels(token)
+        raise
+    if own:
+        executor.shutdown(wait=True)
+
+
+def declared_in(notebook: Path, pool: cf.Executor | None) -> list[str]:
+    """:func:`~kiemnhiem.run.params.declared_parameters`, in the pool when there is one
+    (papermill is imported there already), else here."""
+    if pool is not None:
+        try:
+            return pool.submit(declared_parameters, str(notebook)).result()
+        except (OSError, RuntimeError):  # BrokenProcessPool is a RuntimeError
+            pass  # the pool's own failure shows when the reports run
+    return declared_parameters(notebook)
+
+
+def start_pool(n: int) -> cf.ProcessPoolExecutor:
+    """A pool of ``n`` processes, started now (they warm up while the parent checks)."""
+    pool = cf.ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=_mp_context(),
+        initializer=_worker_init,
+        initargs=(dict(os.environ),),
+    )
+    # Starting a process waits for the fork server to have imported papermill and nbconvert:
+    # a thread waits for it, while the parent goes on checking.
+    threading.Thread(
+        target=lambda: [pool.submit(int) for _ in range(n)], name="kiemnhiem-pool", daemon=True
+    ).start()
+    return pool
+
+
+def _mp_context():
+    """Workers forked from a server that has already imported papermill and nbconvert (warm
+    and cheap); spawned where there is no fork server (Windows)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(
+            ["kiemnhiem.run.execute", "papermill", "nbconvert", "nbclient", "jupyter_client"]
+        )
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def stop_pool(executor: cf.ProcessPoolExecutor) -> None:
+    """Stop a pool now: each worker kills its kernel and exits; whatever is left is killed."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    kernels = _descendants([p.pid for p in processes])
+    for proc in processes:
+        with contextlib.suppress(OSError):
+            os.kill(proc.pid, getattr(signal, "SIGTERM", signal.SIGINT))
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + 10
+    for proc in processes:
+        proc.join(max(0.1, deadline - time.monotonic()))
+    for pid in kernels:
+        _kill_tree(pid)
+    for proc in processes:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2)
+
+
+def _descendants(pids: Iterable[int]) -> list[int]:
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with ipykernel
+        return []
+    out = []
+    for pid in pids:
+        try:
+            out += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            pass
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(pid, signal.SIGKILL)
+        else:  # pragma: no cover
+            os.kill(pid, signal.SIGTERM)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+# ---------------------------------------------------------------------------------------------
+# One report, in a worker
+# ---------------------------------------------------------------------------------------------
+
+_LOCAL = threading.local()
+_KERNELS: dict[Any, str] = {}  # running kernel managers -> the run's token
+_KERNELS_LOCK = threading.Lock()
+_CANCELLED: set[str] = set()
+_WORKDIRS: set[str] = set()
+_DATASETS: dict[tuple[str, str], Any] = {}
+_DATASETS_LOCK = threading.Lock()
+
+
+class _Deadline:
+    """nbclient ``timeout_func``: each cell may use what is left of the report's time.
+
+    The clock starts with the first cell, so a slow kernel start does not count (it has its
+    own ``start_timeout``).
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end: float | None = None
+
+    def __call__(self, cell=None) -> int:
+        now = time.monotonic()
+        if self.end is None:
+            self.end = now + self.seconds
+        return max(1, math.ceil(self.end - now))
+
+
+def _worker_init(environ: Mapping[str, str] | None = None) -> None:
+    """Pool workers: the parent decides about SIGINT; SIGTERM kills this worker's kernel.
+
+    ``environ`` is the parent's environment when it made the pool (a fork server started
+    earlier in the same process would otherwise hand its own, older one to the kernels).
+    """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, _worker_terminate)
+
+
+def _worker_terminate(signum, frame) -> None:
+    _kill_kernels(None)
+    for folder in list(_WORKDIRS):
+        shutil.rmtree(folder, ignore_errors=True)
+    os._exit(128 + signum)
+
+
+def _kernel_manager_class(token: str):
+    """An ``AsyncKernelManager`` that records its kernel, so that it can be killed at once."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _TrackedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = _kernel_env(kw.get("env"))
+            await super().start_kernel(**kw)
+            with _KERNELS_LOCK:
+                _KERNELS[self] = token
+
+    return _TrackedKernelManager
+
+
+def cancel_kernels(token: str) -> None:
+    """Kill the kernels of the run ``token`` in this process; none of them is retried."""
+    _CANCELLED.add(token)
+    _kill_kernels(token)
+
+
+def _kill_kernels(token: str | None) -> None:
+    with _KERNELS_LOCK:
+        chosen = [km for km, t in _KERNELS.items() if token is None or t == token]
+    for km in chosen:
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        if process is None or process.poll() is not None:
+            continue
+        _kill_tree(process.pid)
+        with contextlib.suppress(Exception):
+            process.wait(timeout=2)
+
+
+def _forget_kernels() -> None:
+    with _KERNELS_LOCK:
+        for km in list(_KERNELS):
+            process = getattr(getattr(km, "provisioner", None), "process", None)
+            if process is None or process.poll() is not None:
+                del _KERNELS[km]
+
+
+def execute_report(spec: dict) -> dict:
+    """Execute one report and export it; never raises (but for SIGINT/SIGTERM).
+
+    Runs in a worker (picklable in, picklable out). ``spec`` holds ``notebook`` (its JSON
+    text, or ``notebook_path``), ``parameters``, ``timeout``, ``lang``, ``title``,
+    ``figure_suffix``, ``kernel_name`` and optionally ``formats`` and ``document`` (Word and
+    PDF to build) and ``token`` (the run's id).
+
+    A kernel that dies is replaced once (one retry); a notebook that raises is not retried.
+
+    Returns
+    -------
+    dict
+        ``status`` ("ok" or "failed"), ``error``, ``cell_index``, ``ename``, ``evalue``,
+        ``started``, ``duration``, ``attempts``; when ok, ``html`` (text), ``figures``
+        (``{file name: PNG bytes}``) and ``documents`` (``{"docx"|"pdf": bytes}``).
+    """
+    clock = time.perf_counter()
+    result: dict[str, Any] = {"started": now(), "figures": {}, "documents": {}, "attempts": 0}
+    lang = spec.get("lang", "vi")
+    token = spec.get("token") or ""
+    try:
+        import nbformat
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+        from papermill.exceptions import PapermillExecutionError
+
+        if "notebook" in spec:
+            source = nbformat.reads(spec["notebook"], as_version=4)
+        else:
+            source = nbformat.read(spec["notebook_path"], as_version=4)
+        nb = None
+        for attempt in (1, 2):
+            result["attempts"] = attempt
+            try:
+                nb = _run_notebook(copy.deepcopy(source), spec, token)
+                break
+            except PapermillExecutionError as exc:
+                vi_en = both(
+                    "run_cell_failed", cell=exc.cell_index, ename=exc.ename, evalue=exc.evalue
+                )
+                result.update(
+                    status="failed",
+                    error=vi_en[1 if lang == "en" else 0],
+                    cell_index=exc.cell_index,
+                    ename=exc.ename,
+                    evalue=exc.evalue,
+                )
+                return result
+            except CellTimeoutError as exc:
+                text = label("run_timeout", lang, seconds=f"{spec['timeout']:.0f}")
+                result.update(
+                    status="failed", error=text, ename=type(exc).__name__, evalue=str(exc)
+                )
+                return result
+            except (DeadKernelError, RuntimeError) as exc:
+                died = isinstance(exc, DeadKernelError) or "kernel died" in str(exc).lower()
+                if not died:
+                    raise
+                if attempt == 1 and token not in _CANCELLED:
+                    logger.warning(label("run_kernel_retry", lang, key=spec.get("key", "")))
+                    continue
+                result.update(
+                    status="failed",
+                    error=label("run_kernel_died", lang, attempts=attempt),
+                    ename=type(exc).__name__,
+                    evalue=str(exc),
+                )
+                return result
+        result["figures"] = _extract_figures(nb, spec["figure_suffix"])
+        _strip_stderr(nb)
+        result["html"] = _export_html(nb, spec["title"], lang)
+        if spec.get("document") and spec.get("formats"):
+            result["documents"] = _build_documents(spec)
+        if spec.get("evaluate"):
+            result["results"] = report_results(spec)
+        result["status"] = "ok"
+        return result
+    except KeyboardInterrupt:
+        raise
+    except KiemNhiemError as exc:
+        message = exc.message_en if lang == "en" else exc.message_vi
+        result.update(
+            status="failed", error=message, ename=type(exc).__name__, evalue=exc.message_en
+        )
+        return result
+    except Exception as exc:  # the report failed; the run goes on
+        result.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            ename=type(exc).__name__,
+            evalue=str(exc),
+        )
+        return result
+    finally:
+        result["duration"] = time.perf_counter() - clock
+        if result.get("status") != "ok":
+            result.pop("html", None)
+            result["figures"], result["documents"] = {}, {}
+
+
+def _run_notebook(nb, spec: dict, token: str):
+    import papermill as pm
+
+    workdir = tempfile.mkdtemp(prefix="kiemnhiem-report-")
+    _WORKDIRS.add(workdir)
+    try:
+        return pm.execute_notebook(
+            nb,
+            None,
+            parameters=spec["parameters"],
+            kernel_name=spec["kernel_name"],
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            start_timeout=KERNEL_START_TIMEOUT,
+            # The kernel starts in the work folder without changing this process's folder
+            # (papermill's cwd= would chdir, which threads share).
+            resources={"metadata": {"path": workdir}},
+            timeout_func=_Deadline(spec["timeout"]),
+            shutdown_kernel="immediate",
+            kernel_manager_class=_kernel_manager_class(token),
+            # The kernel's own log (TCP warning, shutdown noise) is not the report's:
+            # cell errors reach us through the notebook anyway.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    finally:
+        _forget_kernels()
+        _WORKDIRS.discard(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report_results(spec: dict) -> list[dict] | None:
+    """A report's key results for the manifest and the index's "what changed": verdict and
+    ``did`` per indicator (per model and indicator for the summary), or None if they cannot
+    be computed.
+
+    Computed in the worker, from the same dataset and parameters as the notebook (whose
+    kernel cannot easily hand them back): per pilot with ``evaluate_pilot``, so that the cost
+    grows with the reports made, not with the dataset's size (``evaluate_all``'s model-level
+    tests are the summary's own).
+    """
+    from ..stats.evaluation import evaluate_all, evaluate_pilot
+
+    ev = spec["evaluate"]
+    try:
+        ds = _worker_dataset(spec["parameters"]["dataset"], ev.get("dataset_hash", ""))
+        windows = {
+            "pre_years": ev["pre_years"],
+            "post_years": ev["post_years"],
+            "level": ev["level"],
+        }
+        if ev["kind"] == "summary":
+            frame = evaluate_all(ds, **windows)
+            frame = frame[frame["scope"] == "model"]
+        else:
+            frame = evaluate_pilot(ds, ev["unit"], ev["model"], **windows)
+    except Exception as exc:  # the report shows its results; the index does without them
+        logger.warning(label("run_results_failed", spec.get("lang", "vi"), error=exc))
+        return None
+    out = []
+    for rec in frame.itertuples(index=False):
+        did = getattr(rec, "did", None)
+        item = {
+            "indicator": str(rec.indicator),
+            "verdict": str(rec.verdict),
+            "did": None if did is None or not math.isfinite(float(did)) else float(did),
+        }
+        if ev["kind"] == "summary":
+            item["model"] = str(rec.model)
+        out.append(item)
+    return out
+
+
+def _build_documents(spec: dict) -> dict[str, bytes]:
+    """Word (and PDF through LibreOffice) from the same results, in this worker."""
+    from ..report.documents import build_pilot_docx, build_summary_docx, convert_to_pdf, write_docx
+
+    doc = spec["document"]
+    ds = _worker_dataset(spec["parameters"]["dataset"], doc.get("dataset_hash", ""))
+    common = {
+        "pre_years": doc["pre_years"],
+        "post_years": doc["post_years"],
+        "level": doc["level"],
+        "classification": doc["classification"],
+    }
+    if doc["kind"] == "summary":
+        document = build_summary_docx(ds, lang=doc["lang"], **common)
+    else:
+        document = build_pilot_docx(ds, doc["unit"], doc["model"], lang=doc["lang"], **common)
+    out: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="kiemnhiem-doc-") as tmp:
+        docx = write_docx(document, Path(tmp) / "report.docx")
+        if "docx" in spec["formats"]:
+            out["docx"] = docx.read_bytes()
+        if "pdf" in spec["formats"]:
+            out["pdf"] = convert_to_pdf(docx, Path(tmp) / "report.pdf").read_bytes()
+    return out
+
+
+def _worker_dataset(path: str, content_hash: str):
+    """The dataset a worker's documents are built from, loaded once per worker."""
+    from ..data.dataset import load_dataset
+
+    key = (path, content_hash)
+    with _DATASETS_LOCK:
+        if key not in _DATASETS:
+            _DATASETS.clear()
+            _DATASETS[key] = load_dataset(path)
+        return _DATASETS[key]
+
+
+def failure(error: str, **fields: Any) -> dict:
+    return {
+        "status": "failed",
+        "error": error,
+        "started": now(),
+        "duration": 0.0,
+        "attempts": 0,
+        "figures": {},
+        "documents": {},
+        **fields,
+    }
+
+
+def _kernel_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a report's kernel starts with: ``base`` (this process's environment
+    by default) with the checkout first on ``PYTHONPATH`` when the package is not installed.
+
+    In a checkout that is not installed, a kernel started in the job's work folder would not
+    find this very kiemnhiem. Only the kernel's environment changes, never this process's
+    (threads and later subprocesses would inherit it).
+    """
+    env = dict(os.environ if base is None else base)
+    parent = str(package_dir().parent)
+    site_dirs = {str(Path(p).resolve()) for p in site.getsitepackages()}
+    if hasattr(site, "getusersitepackages"):
+        site_dirs.add(str(Path(site.getusersitepackages()).resolve()))
+    if parent in site_dirs:
+        return env
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if parent not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([parent, *parts])
+    return env
+
+
+def _exporter(lang: str):
+    """One HTMLExporter per worker (per thread, so that thread executors are safe too)."""
+    exporter = getattr(_LOCAL, "exporter", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+
+        ours, theirs = _template_dirs()
+        exporter = HTMLExporter(
+            template_name="offline",
+            extra_template_basedirs=[ours, *theirs],
+            extra_template_paths=theirs,
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+        )
+        _LOCAL.exporter = exporter
+    exporter.language_code = lang
+    return exporter
+
+
+def _template_dirs() -> tuple[str, list[str]]:
+    """Our template folder, and nbconvert's own template folders to add to its search.
+
+    nbconvert looks for ``lab`` and ``base`` under the Jupyter data paths of ``sys.prefix``; a
+    virtual environment that borrows its packages from another (system site packages, a
+    ``.pth`` line) has none there, so the folder installed beside nbconvert is added, both as
+    a base folder (for ``conf.json``) and as a search path (for ``extends 'lab/...'``).
+    """
+    import nbconvert
+
+    theirs: list[str] = []
+    package = Path(nbconvert.__file__).resolve()
+    # <prefix>/lib/pythonX.Y/site-packages/nbconvert (POSIX), <prefix>/Lib/site-packages/...
+    for prefix in (package.parents[4], package.parents[3]):
+        candidate = prefix / "share" / "jupyter" / "nbconvert" / "templates"
+        if (candidate / "lab").is_dir() and str(candidate) not in theirs:
+            theirs.append(str(candidate))
+    return str(templates_dir()), theirs
+
+
+def _export_html(nb, title: str, lang: str) -> str:
+    resources = {"metadata": {"name": title}}
+    body, _resources = _exporter(lang).from_notebook_node(nb, resources=resources)
+    return body
+
+
+def _extract_figures(nb, suffix: str) -> dict[str, bytes]:
+    """The PNG outputs that the notebook named (``kiemnhiem_figure`` metadata)."""
+    figures: dict[str, bytes] = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = (output.get("metadata") or {}).get(FIGURE_KEY)
+            data = (output.get("data") or {}).get("image/png")
+            if not name or not data or not FIGURE_NAME.match(str(name)):
+                continue
+            figures[f"{name}{suffix}"] = base64.b64decode(data)
+    return figures
+
+
+def _strip_stderr(nb) -> None:
+    """Warnings printed by libraries are not part of a report."""
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell["outputs"] = [
+                o
+                for o in cell["outputs"]
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
