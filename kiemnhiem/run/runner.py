@@ -61,9 +61,6 @@ from .params import (
     DEFAULT_TIMEOUT,
     RunSettings,
     check_parameters,
-    # The notebooks import these two from here until they import them from .params.
-    pad_unit_code,  # noqa: F401
-    resolve_report_unit,  # noqa: F401
 )
 from .plan import (
     PreviousRun,
