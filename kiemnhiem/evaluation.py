@@ -54,9 +54,13 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
 Inference (:mod:`kiemnhiem.inference`) ranks the observed statistic among placebo ones:
 
 - per pilot, each eligible unit takes the pilot's windows, the other eligible units being its
-  controls: the never units (the model's other pilots never), or under not-yet comparison the
-  units untreated through the pilot's last usable post year. A placebo unit counts when it has
-  at least 2 usable years on each side and a control with data. No placebo: no test;
+  controls, and averages the years the pilot's ``did`` averages: the never units (the model's
+  other pilots never), or under not-yet comparison the units untreated through the last year
+  the pilot's ``did`` actually averages (the last of ``did_years_used``, not the last year of
+  the window). A placebo unit counts when it has at least 2 usable years on each side and a
+  control with data. No placebo: no test. This rank is descriptive: with 12 districts it
+  cannot go below 1/8, so a pilot row's verdict comes from the district evidence
+  (:mod:`kiemnhiem.district`), and the rank test's verdict stays in ``placebo_verdict``;
 - per model, the observed multiset of schedules is placed on the units with any usable value
   of the indicator in every possible way. A schedule is a pilot's (T, g, end), which is its
   ``g`` whenever pilots sharing a ``g`` share T and end. Each placement's statistic is the
@@ -660,7 +664,7 @@ def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
                              did_years)
         placebo = None
         if inference and not reason and comparison != "none":
-            placebo = _placebos(prep, s, p, did, comparison, never, T_units, post_used)
+            placebo = _placebos(prep, s, p, did, comparison, never, T_units, did_years)
         out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
                          comparison, comp_units, comp_by_year, trend, reason, placebo,
                          prep, s))
@@ -774,19 +778,22 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
 
 
 def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
-              never: np.ndarray, T_units: np.ndarray, post_used) -> np.ndarray:
+              never: np.ndarray, T_units: np.ndarray, did_years) -> np.ndarray:
     """Observed and placebo statistics (A, L) for the per-pilot rank test.
 
     Eligible: the never units (the model's other pilots never), or under not-yet comparison the
-    units untreated through the pilot's last post year. Each takes the pilot's windows in turn
-    with the other eligible units as its controls; a placebo unit is kept when it has at least
-    2 usable years on each side and a control with data.
+    units untreated through the last year the pilot's ``did`` averages (``did_years``; not the
+    last year of its window: the tuyengiao pilots that start in 2018 compare the single year
+    2019 with the units that start in 2020, which can take the pilot's windows in turn). Each
+    takes the pilot's windows with the other eligible units as its controls and averages the
+    same years as the pilot's ``did`` (those it has data in); a placebo unit is kept when it has
+    at least 2 usable years on each side and a control with data.
     """
     n = prep.shape[2]
     if comparison == "never":
         eligible = never.copy()
     else:
-        eligible = T_units > max(post_used)
+        eligible = T_units > max(did_years)
     eligible[p] = False
     eligible &= prep.obs.any(1)
     idx = np.flatnonzero(eligible)
@@ -794,7 +801,11 @@ def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
     if len(idx):
         W = np.broadcast_to(eligible.astype(float), (len(idx), n)).copy()
         W[np.arange(len(idx)), idx] = 0.0
-        d, k = _did_from(prep, _compare_static(prep, W))
+        R = _compare_static(prep, W)
+        # Only the years the pilot's did averages: a count of 0 leaves a slot out.
+        outside = ~np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) | ~prep.qin[s]
+        R[:, s, outside, -1, :] = 0.0
+        d, k = _did_from(prep, R)
         for i, c in enumerate(idx):
             if prep.assess[s, c] and k[i, s, c] > 0:
                 rows.append(d[i, s, :, c])
