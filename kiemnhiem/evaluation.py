@@ -1594,11 +1594,31 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
 
 
 def chance_verdicts(results: pd.DataFrame, level: float = 0.10) -> tuple[int, float]:
-    """(number of assessed rows, verdicts chance alone would give at ``level``).
+    """(number of rows that could give a verdict by chance, verdicts chance alone would give).
 
-    Under no effect anywhere, each assessed test gives a verdict other than "no clear change"
-    with probability at most ``level`` (``level / 2`` per direction), so the expected number of
-    such verdicts is at most ``level`` times the number of tests.
+    - Model rows (and the pilot rows of result frames without district evidence, i.e. no
+      ``placebo_verdict`` column) with a test (``status`` "assessed"): under no effect each
+      gives a verdict other than "no clear change" with probability at most ``level``
+      (``level / 2`` per direction), an exact bound.
+    - District rows (pilot rows in the district vocabulary) that could be called improved or
+      worsened (an own estimate and a model test; not ``better`` = none): "improved" needs
+      the model's verdict and the district's own one-sided p, each at most ``level / 2``, so
+      about ``level / 4`` per direction at most (DESIGN.md, "District evidence": at most
+      2.5 % of rows per direction at the default 0.10, as the validation checks), i.e.
+      ``level / 2`` a row.
+
+    The expected number is ``level`` x the tests plus ``level / 2`` x the district rows.
     """
-    n = int((results["status"] == "assessed").sum())
-    return n, level * n
+    if "scope" in results and "placebo_verdict" in results:
+        in_district = results["scope"] == "pilot"
+    else:
+        in_district = pd.Series(False, index=results.index)
+    tests = (results["status"] == "assessed") & ~in_district
+    n_tests = int(tests.sum())
+    if in_district.any():
+        can = (in_district & results["own_p_better"].notna() & (results["better"] != "none")
+               & results["model_verdict"].isin(["improved", "worsened", "no_clear_change"]))
+        n_district = int(can.sum())
+    else:
+        n_district = 0
+    return n_tests + n_district, level * n_tests + level / 2.0 * n_district
