@@ -361,10 +361,11 @@ def build_summary_docx(
     _caption(
         doc, label("doc_table_number", lang, n=counter.table()), label("doc_counts_caption", lang)
     )
+    counts = _counts_frame(pilots, model_codes, dataset.models, lang)
     _table(
         doc,
-        _counts_frame(pilots, model_codes, dataset.models, lang),
-        widths=_widths(TEXT_MM, 45, 6),
+        counts,
+        widths=_widths(TEXT_MM, 45, counts.shape[1] - 1),
         font_pt=TABLE_PT,
     )
     _body(doc, label("eval_note_selection", lang))
