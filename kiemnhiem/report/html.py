@@ -108,6 +108,15 @@ _VERDICT_STYLES = {
     "changed": ("#CC79A7", "#f4dfeb", "#5c2a47"),
     "no_clear_change": ("#6b6b6b", "#ececec", "#262626"),
     "not_assessed": ("#9a9a9a", "#ffffff", "#404040"),
+    # District verdicts: in line with the model in a lighter blue, differs in reddish purple,
+    # a trend already under way in Okabe-Ito orange; the rest as their nearest model verdict.
+    "in_line": ("#56B4E9", "#e6f3fb", "#1d4f6b"),
+    "in_line_before_after": ("#56B4E9", "#e6f3fb", "#1d4f6b"),
+    "differs": ("#CC79A7", "#f4dfeb", "#5c2a47"),
+    "pretrend": ("#E69F00", "#fbecc9", "#5c4000"),
+    "no_clear_change_before_after": ("#6b6b6b", "#ececec", "#262626"),
+    "before_after_only": ("#9a9a9a", "#ffffff", "#404040"),
+    "no_data": ("#9a9a9a", "#ffffff", "#404040"),
 }
 
 

@@ -19,8 +19,23 @@ import pandas as pd
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
 from .indicators import IndicatorInfo, indicator_info, model_label
 
-#: Verdict codes of :mod:`kiemnhiem.stats.evaluation`, in the order reports list them.
-VERDICTS = ("improved", "worsened", "changed", "no_clear_change", "not_assessed")
+#: Verdict codes of :mod:`kiemnhiem.stats.evaluation`, in the order reports list them: the
+#: model rows' (improved, worsened, changed, no_clear_change, not_assessed) and the pilot rows'
+#: district vocabulary (:data:`kiemnhiem.stats.district.DISTRICT_VERDICTS`).
+VERDICTS = (
+    "improved",
+    "worsened",
+    "changed",
+    "in_line",
+    "in_line_before_after",
+    "differs",
+    "pretrend",
+    "no_clear_change",
+    "no_clear_change_before_after",
+    "before_after_only",
+    "no_data",
+    "not_assessed",
+)
 
 
 # Spellings of the verdict codes that the evaluation module might use, folded to ours.
@@ -52,7 +67,14 @@ VERDICT_SYMBOLS = {
     "improved": "▲",
     "worsened": "▼",
     "changed": "◆",
+    "in_line": "△",
+    "in_line_before_after": "△",
+    "differs": "◇",
+    "pretrend": "◐",
     "no_clear_change": "●",
+    "no_clear_change_before_after": "●",
+    "before_after_only": "○",
+    "no_data": "○",
     "not_assessed": "○",
 }
 
@@ -152,13 +174,17 @@ def comparison_text(result: Mapping | pd.Series, lang: str = "vi") -> str:
     return label(key, lang, n=n)
 
 
-def chance_text(n_assessed: int, level: float, lang: str = "vi") -> str:
-    """How many verdicts chance alone would produce at ``level`` among ``n_assessed``."""
+def chance_text(
+    n_assessed: int, level: float, lang: str = "vi", expected: float | None = None
+) -> str:
+    """How many verdicts chance alone would produce at ``level`` among ``n_assessed``
+    (``expected``: the number, when not ``level * n_assessed``, e.g. from
+    :func:`~kiemnhiem.stats.evaluation.chance_verdicts` with district rows)."""
     return label(
         "eval_note_chance",
         lang,
         level=format_percent(level, lang, 0),
-        expected=format_number(level * n_assessed, lang, 1),
+        expected=format_number(level * n_assessed if expected is None else expected, lang, 1),
         n=n_assessed,
     )
 
