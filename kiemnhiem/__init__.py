@@ -17,7 +17,7 @@ _API = {
     "label": "labels",
     "resolve_unit": "data.units",
     "UnitMatcher": "data.units",
-    "did_2x2": "stats.evaluation",
+    "did_2x2": "stats.did",
     "evaluate_pilot": "stats.evaluation",
     "evaluate_all": "stats.evaluation",
     "pilot_series": "stats.evaluation",
