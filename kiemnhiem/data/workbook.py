@@ -36,6 +36,7 @@ from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
 from .cells import CleanText, clean_text
+from .ods import is_ods, ods_encrypted, read_ods
 from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
 from .sheets import (
     COMMENT_HEADER,
@@ -149,6 +150,7 @@ class WorkbookSource(Source):
         self._indicator_sheets: list[tuple[str, object]] = []
         self._no_value: dict[str, set[str]] = {}
         self._province: str | None = None
+        self._ods = False  # an OpenDocument spreadsheet, read through python-calamine
 
     # -- opening -------------------------------------------------------------------------------
     def _problem(
@@ -167,9 +169,13 @@ class WorkbookSource(Source):
             key, fields = refusal
             self._problem(key, problems, **fields)
             return False
+        self._ods = _is_ods_package(self.path)
         try:
-            book = load_workbook(self.path, data_only=True, read_only=False)
-            self._no_value = _formulas_without_value(self.path)
+            if self._ods:
+                book, self._no_value = read_ods(self.path)
+            else:
+                book = load_workbook(self.path, data_only=True, read_only=False)
+                self._no_value = _formulas_without_value(self.path)
         except Exception as exc:  # noqa: BLE001 - any failure to parse is "not a workbook"
             # openpyxl raises many types on foreign or damaged files (BadZipFile, KeyError,
             # InvalidFileException, defusedxml's refusals, ...): all mean the same to an analyst.
@@ -610,14 +616,19 @@ def _check_package(path: Path) -> tuple[str, dict] | None:
         ):
             return "err_wb_xls", {}
         return "err_wb_encrypted", {}
+    ods_name = path.suffix.lower() == ".ods"
     if not head.startswith(_ZIP_SIGNATURES):
-        return "err_wb_not_xlsx", {}
+        return ("err_ods_not_spreadsheet" if ods_name else "err_wb_not_xlsx"), {}
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-            if "[Content_Types].xml" not in names:
-                return "err_wb_not_xlsx", {}
+            ods = is_ods(zf)
+            if ods and ("content.xml" not in names or ods_encrypted(zf)):
+                # LibreOffice encrypts content.xml when a password is set
+                return ("err_wb_encrypted" if ods_encrypted(zf) else "err_ods_damaged"), {}
+            if not ods and "[Content_Types].xml" not in names:
+                return ("err_ods_not_spreadsheet" if ods_name else "err_wb_not_xlsx"), {}
             if any(i.flag_bits & 0x1 for i in infos):  # zip's own (legacy) encryption
                 return "err_wb_encrypted", {}
             total = sum(i.file_size for i in infos)
@@ -638,8 +649,15 @@ def _check_package(path: Path) -> tuple[str, dict] | None:
                 if info.filename.endswith((".xml", ".rels", ".vml")) and _declares_dtd(zf, info):
                     return "err_wb_xml_dtd", {"part": info.filename}
     except _DAMAGED_ZIP:
-        return "err_wb_damaged", {}
+        return ("err_ods_damaged" if ods_name else "err_wb_damaged"), {}
     return None
+
+
+def _is_ods_package(path: Path) -> bool:
+    """Whether a package (checked by :func:`_check_package`) is an OpenDocument spreadsheet;
+    the content decides, not the name (an .ods renamed .xlsx is read too)."""
+    with zipfile.ZipFile(path) as zf:
+        return is_ods(zf)
 
 
 def _declares_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
