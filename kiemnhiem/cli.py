@@ -84,18 +84,31 @@ def _print_error(exc: KiemNhiemError) -> None:
     print(exc.render(), file=sys.stderr)
 
 
+def _print_notes(notes, file=None) -> None:
+    """What was converted or removed while reading (legacy text, invisible characters)."""
+    if not notes:
+        return
+    print(f"{label('cli_notes', 'vi')}:", file=file)
+    print(f"{label('cli_notes', 'en')}:", file=file)
+    for note in notes:
+        vi, en = note.render().split("\n", 1)
+        print(f"  - {vi}\n    {en}", file=file)
+
+
 def _cmd_validate(args) -> int:
     from .data.dataset import load_dataset
 
-    ds = load_dataset(args.dataset, include_hidden=args.include_hidden)
+    try:
+        ds = load_dataset(args.dataset, include_hidden=args.include_hidden)
+    except DatasetError as exc:
+        # The problems first, then what was converted: a refused file's legacy text is
+        # converted again on the next reading, and the analyst should know it.
+        _print_error(exc)
+        _print_notes(exc.notes, file=sys.stderr)
+        return EXIT_USAGE
     print(f"{label('cli_valid', 'vi')}: {Path(args.dataset)}")
     print(f"{label('cli_valid', 'en')}: {Path(args.dataset)}")
-    if ds.notes:
-        print(f"{label('cli_notes', 'vi')}:")
-        print(f"{label('cli_notes', 'en')}:")
-        for note in ds.notes:
-            vi, en = note.render().split("\n", 1)
-            print(f"  - {vi}\n    {en}")
+    _print_notes(ds.notes)
     return EXIT_OK
 
 

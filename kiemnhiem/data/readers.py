@@ -158,6 +158,8 @@ class Table:
     data: dict[str, list[str]] | None = None
     notes: list[Problem] = field(default_factory=list)
     unit_names: dict[str, str] = field(default_factory=dict)  # as typed -> name, for messages
+    # per row, whether ``value`` came from a workbook's number cell (exact, written with a dot)
+    numeric: list[bool] | None = None
 
     def column(self, name: str) -> list[str]:
         """The cells of column ``name``, top to bottom ("" where a row has none)."""

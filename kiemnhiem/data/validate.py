@@ -278,7 +278,8 @@ class _Loader:
 
         self.notes.extend(self.source.notes())
         if self.problems:
-            raise DatasetError(self.problems, self.source.label)
+            notes = tuple(dict.fromkeys(self.notes))
+            raise DatasetError(self.problems, self.source.label, notes)
 
         unit_frame = pd.DataFrame(
             [
@@ -408,12 +409,16 @@ class _Loader:
         texts = table.column("value")
         convention: list[bool | None] = []  # the file's decimal mark, found when first needed
 
+        # Number cells of a workbook hold their value exactly: only numbers typed as text
+        # ("2.150", "12,5") need the file's decimal mark, and only they show it.
+        numeric = (
+            np.asarray(table.numeric, dtype=bool) if table.numeric is not None else np.zeros(n, bool)
+        )
+
         def decimal_comma() -> bool | None:
             if not convention:
-                default = table.decimal_comma
-                # a CSV file's numbers may show its decimal mark; a workbook's are typed in Excel
-                seen = decimal_mark(texts, default) if table.sheet is None else default
-                convention.append(seen)
+                typed = [t for t, is_number in zip(texts, numeric) if not is_number]
+                convention.append(decimal_mark(typed, table.decimal_comma))
             return convention[0]
 
         values = np.full(n, np.nan)
@@ -425,6 +430,7 @@ class _Loader:
             text_series.str.fullmatch(_GROUP_LIKE).to_numpy(dtype=bool, na_value=False)
             & ~text_series.str.fullmatch(_ZERO_POINT).to_numpy(dtype=bool, na_value=False)
         )
+        plain = plain | numeric
         fast = plain & reached
         values[fast] = text_series[fast].astype(float).to_numpy()
         del text_series

@@ -36,6 +36,7 @@ from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
 from .cells import CleanText, clean_text
+from .legacy import decode_as
 from .ods import is_ods, ods_encrypted, read_ods
 from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
 from .sheets import (
@@ -43,6 +44,7 @@ from .sheets import (
     FIXED_SHEETS,
     HEADER_SCAN,
     PILOT_HEADER,
+    SHEET_GUIDE,
     SHEET_META,
     TABLE_SHEETS,
 )
@@ -73,12 +75,10 @@ class _SheetTable(Table):
 
     sheets: list[str] = field(default_factory=list)
 
-    @property
-    def decimal_comma(self) -> bool:
-        # Workbooks are typed on Vietnamese Windows: a number typed as text ("1.234", "12,5")
-        # reads with a thousands dot and a decimal comma. Numeric cells are passed on with a
-        # decimal comma too (see _cell_text), so they read exactly.
-        return True
+    # The decimal mark of numbers typed as text ("2.150", "12,5") is decided per workbook as
+    # for a CSV file (Table.decimal_comma, readers.decimal_mark): LibreOffice and Excel in
+    # Vietnamese write "2.150" for 2150, and "2.150" alone does not say which it is. Number
+    # cells are exact and passed on with a dot (``numeric``).
 
     def where(self, i: int, column: str | None = None) -> dict:
         sheet = self.sheets[i]
@@ -151,6 +151,8 @@ class WorkbookSource(Source):
         self._no_value: dict[str, set[str]] = {}
         self._province: str | None = None
         self._ods = False  # an OpenDocument spreadsheet, read through python-calamine
+        self._encoding: str | None = None  # the legacy encoding of the workbook's text, if one
+        self._unicode_columns: set[tuple[str, int]] = set()  # (sheet, column) with Unicode text
 
     # -- opening -------------------------------------------------------------------------------
     def _problem(
@@ -217,7 +219,32 @@ class WorkbookSource(Source):
                     sheet=name,
                     known=", ".join(sorted(known)),
                 )
+        self._scan_legacy()
         return True
+
+    def _scan_legacy(self) -> None:
+        """Find the workbook's legacy encoding, as a CSV file's (readers._clean_columns): when
+        the text cells that show a telling glyph are all of one encoding, the cells without
+        one ("Quúnh Nhai", "Mai Sôn") in columns with no Unicode Vietnamese of their own are
+        read in that encoding too (:meth:`_text`)."""
+        sheets = [ws for key, ws in self._sheets.items() if key != SHEET_GUIDE]
+        sheets += [ws for _code, ws in self._indicator_sheets]
+        encodings: set[str] = set()
+        for ws in sheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    value = cell.value
+                    if not isinstance(value, str) or value.isascii():
+                        continue
+                    if any(ord(ch) > 0xFF for ch in value):
+                        self._unicode_columns.add((ws.title, cell.column))
+                    text = _cell_text(value)
+                    cleaned = self._cleaned.get(text)
+                    if cleaned is None:
+                        cleaned = self._cleaned[text] = clean_text(text)
+                    if cleaned.encoding:
+                        encodings.add(cleaned.encoding)
+        self._encoding = next(iter(encodings)) if len(encodings) == 1 else None
 
     def _text(self, ws, cell, problems: list[Problem], decimal: str = ",") -> str:
         """A cell's text; a formula without a saved value is a problem (and blank). Text typed
@@ -235,6 +262,14 @@ class WorkbookSource(Source):
         if cleaned.unsure:
             self._problem("err_legacy_unsure", problems, _at(ws, cell.coordinate), value=text)
             return text
+        if (
+            not cleaned.changed
+            and self._encoding is not None
+            and (ws.title, cell.column) not in self._unicode_columns
+        ):
+            read = decode_as(text, self._encoding)
+            if read.encoding:
+                cleaned = CleanText(read.text, text, read.encoding)
         if cleaned.changed:
             where = {"file": self.path.name, **_at(ws, cell.coordinate)}
             if cleaned.encoding:
@@ -472,13 +507,14 @@ class WorkbookSource(Source):
             matcher = UnitMatcher(self._province)
         except UnitError:
             matcher = None  # the loader reports the province itself
-        rows, lines, cells, sheets = [], [], [], []
+        rows, lines, cells, sheets, numeric = [], [], [], [], []
         for code, ws in self._indicator_sheets:
-            for rec, line, where in self._grid(code, ws, matcher, problems):
+            for rec, line, where, is_number in self._grid(code, ws, matcher, problems):
                 rows.append(rec)
                 lines.append(line)
                 cells.append(where)
                 sheets.append(ws.title)
+                numeric.append(is_number)
         if not rows:
             self._problem("wb_err_no_values", problems)
             return None
@@ -491,10 +527,12 @@ class WorkbookSource(Source):
             sheet="",
             cells=cells,
             sheets=sheets,
+            numeric=numeric,
         )
 
     def _grid(self, code: str, ws, matcher, problems):
-        """Melt one indicator sheet: yields (row, line, cells) per non-blank value cell."""
+        """Melt one indicator sheet: yields (row, line, cells, is_number) per non-blank value
+        cell; ``is_number`` when the cell holds a number rather than text."""
         from openpyxl.utils import get_column_letter
 
         header_row = self._header_row(ws, "unit", problems, column=1)
@@ -542,7 +580,7 @@ class WorkbookSource(Source):
                 first_value_col = (code_col or 1) + 1
                 if cell.column < first_value_col or cell.coordinate in merged:
                     continue
-                text = self._text(ws, cell, problems)
+                text = self._text(ws, cell, problems, decimal=".")
                 if text == "":
                     continue
                 if cell.column not in periods:
@@ -568,7 +606,8 @@ class WorkbookSource(Source):
                 period, period_at = periods[cell.column]
                 rec = {"unit": unit, "period": period, "indicator": code, "value": text, "note": ""}
                 where = {"unit": unit_at, "period": period_at, "value": cell.coordinate}
-                yield rec, cell.row, where
+                is_number = isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+                yield rec, cell.row, where, is_number
 
     def _check_unit_name(self, ws, name_cell, name, unit_code, matcher, problems) -> None:
         """A row's name and code must be the same unit (the code is the key)."""
