@@ -36,6 +36,7 @@ from ..exceptions import DatasetError, ParameterError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
 from .cells import CleanText, clean_text
+from .choices import read_synthetic
 from .legacy import decode_as
 from .ods import is_ods, ods_encrypted, read_ods
 from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
@@ -120,6 +121,22 @@ def _cell_text(value: object, decimal: str = ",") -> str:
     if isinstance(value, int | float):
         return _number_text(value, decimal)
     return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _date_as_shown(cell, text: str) -> str:
+    """A date cell's value to the precision its number format shows (``2018-08`` for
+    ``mmm-yy``, ``2018`` for ``yyyy``); other cells as read."""
+    if not isinstance(cell.value, datetime | date):
+        return text
+    shown = re.sub(r'"[^"]*"|\[[^]]*\]', "", str(cell.number_format or "")).lower()
+    day = cell.value.date() if isinstance(cell.value, datetime) else cell.value
+    if "d" in shown:
+        return day.isoformat()
+    if "m" in shown:
+        return f"{day.year:04d}-{day.month:02d}"
+    if "y" in shown:
+        return f"{day.year:04d}"
+    return day.isoformat()
 
 
 def _at(ws, coordinate: str) -> dict:
@@ -482,6 +499,11 @@ class WorkbookSource(Source):
                 where[name] = cell.coordinate
             if not any(rec.values()):
                 continue
+            start_cell = by_col.get(columns.get("start", 0))
+            if rec.get("start_precision", "x") == "" and start_cell is not None:
+                # Precision left blank: a date cell's own display decides (Excel shows a typed
+                # "08/2018" as Aug-18: a month, never 1 August).
+                rec["start"] = _date_as_shown(start_cell, rec["start"])
             rows.append(rec)
             lines.append(row[0].row)
             cells.append(where)
@@ -723,20 +745,10 @@ def _defused(exc: BaseException) -> bool:
     return False
 
 
-_TRUE_WORDS = {"true", "yes", "co", "x", "1", "dung"}
-_FALSE_WORDS = {"false", "no", "khong", "0", "sai"}
-
-
 def _synthetic(value: object) -> object:
-    """``synthetic`` as typed (TRUE/FALSE cells, true/false, có/không); else the raw text."""
-    if isinstance(value, bool):
-        return value
-    text = fold(_cell_text(value, "."))
-    if text in _TRUE_WORDS:
-        return True
-    if text in _FALSE_WORDS:
-        return False
-    return text  # not a bool: the loader reports it
+    """``synthetic`` as typed (TRUE/FALSE cells, có/không, true/false); else the raw text."""
+    read = read_synthetic(value if isinstance(value, bool) else _cell_text(value, "."))
+    return _cell_text(value, ".") if read is None else read  # not a bool: the loader says
 
 
 def _formulas_without_value(path: Path) -> dict[str, set[str]]:
