@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("workbook", metavar="WORKBOOK.xlsx", help=_help("cli_workbook"))
     import_.add_argument("outdir", metavar="OUTDIR", help=_help("cli_import_outdir"))
     import_.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
+    import_.add_argument("--force", action="store_true", help=_help("cli_import_force"))
+
+    merge = sub.add_parser("merge", help=_help("cli_merge"), description=_help("cli_merge"))
+    merge.add_argument("out", metavar="OUTDIR", help=_help("cli_merge_out"))
+    merge.add_argument("inputs", nargs="+", metavar="IN", help=_help("cli_merge_inputs"))
+    merge.add_argument("--prefer", metavar="FILE", default=None, help=_help("cli_merge_prefer"))
+    merge.add_argument("--force", action="store_true", help=_help("cli_import_force"))
+    merge.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
 
     export = sub.add_parser(
         "export", help=_help("export_cli_help"), description=_help("export_cli_paths")
@@ -219,9 +227,41 @@ def _cmd_import(args) -> int:
     out = Path(args.outdir)
     return _write(
         out,
-        lambda: import_workbook(args.workbook, out, include_hidden=args.include_hidden),
+        lambda: import_workbook(
+            args.workbook, out, include_hidden=args.include_hidden, force=args.force
+        ),
         "cli_imported",
     )
+
+
+def _cmd_merge(args) -> int:
+    from .data.merge import merge_datasets
+
+    out = Path(args.out)
+    result = None
+
+    def make():
+        nonlocal result
+        result = merge_datasets(
+            args.inputs,
+            out,
+            prefer=args.prefer,
+            force=args.force,
+            include_hidden=args.include_hidden,
+        )
+        return result.path
+
+    code = _write(out, make, "cli_merged")
+    counts = {
+        "inputs": result.inputs,
+        "values": result.values,
+        "duplicates": result.duplicates,
+        "resolved": result.resolved,
+        "pilots": result.pilots,
+    }
+    print(label("cli_merge_summary", "vi", **counts))
+    print(label("cli_merge_summary", "en", **counts))
+    return code
 
 
 def _cmd_export(args) -> int:
@@ -248,6 +288,7 @@ _COMMANDS = {
     "pilots": _cmd_pilots,
     "template": _cmd_template,
     "import": _cmd_import,
+    "merge": _cmd_merge,
     "export": _cmd_export,
 }
 

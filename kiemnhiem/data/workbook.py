@@ -14,44 +14,34 @@ bomb; openpyxl also parses sheets and shared strings through defusedxml, which r
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-import os
 import posixpath
 import re
-import shutil
 import unicodedata
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
-
-from ..exceptions import DatasetError, ParameterError, Problem, UnitError
+from ..exceptions import DatasetError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
 from .cells import CleanText, clean_text
 from .choices import read_synthetic
+from .folder import check_outdir, dataset_files, number_text, write_dataset_folder
 from .legacy import decode_as
 from .ods import is_ods, ods_encrypted, read_ods
-from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
+from .readers import ENCODING_NAMES, ReadError, Table, parse_period
 from .sheets import (
-    COMMENT_HEADER,
     FIXED_SHEETS,
     HEADER_SCAN,
-    PILOT_HEADER,
     SHEET_GUIDE,
     SHEET_META,
     TABLE_SHEETS,
 )
 from .sources import META_KEYS, Source
 from .units import UnitMatcher, fold
-from .validate import Dataset, validate_source
+from .validate import validate_source
 
 __all__ = ["WorkbookSource", "import_workbook"]
 
@@ -99,15 +89,6 @@ class _SheetTable(Table):
         return f"{self.sheets[i]}!{self.line_numbers[i]}"
 
 
-def _number_text(value: float | int, decimal: str = ",") -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-    return text.replace(".", decimal)
-
-
 def _cell_text(value: object, decimal: str = ",") -> str:
     """A cell's value as the text the loader reads (dates as ISO, numbers exact)."""
     if value is None:
@@ -119,7 +100,7 @@ def _cell_text(value: object, decimal: str = ",") -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int | float):
-        return _number_text(value, decimal)
+        return number_text(value, decimal)
     return unicodedata.normalize("NFC", str(value)).strip()
 
 
@@ -448,7 +429,9 @@ class WorkbookSource(Source):
             if must_exist:
                 self._problem("wb_err_missing_sheet", problems, {"sheet": sheet}, sheet=sheet)
             return None
-        return self._entry_table(ws, required, optional, problems, must_exist)
+        # A district without a pilot leaves thi_diem empty: valid to import and merge.
+        rows_needed = must_exist and kind != "pilots"
+        return self._entry_table(ws, required, optional, problems, rows_needed)
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
@@ -832,20 +815,26 @@ def import_workbook(
     *,
     today: date | None = None,
     include_hidden: bool = False,
+    force: bool = False,
 ) -> Path:
     """Validate a workbook and write it as a dataset folder.
 
     Parameters
     ----------
     workbook : str or Path
-        A workbook in the template's layout.
+        A workbook in the template's layout (``.xlsx`` or ``.ods``).
     outdir : str or Path
-        The dataset folder to create; it must not exist or be empty. It is written in a
-        temporary sibling folder, then moved into place in one step.
+        The dataset folder to write. A new or empty folder is written; an existing dataset
+        folder (one with ``metadata.json``) is replaced only with ``force`` (the update path:
+        a newer workbook of the same office), keeping the files the workbook does not provide
+        (``indicators.csv``, ``models.csv``, ``events.csv``, ...). Any other non-empty folder is
+        refused. The folder is written beside it and moved into place, never half-written.
     today : date, optional
         Passed to the validation (years after it are errors).
     include_hidden : bool
         Read values in hidden rows and columns instead of refusing them.
+    force : bool
+        Replace an existing dataset folder.
 
     Returns
     -------
@@ -857,106 +846,15 @@ def import_workbook(
     Raises
     ------
     DatasetError
-        The workbook is invalid; nothing is written.
+        The workbook is invalid (or the updated folder would be); nothing is written.
     ParameterError
-        ``outdir`` is a file or a non-empty folder.
+        ``outdir`` is a file, a non-empty folder that is not a dataset, or a dataset folder
+        without ``force``.
     """
     source = Path(workbook).expanduser().absolute()
     out = Path(outdir).expanduser().absolute()
-    _check_outdir(out)
+    check_outdir(out, force)
     if not source.is_file():
         raise DatasetError([Problem(*both("err_no_dataset", path=str(source)))], str(source))
     dataset = validate_source(WorkbookSource(source, include_hidden=include_hidden), today=today)
-    files = _dataset_files(dataset)
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir()
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="")
-        _check_outdir(out)  # still free: nobody wrote there meanwhile
-        if out.is_dir():
-            out.rmdir()  # empty (checked): os.replace cannot move a folder onto a folder
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _check_outdir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ParameterError(*both("wb_err_outdir_is_file", path=str(out)))
-    if out.is_dir() and any(out.iterdir()):
-        raise ParameterError(*both("wb_err_outdir_not_empty", path=str(out)))
-
-
-def _safe(text: object) -> str:
-    """A CSV field that no spreadsheet will run as a formula (plain numbers stay as they are)."""
-    s = "" if text is None else str(text)
-    if s.startswith(FORMULA_START):
-        try:
-            float(s)
-            return s
-        except ValueError:
-            return "'" + s
-    return s
-
-
-def _csv(header: list[str], rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe(v) for v in row])
-    return buf.getvalue()
-
-
-def _start_text(start: pd.Timestamp, precision: str) -> str:
-    day = start.date()
-    if precision == "year":
-        return f"{day.year:04d}"
-    if precision == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    return day.isoformat()
-
-
-def _dataset_files(ds: Dataset) -> dict[str, str]:
-    meta = {}
-    for key in META_KEYS:
-        value = ds.metadata.get(key)
-        if key == "synthetic" or value not in (None, ""):
-            meta[key] = value
-    files = {"metadata.json": json.dumps(meta, ensure_ascii=False, indent=2) + "\n"}
-    files["pilots.csv"] = _csv(
-        list(PILOT_HEADER),
-        (
-            (
-                p.unit_code,
-                p.model,
-                _start_text(p.start, p.start_precision),
-                p.start_precision,
-                p.start_status,
-                "" if pd.isna(p.end) else p.end.date().isoformat(),
-                p.source,
-            )
-            for p in ds.pilots.itertuples(index=False)
-        ),
-    )
-    files["panel.csv"] = _csv(
-        ["unit", "period", "indicator", "value", "note"],
-        (
-            (r.unit_code, r.period, r.indicator, _number_text(float(r.value), "."), r.note)
-            for r in ds.panel.itertuples(index=False)
-        ),
-    )
-    if len(ds.comments):
-        files["comments.csv"] = _csv(
-            list(COMMENT_HEADER),
-            (
-                (c.unit_code, c.model, c.comment, c.author, c.date)
-                for c in ds.comments.itertuples(index=False)
-            ),
-        )
-    return files
+    return write_dataset_folder(dataset_files(dataset), out, force=force, today=today)
