@@ -229,7 +229,13 @@ class WorkbookSource(Source):
         sheets += [ws for _code, ws in self._indicator_sheets]
         encodings: set[str] = set()
         for ws in sheets:
-            for row in ws.iter_rows():
+            # Below the header row only: the labels above it are the template's Unicode text.
+            first = 1
+            for (cell,) in ws.iter_rows(min_row=1, max_row=HEADER_SCAN, max_col=1):
+                if isinstance(cell.value, str) and cell.value.strip().lower() in ("unit", "key"):
+                    first = cell.row + 1
+                    break
+            for row in ws.iter_rows(min_row=first):
                 for cell in row:
                     value = cell.value
                     if not isinstance(value, str) or value.isascii():
