@@ -85,7 +85,27 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("out", metavar="OUT.xlsx", help=_help("export_cli_out"))
     export.add_argument("--lang", choices=("vi", "en"), default="vi", help=_help("cli_lang"))
     export.add_argument("--force", action="store_true", help=_help("export_cli_force"))
+    for p in (parser, *sub.choices.values()):
+        _bilingual(p)
     return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        prefix = f"{label('cli_usage', 'vi')} / {label('cli_usage', 'en')}: "
+        return super().add_usage(usage, actions, groups, prefix)
+
+
+def _bilingual(parser: argparse.ArgumentParser) -> None:
+    """argparse's own words (usage, section titles, -h) in Vietnamese and English too."""
+    parser.formatter_class = _Formatter
+    parser._positionals.title = _help("cli_arguments")
+    parser._optionals.title = _help("cli_options")
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = _help("cli_help")
+        elif isinstance(action, argparse._VersionAction):
+            action.help = _help("cli_version")
 
 
 def _print_error(exc: KiemNhiemError) -> None:
