@@ -75,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("workbook", metavar="WORKBOOK.xlsx", help=_help("cli_workbook"))
     import_.add_argument("outdir", metavar="OUTDIR", help=_help("cli_import_outdir"))
     import_.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
+    import_.add_argument("--force", action="store_true", help=_help("cli_import_force"))
+
+    merge = sub.add_parser("merge", help=_help("cli_merge"), description=_help("cli_merge"))
+    merge.add_argument("out", metavar="OUTDIR", help=_help("cli_merge_out"))
+    merge.add_argument("inputs", nargs="+", metavar="IN", help=_help("cli_merge_inputs"))
+    merge.add_argument("--prefer", metavar="FILE", default=None, help=_help("cli_merge_prefer"))
+    merge.add_argument("--force", action="store_true", help=_help("cli_import_force"))
+    merge.add_argument("--include-hidden", action="store_true", help=_help("cli_include_hidden"))
 
     export = sub.add_parser(
         "export", help=_help("export_cli_help"), description=_help("export_cli_paths")
@@ -83,25 +91,58 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("out", metavar="OUT.xlsx", help=_help("export_cli_out"))
     export.add_argument("--lang", choices=("vi", "en"), default="vi", help=_help("cli_lang"))
     export.add_argument("--force", action="store_true", help=_help("export_cli_force"))
+    for p in (parser, *sub.choices.values()):
+        _bilingual(p)
     return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        prefix = f"{label('cli_usage', 'vi')} / {label('cli_usage', 'en')}: "
+        return super().add_usage(usage, actions, groups, prefix)
+
+
+def _bilingual(parser: argparse.ArgumentParser) -> None:
+    """argparse's own words (usage, section titles, -h) in Vietnamese and English too."""
+    parser.formatter_class = _Formatter
+    parser._positionals.title = _help("cli_arguments")
+    parser._optionals.title = _help("cli_options")
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = _help("cli_help")
+        elif isinstance(action, argparse._VersionAction):
+            action.help = _help("cli_version")
 
 
 def _print_error(exc: KiemNhiemError) -> None:
     print(exc.render(), file=sys.stderr)
 
 
+def _print_notes(notes, file=None) -> None:
+    """What was converted or removed while reading (legacy text, invisible characters)."""
+    if not notes:
+        return
+    print(f"{label('cli_notes', 'vi')}:", file=file)
+    print(f"{label('cli_notes', 'en')}:", file=file)
+    for note in notes:
+        vi, en = note.render().split("\n", 1)
+        print(f"  - {vi}\n    {en}", file=file)
+
+
 def _cmd_validate(args) -> int:
     from .data.dataset import load_dataset
 
-    ds = load_dataset(args.dataset, include_hidden=args.include_hidden)
+    try:
+        ds = load_dataset(args.dataset, include_hidden=args.include_hidden)
+    except DatasetError as exc:
+        # The problems first, then what was converted: a refused file's legacy text is
+        # converted again on the next reading, and the analyst should know it.
+        _print_error(exc)
+        _print_notes(exc.notes, file=sys.stderr)
+        return EXIT_USAGE
     print(f"{label('cli_valid', 'vi')}: {Path(args.dataset)}")
     print(f"{label('cli_valid', 'en')}: {Path(args.dataset)}")
-    if ds.notes:
-        print(f"{label('cli_notes', 'vi')}:")
-        print(f"{label('cli_notes', 'en')}:")
-        for note in ds.notes:
-            vi, en = note.render().split("\n", 1)
-            print(f"  - {vi}\n    {en}")
+    _print_notes(ds.notes)
     return EXIT_OK
 
 
@@ -212,9 +253,41 @@ def _cmd_import(args) -> int:
     out = Path(args.outdir)
     return _write(
         out,
-        lambda: import_workbook(args.workbook, out, include_hidden=args.include_hidden),
+        lambda: import_workbook(
+            args.workbook, out, include_hidden=args.include_hidden, force=args.force
+        ),
         "cli_imported",
     )
+
+
+def _cmd_merge(args) -> int:
+    from .data.merge import merge_datasets
+
+    out = Path(args.out)
+    result = None
+
+    def make():
+        nonlocal result
+        result = merge_datasets(
+            args.inputs,
+            out,
+            prefer=args.prefer,
+            force=args.force,
+            include_hidden=args.include_hidden,
+        )
+        return result.path
+
+    code = _write(out, make, "cli_merged")
+    counts = {
+        "inputs": result.inputs,
+        "values": result.values,
+        "duplicates": result.duplicates,
+        "resolved": result.resolved,
+        "pilots": result.pilots,
+    }
+    print(label("cli_merge_summary", "vi", **counts))
+    print(label("cli_merge_summary", "en", **counts))
+    return code
 
 
 def _cmd_export(args) -> int:
@@ -241,6 +314,7 @@ _COMMANDS = {
     "pilots": _cmd_pilots,
     "template": _cmd_template,
     "import": _cmd_import,
+    "merge": _cmd_merge,
     "export": _cmd_export,
 }
 

@@ -74,7 +74,15 @@ class KiemNhiemError(Exception):
 class DatasetError(KiemNhiemError):
     """The dataset cannot be read or is invalid; ``problems`` lists every problem found."""
 
-    def __init__(self, problems: list[Problem], source: str | None = None):
+    def __init__(
+        self,
+        problems: list[Problem],
+        source: str | None = None,
+        notes: tuple[Problem, ...] = (),
+    ):
+        # ``notes``: what was converted or removed while reading (legacy text, invisible
+        # characters), said even when the dataset is refused.
+        self.notes = tuple(notes)
         # A bad name repeated across a grid is one problem per cell, but the same problem at
         # the same place is reported once.
         self.problems = list(dict.fromkeys(problems))

@@ -32,6 +32,7 @@ DATA_ORDER = (
     "kiemnhiem.data",
     "kiemnhiem.data.legacy",
     "kiemnhiem.data.cells",
+    "kiemnhiem.data.choices",
     "kiemnhiem.data.table_layout",
     "kiemnhiem.data.readers",
     "kiemnhiem.data.units",
@@ -40,9 +41,12 @@ DATA_ORDER = (
     "kiemnhiem.data.sources",
     "kiemnhiem.data.sheets",
     "kiemnhiem.data.validate",
+    "kiemnhiem.data.folder",
     "kiemnhiem.data.template",
+    "kiemnhiem.data.ods",
     "kiemnhiem.data.workbook",
     "kiemnhiem.data.dataset",
+    "kiemnhiem.data.merge",
 )
 
 # Edges that break the rules today because another branch of issue 16 is still fixing them,

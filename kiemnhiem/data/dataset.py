@@ -30,6 +30,9 @@ from .sources import (
 from .validate import Dataset, validate_source
 from .workbook import WorkbookSource
 
+#: Files read as workbooks (an ``.xls`` only to be refused with how to save it anew).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".ods", ".xls")
+
 __all__ = [
     "COMMENT_COLUMNS",
     "COMMENT_OPTIONAL",
@@ -58,7 +61,7 @@ def load_dataset(
     path : str, Path or None
         A dataset folder (``metadata.json``, ``pilots.csv``, ``panel.csv``, optional
         ``indicators.csv``, ``models.csv``, ``events.csv``, ``comments.csv``) or a workbook in
-        the template's layout (``.xlsx``).
+        the template's layout (``.xlsx``, or ``.ods`` as LibreOffice saves it).
     today : date, optional
         The date after which years count as "future" (default: the current date).
     include_hidden : bool
@@ -75,7 +78,7 @@ def load_dataset(
     where = Path(path) if path is not None else demo_dir()
     where = where.expanduser().resolve()
     # .xls too: an old-format or password-protected workbook gets a clear refusal.
-    if where.is_file() and where.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+    if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
         source: Source = WorkbookSource(where, include_hidden=include_hidden)
     elif where.is_dir():
         source = FolderSource(where)

@@ -158,6 +158,8 @@ class Table:
     data: dict[str, list[str]] | None = None
     notes: list[Problem] = field(default_factory=list)
     unit_names: dict[str, str] = field(default_factory=dict)  # as typed -> name, for messages
+    # per row, whether ``value`` came from a workbook's number cell (exact, written with a dot)
+    numeric: list[bool] | None = None
 
     def column(self, name: str) -> list[str]:
         """The cells of column ``name``, top to bottom ("" where a row has none)."""
@@ -259,8 +261,12 @@ def read_table(
     required: tuple[str, ...],
     optional: tuple[str, ...] = (),
     problems: list[Problem] | None = None,
+    allow_empty: bool = False,
 ) -> Table | None:
     """Read a CSV file into strings, appending every problem to ``problems``.
+
+    A file with a header and no rows is a problem unless ``allow_empty`` (the pilots of a
+    district without a pilot): then None, silently.
 
     Returns None when the file cannot be read at all (encoding, empty, header). Cells are
     stripped (and NFC, as the whole text is); blank rows are skipped.
@@ -377,7 +383,8 @@ def read_table(
             )
         ok = False
     if not numbers and ok:
-        problems.append(Problem(*both("err_no_rows"), file=name))
+        if not allow_empty:
+            problems.append(Problem(*both("err_no_rows"), file=name))
         return None
     if not ok:
         return None

@@ -97,7 +97,8 @@ class FolderSource(Source):
             if must_exist:
                 problems.append(Problem(*both("err_missing_file"), file=path.name))
             return None
-        return read_table(path, required, optional, problems)
+        # A district without a pilot has a pilots.csv with its header only.
+        return read_table(path, required, optional, problems, allow_empty=kind == "pilots")
 
     def content_hash(self) -> str:
         return content_hash(self.path)

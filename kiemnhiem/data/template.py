@@ -16,6 +16,7 @@ from pathlib import Path
 from ..exceptions import ParameterError, UnitError
 from ..labels import both, label
 from .catalog import builtin_indicators, builtin_models
+from .choices import PRECISION_WORDS, STATUS_WORDS, SYNTHETIC_WORDS
 from .sheets import (
     COMMENT_HEADER,
     GRID_HEADER_ROW,
@@ -26,7 +27,7 @@ from .sheets import (
     SHEET_META,
     SHEET_PILOTS,
 )
-from .sources import META_KEYS, PRECISIONS, STATUSES
+from .sources import META_KEYS
 from .units import UnitMatcher, unit_table
 
 __all__ = ["parse_years", "write_template"]
@@ -98,7 +99,8 @@ def write_template(
     lists = book.create_sheet(SHEET_LISTS)
     # Without a province, names alone are ambiguous: units are typed (code, "name, province").
     listed = unit_rows if matcher.province_code is not None else []
-    unit_list = _write_lists(lists, listed, list(models["code"]))
+    # Models are picked by their Vietnamese name; the reader also takes codes and short forms.
+    unit_list = _write_lists(lists, listed, list(models["label_vi"]))
     _write_guide(guide, matcher, indicators, models, unit_rows)
     _write_meta_sheet(book.create_sheet(SHEET_META), matcher, last)
     _write_entry_sheet(book.create_sheet(SHEET_PILOTS), PILOT_HEADER, unit_list)
@@ -108,6 +110,8 @@ def write_template(
     book.move_sheet(lists, offset=len(book.sheetnames))
     lists.sheet_state = "hidden"
     _protect(lists, [])
+    for ws in book.worksheets:
+        _print_setup(ws)
     book.active = 1  # open on thong_tin
     for ws in book.worksheets:
         # Only the active tab may be selected: two selected tabs are "grouped" in Excel, and
@@ -122,6 +126,23 @@ def write_template(
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+#: Rows repeated at the top of each printed page, per sheet (indicator sheets: rows 1-5).
+_TITLE_ROWS = {SHEET_META: "1:2", SHEET_PILOTS: "1:2", SHEET_COMMENTS: "1:2"}
+
+
+def _print_setup(ws) -> None:
+    """A4 landscape, every column on one page width, the header rows on every page: an
+    office prints the empty template to fill in by hand, or a filled one to sign."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages down as the rows need
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if ws.title == SHEET_GUIDE or ws.title == SHEET_LISTS:
+        return
+    ws.print_title_rows = _TITLE_ROWS.get(ws.title, f"1:{GRID_HEADER_ROW}")
 
 
 def _check_years(years) -> tuple[int, int]:
@@ -209,15 +230,20 @@ def _validation(kind: str, prompt: str, *, formula1: str | None = None, **extra)
     return dv
 
 
-def _write_lists(ws, unit_rows, model_codes) -> str | None:
+def _words(choices: dict) -> str:
+    """An inline drop-down of a choice's Vietnamese words (``"ngày,tháng,năm"``)."""
+    return '"' + ",".join(vi for vi, _en in choices.values()) + '"'
+
+
+def _write_lists(ws, unit_rows, model_names) -> str | None:
     """The drop-down sources; returns the unit list's range (None without units)."""
     ws["A1"], ws["B1"] = "unit", "model"
     for i, (name, _code) in enumerate(unit_rows, start=2):
         ws.cell(row=i, column=1, value=name)
-    for i, code in enumerate(model_codes, start=2):
-        ws.cell(row=i, column=2, value=code)
+    for i, name in enumerate(model_names, start=2):
+        ws.cell(row=i, column=2, value=name)
     ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["B"].width = 20
+    ws.column_dimensions["B"].width = 70
     if not unit_rows:
         return None
     return f"'{SHEET_LISTS}'!$A$2:$A${len(unit_rows) + 1}"
@@ -297,7 +323,7 @@ def _write_meta_sheet(ws, matcher: UnitMatcher, last_year: int) -> None:
         value.number_format = "@"
         ws.cell(row=row, column=3, value=_both(f"wb_meta_{key}")).alignment = st["wrap"]
     synthetic_row = 3 + META_KEYS.index("synthetic")
-    dv = _validation("list", _both("wb_dv_synthetic"), formula1='"false,true"')
+    dv = _validation("list", _both("wb_dv_synthetic"), formula1=_words(SYNTHETIC_WORDS))
     dv.add(f"B{synthetic_row}")
     ws.add_data_validation(dv)
     ws.column_dimensions["A"].width = 14
@@ -313,7 +339,7 @@ def _write_entry_sheet(ws, columns: tuple[str, ...], unit_list: str | None) -> N
 
     st = _styles()
     first, last = 3, 2 + _ENTRY_ROWS
-    widths = {"unit": 24, "model": 18, "comment": 60, "source": 40}
+    widths = {"unit": 24, "model": 40, "comment": 60, "source": 40}
     for j, code in enumerate(columns, start=1):
         letter = get_column_letter(j)
         head = ws.cell(row=1, column=j, value=_both(f"wb_col_{code}"))
@@ -332,9 +358,9 @@ def _write_entry_sheet(ws, columns: tuple[str, ...], unit_list: str | None) -> N
             n_models = len(builtin_models())
             dv = _validation("list", _both("wb_dv_model"), formula1=_models_range(n_models))
         elif code == "start_precision":
-            dv = _validation("list", _both("wb_dv_precision"), formula1=f'"{",".join(PRECISIONS)}"')
+            dv = _validation("list", _both("wb_dv_precision"), formula1=_words(PRECISION_WORDS))
         elif code == "start_status":
-            dv = _validation("list", _both("wb_dv_status"), formula1=f'"{",".join(STATUSES)}"')
+            dv = _validation("list", _both("wb_dv_status"), formula1=_words(STATUS_WORDS))
         if dv is not None:
             dv.add(area)
             ws.add_data_validation(dv)

@@ -37,6 +37,16 @@ from .cells import (
     parse_rating,
     share_hint,
 )
+from .choices import (
+    PRECISION_WORDS,
+    STATUS_WORDS,
+    allowed,
+    model_aliases,
+    read_model,
+    read_precision,
+    read_status,
+    read_synthetic,
+)
 from .readers import (
     ReadError,
     Table,
@@ -55,7 +65,6 @@ from .sources import (
     PILOT_COLUMNS,
     PILOT_OPTIONAL,
     PRECISIONS,
-    STATUSES,
     Source,
 )
 from .units import Unit, UnitMatcher
@@ -180,6 +189,9 @@ class _Loader:
                     meta[key] = cleaned.text
         if not isinstance(meta.get("name"), str) or not meta.get("name", "").strip():
             self.add("err_metadata_name", at("name"))
+        if meta.get("synthetic") is not None and not isinstance(meta["synthetic"], bool):
+            read = read_synthetic(meta["synthetic"])  # "có"/"không" as well as true/false
+            meta["synthetic"] = meta["synthetic"] if read is None else read
         if not isinstance(meta.get("synthetic"), bool):
             self.add("err_metadata_synthetic", at("synthetic"))
         if meta.get("data_end") not in (None, ""):
@@ -251,6 +263,7 @@ class _Loader:
         measures = zip(indicators["unit_vi"], indicators["unit_en"])
         self._measures = dict(zip(indicators["code"], measures))
         model_codes = set(models["code"])
+        self._aliases = model_aliases(models)
         kinds = dict(zip(indicators["code"], indicators["kind"]))
 
         units: dict[str, Unit] = {}
@@ -278,7 +291,8 @@ class _Loader:
 
         self.notes.extend(self.source.notes())
         if self.problems:
-            raise DatasetError(self.problems, self.source.label)
+            notes = tuple(dict.fromkeys(self.notes))
+            raise DatasetError(self.problems, self.source.label, notes)
 
         unit_frame = pd.DataFrame(
             [
@@ -408,12 +422,16 @@ class _Loader:
         texts = table.column("value")
         convention: list[bool | None] = []  # the file's decimal mark, found when first needed
 
+        # Number cells of a workbook hold their value exactly: only numbers typed as text
+        # ("2.150", "12,5") need the file's decimal mark, and only they show it.
+        numeric = np.zeros(n, dtype=bool)
+        if table.numeric is not None:
+            numeric = np.asarray(table.numeric, dtype=bool)
+
         def decimal_comma() -> bool | None:
             if not convention:
-                default = table.decimal_comma
-                # a CSV file's numbers may show its decimal mark; a workbook's are typed in Excel
-                seen = decimal_mark(texts, default) if table.sheet is None else default
-                convention.append(seen)
+                typed = [t for t, is_number in zip(texts, numeric) if not is_number]
+                convention.append(decimal_mark(typed, table.decimal_comma))
             return convention[0]
 
         values = np.full(n, np.nan)
@@ -425,6 +443,7 @@ class _Loader:
             text_series.str.fullmatch(_GROUP_LIKE).to_numpy(dtype=bool, na_value=False)
             & ~text_series.str.fullmatch(_ZERO_POINT).to_numpy(dtype=bool, na_value=False)
         )
+        plain = plain | numeric
         fast = plain & reached
         values[fast] = text_series[fast].astype(float).to_numpy()
         del text_series
@@ -546,34 +565,32 @@ class _Loader:
         day_first = date_order([*table.column("start"), *table.column("end")]) == "day_first"
         for i, rec in enumerate(table.rows):
             code = unit_of(rec["unit"], table, i)
-            model = rec["model"]
-            if model not in model_codes:
-                self.add(
-                    "err_unknown_model",
-                    table.where(i, "model"),
-                    value=model,
-                    known=", ".join(sorted(model_codes)),
-                )
-            precision = rec["start_precision"].lower()
-            status = rec["start_status"].lower()
-            if precision not in PRECISIONS:
+            model = self._model(rec["model"], table, i, model_codes)
+            # Vietnamese words or the codes; a blank precision is the date's own as typed
+            # ("08/2019": month, "2019": year, a full date: day).
+            typed_precision = rec.get("start_precision", "")
+            precision = read_precision(typed_precision) if typed_precision.strip() else ""
+            status = read_status(rec["start_status"])
+            if precision is None:
                 self.add(
                     "err_bad_choice",
                     table.where(i, "start_precision"),
-                    value=rec["start_precision"],
-                    allowed=", ".join(PRECISIONS),
+                    value=typed_precision,
+                    allowed=allowed(PRECISION_WORDS),
                 )
-            if status not in STATUSES:
+            if status is None:
                 self.add(
                     "err_bad_choice",
                     table.where(i, "start_status"),
                     value=rec["start_status"],
-                    allowed=", ".join(STATUSES),
+                    allowed=allowed(STATUS_WORDS),
                 )
             start = end = None
             try:
                 start, typed = parse_date(rec["start"], day_first)
-                if precision in PRECISIONS and _PRECISION_RANK[typed] < _PRECISION_RANK[precision]:
+                if precision == "":
+                    precision = typed
+                elif precision and _PRECISION_RANK[typed] < _PRECISION_RANK[precision]:
                     self.add(
                         "err_precision_mismatch",
                         table.where(i, "start"),
@@ -629,6 +646,19 @@ class _Loader:
         frame["end"] = pd.to_datetime(frame["end"])
         return frame.sort_values(["model", "unit_code"]).reset_index(drop=True)
 
+    def _model(self, text: str, table: Table, i: int, model_codes: set[str]) -> str:
+        """The model code of a cell typed as its code, short form or name (else a problem)."""
+        code = read_model(text, self._aliases)
+        if code is None:
+            self.add(
+                "err_unknown_model",
+                table.where(i, "model"),
+                value=text,
+                known=", ".join(sorted(model_codes)),
+            )
+            return text
+        return code
+
     def _comments(self, unit_of, model_codes: set[str]) -> pd.DataFrame:
         columns = ["unit_code", "model", "comment", "author", "date"]
         table = self._table("comments", COMMENT_COLUMNS, COMMENT_OPTIONAL)
@@ -637,16 +667,8 @@ class _Loader:
         out = []
         for i, rec in enumerate(table.rows):
             code = unit_of(rec["unit"], table, i)
-            if rec["model"] not in model_codes:
-                self.add(
-                    "err_unknown_model",
-                    table.where(i, "model"),
-                    value=rec["model"],
-                    known=", ".join(sorted(model_codes)),
-                )
-            out.append(
-                (code, rec["model"], rec["comment"], rec.get("author", ""), rec.get("date", ""))
-            )
+            model = self._model(rec["model"], table, i, model_codes)
+            out.append((code, model, rec["comment"], rec.get("author", ""), rec.get("date", "")))
         return pd.DataFrame(out, columns=columns)
 
 

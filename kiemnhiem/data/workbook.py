@@ -14,40 +14,34 @@ bomb; openpyxl also parses sheets and shared strings through defusedxml, which r
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-import os
 import posixpath
 import re
-import shutil
 import unicodedata
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
-
-from ..exceptions import DatasetError, ParameterError, Problem, UnitError
+from ..exceptions import DatasetError, Problem, UnitError
 from ..labels import both
 from .catalog import builtin_indicators
 from .cells import CleanText, clean_text
-from .readers import ENCODING_NAMES, FORMULA_START, ReadError, Table, parse_period
+from .choices import read_synthetic
+from .folder import check_outdir, dataset_files, number_text, write_dataset_folder
+from .legacy import decode_as
+from .ods import is_ods, ods_encrypted, read_ods
+from .readers import ENCODING_NAMES, ReadError, Table, parse_period
 from .sheets import (
-    COMMENT_HEADER,
     FIXED_SHEETS,
     HEADER_SCAN,
-    PILOT_HEADER,
+    SHEET_GUIDE,
     SHEET_META,
     TABLE_SHEETS,
 )
 from .sources import META_KEYS, Source
 from .units import UnitMatcher, fold
-from .validate import Dataset, validate_source
+from .validate import validate_source
 
 __all__ = ["WorkbookSource", "import_workbook"]
 
@@ -72,12 +66,10 @@ class _SheetTable(Table):
 
     sheets: list[str] = field(default_factory=list)
 
-    @property
-    def decimal_comma(self) -> bool:
-        # Workbooks are typed on Vietnamese Windows: a number typed as text ("1.234", "12,5")
-        # reads with a thousands dot and a decimal comma. Numeric cells are passed on with a
-        # decimal comma too (see _cell_text), so they read exactly.
-        return True
+    # The decimal mark of numbers typed as text ("2.150", "12,5") is decided per workbook as
+    # for a CSV file (Table.decimal_comma, readers.decimal_mark): LibreOffice and Excel in
+    # Vietnamese write "2.150" for 2150, and "2.150" alone does not say which it is. Number
+    # cells are exact and passed on with a dot (``numeric``).
 
     def where(self, i: int, column: str | None = None) -> dict:
         sheet = self.sheets[i]
@@ -97,15 +89,6 @@ class _SheetTable(Table):
         return f"{self.sheets[i]}!{self.line_numbers[i]}"
 
 
-def _number_text(value: float | int, decimal: str = ",") -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-    return text.replace(".", decimal)
-
-
 def _cell_text(value: object, decimal: str = ",") -> str:
     """A cell's value as the text the loader reads (dates as ISO, numbers exact)."""
     if value is None:
@@ -117,8 +100,24 @@ def _cell_text(value: object, decimal: str = ",") -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, int | float):
-        return _number_text(value, decimal)
+        return number_text(value, decimal)
     return unicodedata.normalize("NFC", str(value)).strip()
+
+
+def _date_as_shown(cell, text: str) -> str:
+    """A date cell's value to the precision its number format shows (``2018-08`` for
+    ``mmm-yy``, ``2018`` for ``yyyy``); other cells as read."""
+    if not isinstance(cell.value, datetime | date):
+        return text
+    shown = re.sub(r'"[^"]*"|\[[^]]*\]', "", str(cell.number_format or "")).lower()
+    day = cell.value.date() if isinstance(cell.value, datetime) else cell.value
+    if "d" in shown:
+        return day.isoformat()
+    if "m" in shown:
+        return f"{day.year:04d}-{day.month:02d}"
+    if "y" in shown:
+        return f"{day.year:04d}"
+    return day.isoformat()
 
 
 def _at(ws, coordinate: str) -> dict:
@@ -149,6 +148,9 @@ class WorkbookSource(Source):
         self._indicator_sheets: list[tuple[str, object]] = []
         self._no_value: dict[str, set[str]] = {}
         self._province: str | None = None
+        self._ods = False  # an OpenDocument spreadsheet, read through python-calamine
+        self._encoding: str | None = None  # the legacy encoding of the workbook's text, if one
+        self._unicode_columns: set[tuple[str, int]] = set()  # (sheet, column) with Unicode text
 
     # -- opening -------------------------------------------------------------------------------
     def _problem(
@@ -167,9 +169,13 @@ class WorkbookSource(Source):
             key, fields = refusal
             self._problem(key, problems, **fields)
             return False
+        self._ods = _is_ods_package(self.path)
         try:
-            book = load_workbook(self.path, data_only=True, read_only=False)
-            self._no_value = _formulas_without_value(self.path)
+            if self._ods:
+                book, self._no_value = read_ods(self.path)
+            else:
+                book = load_workbook(self.path, data_only=True, read_only=False)
+                self._no_value = _formulas_without_value(self.path)
         except Exception as exc:  # noqa: BLE001 - any failure to parse is "not a workbook"
             # openpyxl raises many types on foreign or damaged files (BadZipFile, KeyError,
             # InvalidFileException, defusedxml's refusals, ...): all mean the same to an analyst.
@@ -211,7 +217,38 @@ class WorkbookSource(Source):
                     sheet=name,
                     known=", ".join(sorted(known)),
                 )
+        self._scan_legacy()
         return True
+
+    def _scan_legacy(self) -> None:
+        """Find the workbook's legacy encoding, as a CSV file's (readers._clean_columns): when
+        the text cells that show a telling glyph are all of one encoding, the cells without
+        one ("Quúnh Nhai", "Mai Sôn") in columns with no Unicode Vietnamese of their own are
+        read in that encoding too (:meth:`_text`)."""
+        sheets = [ws for key, ws in self._sheets.items() if key != SHEET_GUIDE]
+        sheets += [ws for _code, ws in self._indicator_sheets]
+        encodings: set[str] = set()
+        for ws in sheets:
+            # Below the header row only: the labels above it are the template's Unicode text.
+            first = 1
+            for (cell,) in ws.iter_rows(min_row=1, max_row=HEADER_SCAN, max_col=1):
+                if isinstance(cell.value, str) and cell.value.strip().lower() in ("unit", "key"):
+                    first = cell.row + 1
+                    break
+            for row in ws.iter_rows(min_row=first):
+                for cell in row:
+                    value = cell.value
+                    if not isinstance(value, str) or value.isascii():
+                        continue
+                    if any(ord(ch) > 0xFF for ch in value):
+                        self._unicode_columns.add((ws.title, cell.column))
+                    text = _cell_text(value)
+                    cleaned = self._cleaned.get(text)
+                    if cleaned is None:
+                        cleaned = self._cleaned[text] = clean_text(text)
+                    if cleaned.encoding:
+                        encodings.add(cleaned.encoding)
+        self._encoding = next(iter(encodings)) if len(encodings) == 1 else None
 
     def _text(self, ws, cell, problems: list[Problem], decimal: str = ",") -> str:
         """A cell's text; a formula without a saved value is a problem (and blank). Text typed
@@ -229,6 +266,14 @@ class WorkbookSource(Source):
         if cleaned.unsure:
             self._problem("err_legacy_unsure", problems, _at(ws, cell.coordinate), value=text)
             return text
+        if (
+            not cleaned.changed
+            and self._encoding is not None
+            and (ws.title, cell.column) not in self._unicode_columns
+        ):
+            read = decode_as(text, self._encoding)
+            if read.encoding:
+                cleaned = CleanText(read.text, text, read.encoding)
         if cleaned.changed:
             where = {"file": self.path.name, **_at(ws, cell.coordinate)}
             if cleaned.encoding:
@@ -390,7 +435,9 @@ class WorkbookSource(Source):
             if must_exist:
                 self._problem("wb_err_missing_sheet", problems, {"sheet": sheet}, sheet=sheet)
             return None
-        return self._entry_table(ws, required, optional, problems, must_exist)
+        # A district without a pilot leaves thi_diem empty: valid to import and merge.
+        rows_needed = must_exist and kind != "pilots"
+        return self._entry_table(ws, required, optional, problems, rows_needed)
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
@@ -441,6 +488,11 @@ class WorkbookSource(Source):
                 where[name] = cell.coordinate
             if not any(rec.values()):
                 continue
+            start_cell = by_col.get(columns.get("start", 0))
+            if rec.get("start_precision", "x") == "" and start_cell is not None:
+                # Precision left blank: a date cell's own display decides (Excel shows a typed
+                # "08/2018" as Aug-18: a month, never 1 August).
+                rec["start"] = _date_as_shown(start_cell, rec["start"])
             rows.append(rec)
             lines.append(row[0].row)
             cells.append(where)
@@ -466,13 +518,14 @@ class WorkbookSource(Source):
             matcher = UnitMatcher(self._province)
         except UnitError:
             matcher = None  # the loader reports the province itself
-        rows, lines, cells, sheets = [], [], [], []
+        rows, lines, cells, sheets, numeric = [], [], [], [], []
         for code, ws in self._indicator_sheets:
-            for rec, line, where in self._grid(code, ws, matcher, problems):
+            for rec, line, where, is_number in self._grid(code, ws, matcher, problems):
                 rows.append(rec)
                 lines.append(line)
                 cells.append(where)
                 sheets.append(ws.title)
+                numeric.append(is_number)
         if not rows:
             self._problem("wb_err_no_values", problems)
             return None
@@ -485,10 +538,12 @@ class WorkbookSource(Source):
             sheet="",
             cells=cells,
             sheets=sheets,
+            numeric=numeric,
         )
 
     def _grid(self, code: str, ws, matcher, problems):
-        """Melt one indicator sheet: yields (row, line, cells) per non-blank value cell."""
+        """Melt one indicator sheet: yields (row, line, cells, is_number) per non-blank value
+        cell; ``is_number`` when the cell holds a number rather than text."""
         from openpyxl.utils import get_column_letter
 
         header_row = self._header_row(ws, "unit", problems, column=1)
@@ -536,7 +591,7 @@ class WorkbookSource(Source):
                 first_value_col = (code_col or 1) + 1
                 if cell.column < first_value_col or cell.coordinate in merged:
                     continue
-                text = self._text(ws, cell, problems)
+                text = self._text(ws, cell, problems, decimal=".")
                 if text == "":
                     continue
                 if cell.column not in periods:
@@ -562,7 +617,8 @@ class WorkbookSource(Source):
                 period, period_at = periods[cell.column]
                 rec = {"unit": unit, "period": period, "indicator": code, "value": text, "note": ""}
                 where = {"unit": unit_at, "period": period_at, "value": cell.coordinate}
-                yield rec, cell.row, where
+                is_number = isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+                yield rec, cell.row, where, is_number
 
     def _check_unit_name(self, ws, name_cell, name, unit_code, matcher, problems) -> None:
         """A row's name and code must be the same unit (the code is the key)."""
@@ -610,14 +666,19 @@ def _check_package(path: Path) -> tuple[str, dict] | None:
         ):
             return "err_wb_xls", {}
         return "err_wb_encrypted", {}
+    ods_name = path.suffix.lower() == ".ods"
     if not head.startswith(_ZIP_SIGNATURES):
-        return "err_wb_not_xlsx", {}
+        return ("err_ods_not_spreadsheet" if ods_name else "err_wb_not_xlsx"), {}
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-            if "[Content_Types].xml" not in names:
-                return "err_wb_not_xlsx", {}
+            ods = is_ods(zf)
+            if ods and ("content.xml" not in names or ods_encrypted(zf)):
+                # LibreOffice encrypts content.xml when a password is set
+                return ("err_wb_encrypted" if ods_encrypted(zf) else "err_ods_damaged"), {}
+            if not ods and "[Content_Types].xml" not in names:
+                return ("err_ods_not_spreadsheet" if ods_name else "err_wb_not_xlsx"), {}
             if any(i.flag_bits & 0x1 for i in infos):  # zip's own (legacy) encryption
                 return "err_wb_encrypted", {}
             total = sum(i.file_size for i in infos)
@@ -638,8 +699,15 @@ def _check_package(path: Path) -> tuple[str, dict] | None:
                 if info.filename.endswith((".xml", ".rels", ".vml")) and _declares_dtd(zf, info):
                     return "err_wb_xml_dtd", {"part": info.filename}
     except _DAMAGED_ZIP:
-        return "err_wb_damaged", {}
+        return ("err_ods_damaged" if ods_name else "err_wb_damaged"), {}
     return None
+
+
+def _is_ods_package(path: Path) -> bool:
+    """Whether a package (checked by :func:`_check_package`) is an OpenDocument spreadsheet;
+    the content decides, not the name (an .ods renamed .xlsx is read too)."""
+    with zipfile.ZipFile(path) as zf:
+        return is_ods(zf)
 
 
 def _declares_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
@@ -666,20 +734,10 @@ def _defused(exc: BaseException) -> bool:
     return False
 
 
-_TRUE_WORDS = {"true", "yes", "co", "x", "1", "dung"}
-_FALSE_WORDS = {"false", "no", "khong", "0", "sai"}
-
-
 def _synthetic(value: object) -> object:
-    """``synthetic`` as typed (TRUE/FALSE cells, true/false, có/không); else the raw text."""
-    if isinstance(value, bool):
-        return value
-    text = fold(_cell_text(value, "."))
-    if text in _TRUE_WORDS:
-        return True
-    if text in _FALSE_WORDS:
-        return False
-    return text  # not a bool: the loader reports it
+    """``synthetic`` as typed (TRUE/FALSE cells, có/không, true/false); else the raw text."""
+    read = read_synthetic(value if isinstance(value, bool) else _cell_text(value, "."))
+    return _cell_text(value, ".") if read is None else read  # not a bool: the loader says
 
 
 def _formulas_without_value(path: Path) -> dict[str, set[str]]:
@@ -763,20 +821,26 @@ def import_workbook(
     *,
     today: date | None = None,
     include_hidden: bool = False,
+    force: bool = False,
 ) -> Path:
     """Validate a workbook and write it as a dataset folder.
 
     Parameters
     ----------
     workbook : str or Path
-        A workbook in the template's layout.
+        A workbook in the template's layout (``.xlsx`` or ``.ods``).
     outdir : str or Path
-        The dataset folder to create; it must not exist or be empty. It is written in a
-        temporary sibling folder, then moved into place in one step.
+        The dataset folder to write. A new or empty folder is written; an existing dataset
+        folder (one with ``metadata.json``) is replaced only with ``force`` (the update path:
+        a newer workbook of the same office), keeping the files the workbook does not provide
+        (``indicators.csv``, ``models.csv``, ``events.csv``, ...). Any other non-empty folder is
+        refused. The folder is written beside it and moved into place, never half-written.
     today : date, optional
         Passed to the validation (years after it are errors).
     include_hidden : bool
         Read values in hidden rows and columns instead of refusing them.
+    force : bool
+        Replace an existing dataset folder.
 
     Returns
     -------
@@ -788,106 +852,15 @@ def import_workbook(
     Raises
     ------
     DatasetError
-        The workbook is invalid; nothing is written.
+        The workbook is invalid (or the updated folder would be); nothing is written.
     ParameterError
-        ``outdir`` is a file or a non-empty folder.
+        ``outdir`` is a file, a non-empty folder that is not a dataset, or a dataset folder
+        without ``force``.
     """
     source = Path(workbook).expanduser().absolute()
     out = Path(outdir).expanduser().absolute()
-    _check_outdir(out)
+    check_outdir(out, force)
     if not source.is_file():
         raise DatasetError([Problem(*both("err_no_dataset", path=str(source)))], str(source))
     dataset = validate_source(WorkbookSource(source, include_hidden=include_hidden), today=today)
-    files = _dataset_files(dataset)
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir()
-    try:
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="")
-        _check_outdir(out)  # still free: nobody wrote there meanwhile
-        if out.is_dir():
-            out.rmdir()  # empty (checked): os.replace cannot move a folder onto a folder
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _check_outdir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ParameterError(*both("wb_err_outdir_is_file", path=str(out)))
-    if out.is_dir() and any(out.iterdir()):
-        raise ParameterError(*both("wb_err_outdir_not_empty", path=str(out)))
-
-
-def _safe(text: object) -> str:
-    """A CSV field that no spreadsheet will run as a formula (plain numbers stay as they are)."""
-    s = "" if text is None else str(text)
-    if s.startswith(FORMULA_START):
-        try:
-            float(s)
-            return s
-        except ValueError:
-            return "'" + s
-    return s
-
-
-def _csv(header: list[str], rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe(v) for v in row])
-    return buf.getvalue()
-
-
-def _start_text(start: pd.Timestamp, precision: str) -> str:
-    day = start.date()
-    if precision == "year":
-        return f"{day.year:04d}"
-    if precision == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    return day.isoformat()
-
-
-def _dataset_files(ds: Dataset) -> dict[str, str]:
-    meta = {}
-    for key in META_KEYS:
-        value = ds.metadata.get(key)
-        if key == "synthetic" or value not in (None, ""):
-            meta[key] = value
-    files = {"metadata.json": json.dumps(meta, ensure_ascii=False, indent=2) + "\n"}
-    files["pilots.csv"] = _csv(
-        list(PILOT_HEADER),
-        (
-            (
-                p.unit_code,
-                p.model,
-                _start_text(p.start, p.start_precision),
-                p.start_precision,
-                p.start_status,
-                "" if pd.isna(p.end) else p.end.date().isoformat(),
-                p.source,
-            )
-            for p in ds.pilots.itertuples(index=False)
-        ),
-    )
-    files["panel.csv"] = _csv(
-        ["unit", "period", "indicator", "value", "note"],
-        (
-            (r.unit_code, r.period, r.indicator, _number_text(float(r.value), "."), r.note)
-            for r in ds.panel.itertuples(index=False)
-        ),
-    )
-    if len(ds.comments):
-        files["comments.csv"] = _csv(
-            list(COMMENT_HEADER),
-            (
-                (c.unit_code, c.model, c.comment, c.author, c.date)
-                for c in ds.comments.itertuples(index=False)
-            ),
-        )
-    return files
+    return write_dataset_folder(dataset_files(dataset), out, force=force, today=today)

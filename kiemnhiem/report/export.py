@@ -165,6 +165,7 @@ _SHARE_DIFF = "+0.000;-0.000;0.000"
 _PCT = "+0.0%;-0.0%;0.0%"
 _P = "0.0000"
 _DATE = "dd/mm/yyyy"
+_START_SHOWN = {"month": "mm/yyyy", "year": "yyyy"}  # by start_precision
 _FORMATS = {
     "T": _INT,
     "g": _INT,
@@ -467,6 +468,11 @@ def _write_table(
     n = len(frame)
     share_levels = share_levels or [False] * n
     share_differences = share_differences or [False] * n
+    precisions = list(frame["start_precision"]) if "start_precision" in columns else []
+
+    def precision_of(k: int, code: str) -> str | None:
+        return precisions[k] if k < len(precisions) and code == "start" else None
+
     for i, record in enumerate(frame.itertuples(index=False, name=None), start=3):
         for j, (code, value) in enumerate(zip(columns, record, strict=True), start=1):
             cell = _put(ws, i, j, value)
@@ -478,7 +484,9 @@ def _write_table(
             if fmt is not None and cell.data_type == "n":
                 cell.number_format = fmt
             elif fmt == _DATE and cell.data_type == "d":
-                cell.number_format = fmt
+                # A start known only by month or year shows as such ("08/2018", "2018"),
+                # never as 01/08/2018 or 01/01/2018.
+                cell.number_format = _START_SHOWN.get(precision_of(i - 3, code), fmt)
             text = "" if value is None else str(cell.value)
             widths[j - 1] = max(widths[j - 1], min(len(text) + 2, 60))
     for j, width in enumerate(widths, start=1):

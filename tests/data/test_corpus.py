@@ -1,9 +1,11 @@
 """The input corpus: every way a dataset arrives, read as the reference or refused precisely.
 
 ``tests/data/corpus/cases.csv`` (written by hand) lists each case under ``cases/``: a dataset
-folder, or a workbook ``<case>.xlsx``. A "read" case must load as the hand-written reference
-(``reference/``); a "refused" case must make ``kiemnhiem validate`` (and, for workbooks,
-``kiemnhiem import``) exit 2 with a bilingual message naming the file or sheet and the row and
+folder, or a workbook ``<case>.xlsx`` or ``<case>.ods``. A "read" case must load as its
+hand-written reference (``reference/``, or the folder its ``reference`` column names:
+``reference_ratings/`` adds annual ratings, ``reference_confirmed/`` a confirmed far value); a
+"refused" case must make ``kiemnhiem validate`` (and, for workbooks, ``kiemnhiem import``)
+exit 2 with a bilingual message naming the file or sheet and the row and
 column, or the cell, given in the manifest, and write nothing. ``make_corpus.py`` generated the
 cases; re-running it must give the committed bytes.
 """
@@ -32,9 +34,17 @@ REFUSED = [c for c in MANIFEST if c["kind"] == "refused"]
 _VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
 
 
+WORKBOOK_SUFFIXES = (".xlsx", ".ods")
+
+
 def case_path(name: str) -> Path:
     folder = CORPUS / "cases" / name
-    return folder if folder.is_dir() else CORPUS / "cases" / f"{name}.xlsx"
+    if folder.is_dir():
+        return folder
+    return next(
+        (p for p in (folder.with_name(name + s) for s in WORKBOOK_SUFFIXES) if p.exists()),
+        folder.with_name(name + ".xlsx"),
+    )
 
 
 def snapshot(path: Path) -> dict[str, bytes]:
@@ -74,7 +84,9 @@ def reference():
 def test_manifest_lists_every_case_once():
     names = [c["case"] for c in MANIFEST]
     assert len(names) == len(set(names)) and len(names) >= 40
-    on_disk = {p.name.removesuffix(".xlsx") for p in (CORPUS / "cases").iterdir()}
+    on_disk = {
+        p.name.removesuffix(".xlsx").removesuffix(".ods") for p in (CORPUS / "cases").iterdir()
+    }
     assert set(names) == on_disk
     assert {c["kind"] for c in MANIFEST} == {"read", "refused"}
     for c in REFUSED:
@@ -106,8 +118,31 @@ def test_reference_is_what_was_written(reference):
     )
 
 
+@pytest.fixture(scope="module")
+def references(reference):
+    """Every reference a read case may name, loaded once."""
+    out = {"reference": reference}
+    for c in READ:
+        name = c.get("reference") or "reference"
+        if name not in out:
+            out[name] = load_dataset(CORPUS / name)
+    return out
+
+
+def test_the_other_references_are_what_was_written(references):
+    # reference_ratings: the reference plus xep_loai (Quỳnh Nhai 2017 rated 2, Phù Yên 2018
+    # rated 4); reference_confirmed: Phù Yên's 2019 running costs 221100 instead of 1105.5.
+    ratings = references["reference_ratings"].panel.set_index(["unit_code", "period", "indicator"])
+    assert len(ratings) == 48 + 16
+    assert ratings.loc[("118", "2017", "xep_loai"), "value"] == 2
+    assert ratings.loc[("122", "2018", "xep_loai"), "value"] == 4
+    far = references["reference_confirmed"].panel.set_index(["unit_code", "period", "indicator"])
+    assert far.loc[("122", "2019", "kinh_phi_hoat_dong"), "value"] == 221100
+
+
 @pytest.mark.parametrize("case", READ, ids=[c["case"] for c in READ])
-def test_read_case_equals_the_reference(case, reference):
+def test_read_case_equals_the_reference(case, references):
+    reference = references[case.get("reference") or "reference"]
     ds = load_dataset(case_path(case["case"]))
     pd.testing.assert_frame_equal(ds.panel, reference.panel)
     pd.testing.assert_frame_equal(ds.pilots, reference.pilots)
@@ -180,7 +215,7 @@ def test_refused_case_exits_2_names_the_place_and_writes_nothing(case, tmp_path,
     before = snapshot(path.parent if path.is_file() else path)
     assert main(["validate", str(path)]) == 2
     check_refusal(case, capsys.readouterr().err)
-    if path.suffix == ".xlsx":
+    if path.suffix in WORKBOOK_SUFFIXES:
         out = tmp_path / "imported"
         assert main(["import", str(path), str(out)]) == 2
         check_refusal(case, capsys.readouterr().err)

@@ -36,10 +36,12 @@ def write(folder, files):
 
 
 def good_files():
-    meta = {"name": "Thử nghiệm", "province": "Sơn La", "synthetic": True,
-            "data_end": "2025-06-30"}
-    return {"metadata.json": json.dumps(meta, ensure_ascii=False), "pilots.csv": PILOTS,
-            "panel.csv": PANEL.replace('"1,5"', "7")}
+    meta = {"name": "Thử nghiệm", "province": "Sơn La", "synthetic": True, "data_end": "2025-06-30"}
+    return {
+        "metadata.json": json.dumps(meta, ensure_ascii=False),
+        "pilots.csv": PILOTS,
+        "panel.csv": PANEL.replace('"1,5"', "7"),
+    }
 
 
 def test_good_folder_loads(tmp_path):
@@ -74,10 +76,14 @@ def test_semicolon_cp1258_file_reads_the_same(tmp_path):
 
 def test_broken_dataset_lists_every_problem_and_writes_nothing(tmp_path):
     files = good_files()
-    files["pilots.csv"] = PILOTS + "Phú Yên,tuyengiao_ttct,2018,year,assumed,,\n" + (
-        "Bắc Yên,kiem_nhiem_khac,2019,year,assumed,,\n"
-        "Yên Châu,danvan_mttq,2030,year,guessed,,\n"
-        "Phù Yên,tuyengiao_ttct,2019,day,assumed,2018,\n"
+    files["pilots.csv"] = (
+        PILOTS
+        + "Phú Yên,tuyengiao_ttct,2018,year,assumed,,\n"
+        + (
+            "Bắc Yên,kiem_nhiem_khac,2019,year,assumed,,\n"
+            "Yên Châu,danvan_mttq,2030,year,guessed,,\n"
+            "Phù Yên,tuyengiao_ttct,2019,day,assumed,2018,\n"
+        )
     )
     files["panel.csv"] = PANEL + (
         "Phù Yên,2018,so_cuoc_hop,11,\n"  # duplicate of line 3

@@ -103,9 +103,13 @@ def test_template_validations(book):
     model_dv = pilots["B3:B1002"]
     n = len(builtin_models())
     assert model_dv.formula1 == f"'_danh_muc'!$B$2:$B${n + 1}"
-    assert [lists[f"B{r}"].value for r in range(2, n + 2)] == list(builtin_models()["code"])
-    assert pilots["D3:D1002"].formula1 == '"day,month,year"'
-    assert pilots["E3:E1002"].formula1 == '"documented,approximate,assumed"'
+    # Vietnamese in every drop-down: model names, the precision and status words
+    assert [lists[f"B{r}"].value for r in range(2, n + 2)] == list(builtin_models()["label_vi"])
+    assert lists["B2"].value.startswith("Trưởng Ban Dân vận")
+    assert pilots["D3:D1002"].formula1 == '"ngày,tháng,năm"'
+    assert pilots["E3:E1002"].formula1 == '"có văn bản,ước tính,giả định"'
+    meta_dv = validations("thong_tin")["B5"]
+    assert meta_dv.formula1 == '"có,không"'
     for sheet in book.sheetnames:
         for dv in book[sheet].data_validations.dataValidation:
             assert len(dv.prompt or "") <= 255 and len(dv.error or "") <= 255  # Excel's limits

@@ -185,7 +185,17 @@ def test_formatted_for_reading(exported):
     assert ws.auto_filter.ref.startswith("A2:")
     column = {c.value: c.column_letter for c in ws[2]}
     assert ws[f"{column['p_better']}3"].number_format == "0.0000"
-    assert ws[f"{column['start']}3"].number_format == "dd/mm/yyyy"
+    # A start shows as precisely as it is known: the demo's Quỳnh Nhai (118) danvan_mttq
+    # pilot started in 2018 (year), Phù Yên (122) tuyengiao_ttct in 08/2018 (month), Sơn La
+    # city (116) danvan_mttq on 01/01/2019 (day).
+    shown = {}
+    for row in ws.iter_rows(min_row=3):
+        rec = {c: row[ord(column[c]) - 65] for c in ("unit_code", "model", "start")}
+        key = (rec["unit_code"].value, rec["model"].value)
+        shown.setdefault(key, rec["start"].number_format)
+    assert shown[("118", "danvan_mttq")] == "yyyy"
+    assert shown[("122", "tuyengiao_ttct")] == "mm/yyyy"
+    assert shown[("116", "danvan_mttq")] == "dd/mm/yyyy"
     assert ws[f"{column['pct_change']}3"].number_format == "+0.0%;-0.0%;0.0%"
     assert ws.column_dimensions[column["unit_name"]].width >= len("Thành phố Sơn La")
     info = book[SHEET_INFO]

@@ -439,8 +439,9 @@ def reference_sheets(ref: dict[str, str]) -> list[Sheet]:
         "so_cuoc_hop": "Số cuộc họp / Meetings held",
         "kinh_phi_hoat_dong": "Kinh phí hoạt động (triệu đồng) / Running costs (million VND)",
         "dat_chuan_co_so": "Tỷ lệ cơ sở đạt chuẩn / Facilities up to standard",
+        "xep_loai": "Xếp loại hằng năm / Annual rating",
     }
-    for indicator in INDICATORS:
+    for indicator in [*INDICATORS, *(i for i in values if i not in INDICATORS)]:
         cells: dict[str, object] = {
             "A1": labels[indicator],
             "A2": "Đơn vị tính / Unit of measure",
@@ -1094,6 +1095,174 @@ def build(out: Path = CASES, reference: Path = REFERENCE) -> list[Path]:
     members = [("panel.csv", [ref["panel.csv"].encode("utf-8")], zipfile.ZIP_STORED)]
     write_zip(out / "wb_zip_not_workbook.xlsx", members)
     written.append(out / "wb_zip_not_workbook.xlsx")
+    written += intake_cases(ref, out, reference.parent)
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenDocument spreadsheets (.ods), written as LibreOffice lays them out
+# ---------------------------------------------------------------------------------------------
+
+_ODS_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+)
+_ODS_MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+    'manifest:version="1.2">'
+    '<manifest:file-entry manifest:full-path="/" manifest:version="1.2" '
+    'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+    "</manifest:manifest>"
+)
+
+
+def _ods_cell(value: object) -> str:
+    if value is None:
+        return "<table:table-cell/>"
+    if isinstance(value, bool):
+        v = "true" if value else "false"
+        return f'<table:table-cell office:value-type="boolean" office:boolean-value="{v}"/>'
+    if isinstance(value, int | float):
+        v = _number(value)
+        return (
+            f'<table:table-cell office:value-type="float" office:value="{v}">'
+            f"<text:p>{v}</text:p></table:table-cell>"
+        )
+    text = escape(str(value))
+    return (
+        f'<table:table-cell office:value-type="string"><text:p>{text}</text:p></table:table-cell>'
+    )
+
+
+def write_ods(path: Path, sheets: list[Sheet]) -> None:
+    """An .ods spreadsheet: ``mimetype`` first and stored, then the manifest and content.xml
+    with one table per sheet; hidden rows and columns as LibreOffice marks them (collapse)."""
+    tables = []
+    for s in sheets:
+        cells = {_split_ref(ref): value for ref, value in s.cells.items()}
+        n_rows = max(r for r, _ in cells)
+        n_cols = max(c for _, c in cells)
+        cols = "".join(
+            '<table:table-column table:visibility="collapse"/>'
+            if c in s.hidden_columns
+            else "<table:table-column/>"
+            for c in range(1, n_cols + 1)
+        )
+        rows = []
+        for r in range(1, n_rows + 1):
+            hidden = ' table:visibility="collapse"' if r in s.hidden_rows else ""
+            body = "".join(_ods_cell(cells.get((r, c))) for c in range(1, n_cols + 1))
+            rows.append(f"<table:table-row{hidden}>{body}</table:table-row>")
+        tables.append(
+            f'<table:table table:name="{escape(s.name)}">{cols}{"".join(rows)}</table:table>'
+        )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_ODS_NS} '
+        f'office:version="1.2"><office:body><office:spreadsheet>{"".join(tables)}'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    stored = deflated = zipfile.ZIP_STORED  # no compressor version in the bytes
+    write_zip(
+        path,
+        [
+            ("mimetype", [b"application/vnd.oasis.opendocument.spreadsheet"], stored),
+            ("META-INF/manifest.xml", [_ODS_MANIFEST.encode()], deflated),
+            ("content.xml", [content.encode()], deflated),
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14, the remainder: .ods, numbers typed as text in workbooks, legacy cells without a
+# telling glyph in workbooks, rating words read, a confirmed value far from the others
+# ---------------------------------------------------------------------------------------------
+
+RATING_WORDS = {
+    1: "Không hoàn thành nhiệm vụ",
+    2: "Hoàn thành nhiệm vụ",
+    3: "hoàn thành tốt nhiệm vụ",  # lower case, as typed
+    4: "Hoàn thành xuất sắc nhiệm vụ",
+}
+RATING_ABBREVIATIONS = {1: "KHTNV", 2: "HTNV", 3: "H.T.T.N.V", 4: "htxsnv"}
+
+
+def intake_cases(ref: dict[str, str], out: Path, corpus: Path) -> list[Path]:
+    """The cases of issue 14's remainder; ``corpus`` holds the reference folders."""
+    written: list[Path] = []
+
+    def folder(name, files):
+        (out / name).mkdir()
+        for filename, text in files.items():
+            (out / name / filename).write_bytes(text.encode("utf-8"))
+            written.append(out / name / filename)
+
+    def xlsx(name, sheets):
+        write_workbook(out / f"{name}.xlsx", sheets)
+        written.append(out / f"{name}.xlsx")
+
+    def ods(name, sheets):
+        write_ods(out / f"{name}.ods", sheets)
+        written.append(out / f"{name}.ods")
+
+    # -- .ods, read through python-calamine exactly as .xlsx --
+    ods("ods_reference", reference_sheets(ref))  # read
+    sheets = reference_sheets(ref)
+    s = sheet(sheets, "so_cuoc_hop")
+    s.cells.update({"A10": "Huyện Mai Sơn (nháp)", "B10": "125", "C10": 99})
+    s.hidden_rows.append(10)
+    ods("ods_hidden_row", sheets)  # refused: draft figures in a hidden row
+    sheets = reference_sheets(ref)
+    sheet(sheets, "kinh_phi_hoat_dong").cells["D6"] = "2.210"  # text; no number shows the mark
+    ods("ods_text_thousands_unshown", sheets)  # refused: 2.210 is 2210 or 2.21
+    (out / "ods_csv_renamed.ods").write_bytes(ref["panel.csv"].encode("utf-8"))
+    written.append(out / "ods_csv_renamed.ods")  # refused: a CSV file renamed .ods
+
+    # -- numbers typed as text in a workbook: the file's own decision, as in a CSV file --
+    sheets = reference_sheets(ref)
+    cost = sheet(sheets, "kinh_phi_hoat_dong").cells
+    for ref_, v in list(cost.items()):
+        if ref_[0] in "CDEF" and ref_[1:] != "5":
+            cost[ref_] = vi_grouped(_number(v))  # "2.150,5" shows the comma: "2.210" is 2210
+    xlsx("wb_text_thousands_shown", sheets)  # read
+    sheets = reference_sheets(ref)
+    sheet(sheets, "kinh_phi_hoat_dong").cells["D6"] = "2.210"
+    xlsx("wb_text_thousands_unshown", sheets)  # refused, as comma_file_thousands_unshown
+
+    # -- a workbook typed with .VnTime: "Quúnh Nhai" shows no glyph of its own --
+    sheets = reference_sheets(ref)
+    pilots = sheet(sheets, "thi_diem").cells
+    pilots["A3"], pilots["A4"] = to_tcvn3("Phù Yên"), to_tcvn3("Quỳnh Nhai")
+    pilots["G3"] = to_tcvn3("Báo Sơn La")
+    pilots["G4"] = to_tcvn3("Giả định")
+    xlsx("wb_tcvn3_no_glyph", sheets)  # read: Quúnh Nhai is Quỳnh Nhai in a TCVN3 workbook
+
+    # -- rating words and abbreviations, read as 1-4 (reference_ratings) --
+    rated = read_reference(corpus / "reference_ratings")
+    rows = rows_of(rated["panel.csv"])
+
+    def ratings_as(words):
+        return render(map_values(rows, lambda v, r: words[int(v)] if r[2] == "xep_loai" else v))
+
+    folder("rating_words", {**rated, "panel.csv": ratings_as(RATING_WORDS)})
+    folder("rating_abbreviations", {**rated, "panel.csv": ratings_as(RATING_ABBREVIATIONS)})
+    sheets = reference_sheets(rated)
+    grid = sheet(sheets, "xep_loai").cells
+    for ref_, v in list(grid.items()):
+        if ref_[0] in "CDEF" and ref_[1:] != "5":
+            grid[ref_] = RATING_WORDS[int(v)]
+    xlsx("wb_rating_words", sheets)  # read
+
+    # -- a value far from the other units', confirmed (reference_confirmed) --
+    confirmed = read_reference(corpus / "reference_confirmed")
+    crows = rows_of(confirmed["panel.csv"])
+    col = crows[0].index("confirmed")
+    said = [crows[0]] + [r[:col] + (["đã kiểm tra"] if r[col] else [""]) for r in crows[1:]]
+    folder("confirmed_far_value", {**confirmed, "panel.csv": render(said)})  # read
+    unsaid = [r[:col] + [""] if k else r for k, r in enumerate(crows)]
+    folder("confirmed_missing", {**confirmed, "panel.csv": render(unsaid)})  # refused
     return written
 
 
