@@ -485,6 +485,14 @@ def tables(pilots: pd.DataFrame, models: pd.DataFrame, keys) -> list[str]:
         "",
         *t2,
     ]
+    both = pilots[["own_estimate", "did"]].astype(float).dropna()
+    if len(both):
+        gap = float((both["own_estimate"] - both["did"]).abs().max())
+        out += [
+            "",
+            f"own_estimate against the contract's did: largest |difference| {gap:.3g} over "
+            f"{len(both)} rows (no missing cells here, so the two should agree).",
+        ]
     return out
 
 
