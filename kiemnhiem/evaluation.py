@@ -54,9 +54,13 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
 Inference (:mod:`kiemnhiem.inference`) ranks the observed statistic among placebo ones:
 
 - per pilot, each eligible unit takes the pilot's windows, the other eligible units being its
-  controls: the never units (the model's other pilots never), or under not-yet comparison the
-  units untreated through the pilot's last usable post year. A placebo unit counts when it has
-  at least 2 usable years on each side and a control with data. No placebo: no test;
+  controls, and averages the years the pilot's ``did`` averages: the never units (the model's
+  other pilots never), or under not-yet comparison the units untreated through the last year
+  the pilot's ``did`` actually averages (the last of ``did_years_used``, not the last year of
+  the window). A placebo unit counts when it has at least 2 usable years on each side and a
+  control with data. No placebo: no test. This rank is descriptive: with 12 districts it
+  cannot go below 1/8, so a pilot row's verdict comes from the district evidence
+  (:mod:`kiemnhiem.district`), and the rank test's verdict stays in ``placebo_verdict``;
 - per model, the observed multiset of schedules is placed on the units with any usable value
   of the indicator in every possible way. A schedule is a pilot's (T, g, end), which is its
   ``g`` whenever pilots sharing a ``g`` share T and end. Each placement's statistic is the
@@ -90,6 +94,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import stdtr  # Student's t; scipy.stats would add 0.6 s of import
 
+from . import district as dist
 from .catalog import indicators_for_model
 from .exceptions import ParameterError
 from .inference import (
@@ -133,7 +138,15 @@ RESULT_COLUMNS = (
     "start_sensitive", "verdict_earlier", "verdict_later",
     "mixed_models", "joint_test", "status", "verdict", "reason_code", "reason_vi", "reason_en",
     "level",
+    # District evidence (pilot rows; kiemnhiem.district) and the model test's power.
+    "own_estimate", "own_low", "own_high", "own_p_better", "own_p_worse", "noise_floor",
+    "n_reference", "pooled_estimate", "pooled_low", "pooled_high", "consistency_p",
+    "consistency", "long_diff", "long_diff_p", "mde", "model_verdict", "joint_with",
+    "placebo_verdict", "placebo_reason_code", "placebo_reason_vi", "placebo_reason_en",
 )
+#: The district columns that are text ("" when not applicable).
+_DISTRICT_TEXT = ("consistency", "model_verdict", "joint_with", "placebo_verdict",
+                  "placebo_reason_code", "placebo_reason_vi", "placebo_reason_en")
 SERIES_COLUMNS = (
     "year", "pilot", "comparison_mean", "counterfactual", "n_comparison", "window", "partial",
 )
@@ -660,7 +673,7 @@ def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
                              did_years)
         placebo = None
         if inference and not reason and comparison != "none":
-            placebo = _placebos(prep, s, p, did, comparison, never, T_units, post_used)
+            placebo = _placebos(prep, s, p, did, comparison, never, T_units, did_years)
         out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
                          comparison, comp_units, comp_by_year, trend, reason, placebo,
                          prep, s))
@@ -774,19 +787,22 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
 
 
 def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
-              never: np.ndarray, T_units: np.ndarray, post_used) -> np.ndarray:
+              never: np.ndarray, T_units: np.ndarray, did_years) -> np.ndarray:
     """Observed and placebo statistics (A, L) for the per-pilot rank test.
 
     Eligible: the never units (the model's other pilots never), or under not-yet comparison the
-    units untreated through the pilot's last post year. Each takes the pilot's windows in turn
-    with the other eligible units as its controls; a placebo unit is kept when it has at least
-    2 usable years on each side and a control with data.
+    units untreated through the last year the pilot's ``did`` averages (``did_years``; not the
+    last year of its window: the tuyengiao pilots that start in 2018 compare the single year
+    2019 with the units that start in 2020, which can take the pilot's windows in turn). Each
+    takes the pilot's windows with the other eligible units as its controls and averages the
+    same years as the pilot's ``did`` (those it has data in); a placebo unit is kept when it has
+    at least 2 usable years on each side and a control with data.
     """
     n = prep.shape[2]
     if comparison == "never":
         eligible = never.copy()
     else:
-        eligible = T_units > max(post_used)
+        eligible = T_units > max(did_years)
     eligible[p] = False
     eligible &= prep.obs.any(1)
     idx = np.flatnonzero(eligible)
@@ -794,7 +810,11 @@ def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
     if len(idx):
         W = np.broadcast_to(eligible.astype(float), (len(idx), n)).copy()
         W[np.arange(len(idx)), idx] = 0.0
-        d, k = _did_from(prep, _compare_static(prep, W))
+        R = _compare_static(prep, W)
+        # Only the years the pilot's did averages: a count of 0 leaves a slot out.
+        outside = ~np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) | ~prep.qin[s]
+        R[:, s, outside, -1, :] = 0.0
+        d, k = _did_from(prep, R)
         for i, c in enumerate(idx):
             if prep.assess[s, c] and k[i, s, c] > 0:
                 rows.append(d[i, s, :, c])
@@ -880,7 +900,8 @@ def _empty_row() -> dict:
     for key in ("unit_code", "unit_name", "pre_years_used", "post_years_used", "did_years_used",
                 "pretrend_years_used",
                 "comparison", "inference", "rank_direction", "verdict_earlier", "verdict_later",
-                "start_precision", "start_status", "reason_vi", "reason_en", "reason_code"):
+                "start_precision", "start_status", "reason_vi", "reason_en", "reason_code",
+                *_DISTRICT_TEXT):
         row[key] = ""
     row["start"] = pd.NaT
     row["end"] = pd.NaT
@@ -954,7 +975,7 @@ def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, values: np.ndarray,
         shifted = [_judge(c, ind, level, interval=False)[0] for c in shifted_cores]
         row["verdict_earlier"], row["verdict_later"] = shifted
         row["start_sensitive"] = any(v != verdict for v in shifted)
-    return row, core
+    return row, core, shifted_cores
 
 
 def _judge(core: _Core, ind: dict, level: float,
@@ -1018,8 +1039,9 @@ def _model_row(ctx: _Context, indicator: str, values: np.ndarray, cores: list,
     row["joint_test"] = row["mixed_models"]
     row["ci_level"] = 1.0 - level
     run = _pooled_test(ctx, values, ctx.pilots, ind, level, seed, max_enumerate, draws)
-    obs, test, total, code = run
+    obs, test, total, code, mde = run
     row["did"] = obs
+    row["mde"] = mde
     row["n_possible"] = total
     _test_fields(row, test, level)
     if assessed and np.isfinite(obs) and all(np.isfinite(trends)):
@@ -1066,7 +1088,8 @@ def _schedule_key(w: Window) -> tuple[int, int, int]:
 
 
 def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
-    """(observed statistic, test or None, number of possible assignments, reason code).
+    """(observed statistic, test or None, number of possible assignments, reason code,
+    minimum detectable effect).
 
     Assignments place the model's observed multiset of schedules (T, g, end; 0 = never) on
     the units with any usable value of the indicator.
@@ -1079,7 +1102,7 @@ def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
         by_key.setdefault(_schedule_key(p.window), p.window)
     keys = sorted(by_key)
     if not keys:
-        return math.nan, None, 0, "no_pilots"
+        return math.nan, None, 0, "no_pilots", math.nan
     windows = [by_key[k] for k in keys]
     labels = np.zeros(len(usable), dtype=np.int16)
     for p in placed:
@@ -1091,9 +1114,9 @@ def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
     stats = _pooled(prep, np.vstack([labels[None], A.labels]), T_of_label)
     observed, stats = stats[0], stats[1:]
     if not np.isfinite(observed[0]):
-        return math.nan, None, 0, "no_pilots"
+        return math.nan, None, 0, "no_pilots", math.nan
     if A.total <= 1:
-        return float(observed[0]), None, A.total, "one_assignment"
+        return float(observed[0]), None, A.total, "one_assignment", math.nan
     has_d = values.shape[0] > 1
     test = rank_test(
         stats[:, 0], float(observed[0]), _sign(ind), level, exact=A.exact,
@@ -1101,8 +1124,252 @@ def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
         d_observed=float(observed[1]) if has_d else None,
     )
     if test.n_assignments < 2:
-        return float(observed[0]), None, A.total, "one_assignment"
-    return float(observed[0]), test, A.total, ""
+        return float(observed[0]), None, A.total, "one_assignment", math.nan
+    mde = math.nan
+    if has_d:
+        # The null spread on the data with the estimated effect taken out (Y - hl D).
+        hl = test.estimate if math.isfinite(test.estimate) else 0.0
+        null = stats[:, 0] - hl * stats[:, 1]
+        ok = np.isfinite(null) & np.isfinite(stats[:, 1])
+        if ok.any():
+            leverage = float(observed[1]) - float(stats[ok, 1].mean())
+            mde = dist.minimum_detectable_effect(null[ok], level, leverage=leverage,
+                                                 n_extra=0 if A.exact else 1)
+    return float(observed[0]), test, A.total, "", mde
+
+
+# =========================================================================== district evidence
+def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool, seed: int,
+                 max_enumerate: int, draws: int) -> tuple[list[dict], dict]:
+    """Every pilot row and the model row of one model x indicator, district evidence included.
+
+    :func:`evaluate_pilot` and :func:`evaluate_all` both go through here, so a pilot's district
+    verdict (which needs the model's verdict and the other pilots) is the same in both.
+    """
+    values, _ = _layers(ctx, indicator)
+    rows, cores, shifted = [], [], []
+    for pilot in ctx.pilots:
+        row, core, moved = _pilot_row(ctx, pilot, indicator, values, level, sensitivity)
+        rows.append(row)
+        cores.append((pilot, core))
+        shifted.append(moved)
+    model_row = _model_row(ctx, indicator, values, cores, level, sensitivity, seed,
+                           max_enumerate, draws)
+    _district(ctx, indicator, values[0], cores, shifted, rows, model_row, level)
+    return rows, model_row
+
+
+def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
+         sign: int) -> tuple[dist.OwnEstimate, np.ndarray | None]:
+    """The own estimate of pilot row ``p`` under ``core``'s window, and every unit's change on
+    that window with NaN outside the reference districts (None without an estimate).
+
+    Reference districts: the never units, or under not-yet comparison the units untreated
+    through the last year ``did`` averages, each with a value in every pre year and every year
+    ``did`` averages (``did`` itself may use unbalanced comparison sets).
+    """
+    if core.reason or core.comparison == "none" or not core.did_years:
+        return dist.NO_ESTIMATE, None
+    years = ctx.years
+    pre = np.zeros(len(years), dtype=bool)
+    post = pre.copy()
+    pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
+    post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
+    if core.comparison == "never":
+        cand = ctx.never.copy()
+    else:
+        cand = ctx.T_units > max(core.did_years)
+    cand[p] = False
+    obs = ~np.isnan(Y)
+    ref = cand & obs[:, pre | post].all(axis=1)
+    e = dist.changes(Y, pre, post)
+    # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
+    w = core.window
+    before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
+    if ref.any():
+        before &= obs[ref].all(axis=0)
+    floor = dist.noise_floor(Y[p, before], Y[ref][:, before])
+    own = dist.single_case(float(e[p]), e[ref], floor, level, sign)
+    if own.n_reference < 2:
+        return dist.NO_ESTIMATE, None
+    return own, np.where(ref, e, np.nan)
+
+
+def _joint_with(ctx: _Context, indicator: str) -> list[str]:
+    """The other models whose pilots overlap this model's on an indicator both concern: the
+    models the model test is joint with."""
+    others = [m for m in ctx.concerned.get(indicator, []) if m != ctx.model]
+    return [m for m in others if any(m in ctx.unit_models.get(p.code, set())
+                                     for p in ctx.pilots)]
+
+
+def _model_name(ctx: _Context, code: str, lang: str) -> str:
+    models = ctx.dataset.models
+    names = dict(zip(models["code"].tolist(), models[f"label_{lang}"].tolist(), strict=True))
+    text = names.get(code)
+    return text if isinstance(text, str) and text else code
+
+
+def _direction(model_row: dict, b: int, fallback: float) -> int:
+    """The way the model's effect goes: the verdict's when conclusive, else the others'."""
+    verdict = model_row["verdict"]
+    if verdict == "improved":
+        return b
+    if verdict == "worsened":
+        return -b
+    if verdict == "changed":
+        est = model_row["hl_estimate"]
+        est = est if np.isfinite(est) else model_row["did"]
+        return 1 if est >= 0 else -1
+    if np.isfinite(fallback) and fallback != 0:
+        return 1 if fallback > 0 else -1
+    return b
+
+
+def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted: list,
+              rows: list[dict], model_row: dict, level: float) -> None:
+    """Fill the district evidence of the pilot rows and turn their verdicts into the district
+    vocabulary (kiemnhiem.district; DESIGN.md, "District evidence")."""
+    ind = ctx.indicators[indicator]
+    b = _sign(ind) if ind["better"] != "none" else 1
+    M = str(model_row["verdict"])
+    owns, Es = [], []
+    for (pilot, core), row in zip(cores, rows, strict=True):
+        own, E = _own(ctx, core, pilot.row, Y, level, b)
+        owns.append(own)
+        Es.append(E)
+        row.update(own_estimate=own.estimate, own_low=own.low, own_high=own.high,
+                   own_p_better=own.p_better, own_p_worse=own.p_worse,
+                   noise_floor=own.noise_floor, n_reference=own.n_reference)
+    # Pooled and leave-one-out over the pilots with an own estimate.
+    idx = [i for i, E in enumerate(Es) if E is not None]
+    P = len(idx)
+    pooled = (np.full(P, np.nan),) * 3
+    p_het, expected = np.full(P, np.nan), np.full(P, np.nan)
+    if P >= 2:
+        d = np.array([owns[i].estimate for i in idx])
+        Sigma = dist.shared_covariance(np.array([Es[i] for i in idx]),
+                                       np.array([owns[i].noise_floor for i in idx]))
+        nu = min(owns[i].n_reference for i in idx) - 1
+        pooled = dist.pooled_effects(d, Sigma, nu, level)
+        p_het, expected = dist.loo_consistency(d, Sigma, nu)
+    # Long difference, for the pilots with no comparison after their start.
+    long_pre = long_post = None
+    starts = [p.window.T for p in ctx.pilots]
+    if starts:
+        last = [p.window.treated_until for p in ctx.pilots if p.window.treated_until is not None]
+        long_pre = ctx.years < min(starts)
+        long_post = ctx.years >= max(p.window.g for p in ctx.pilots)
+        if last:
+            long_post &= ctx.years <= min(last)
+    joint = _joint_with(ctx, indicator) if model_row["joint_test"] else []
+    joint_names = {lang: ", ".join(_model_name(ctx, m, lang) for m in joint)
+                   for lang in ("vi", "en")} if joint else {}
+    for k, ((pilot, core), row, own) in enumerate(zip(cores, rows, owns, strict=True)):
+        row["placebo_verdict"] = row["verdict"]
+        row["placebo_reason_code"] = row["reason_code"]
+        row["placebo_reason_vi"], row["placebo_reason_en"] = row["reason_vi"], row["reason_en"]
+        row["model_verdict"] = M
+        row["mde"] = model_row["mde"]
+        row["joint_with"] = ";".join(joint)
+        comparison = core.comparison != "none"
+        flagged, rel = False, ""
+        ld = dist.NO_LONG_DIFFERENCE
+        if k in idx:
+            j = idx.index(k)
+            row["pooled_estimate"], row["pooled_low"], row["pooled_high"] = (
+                float(pooled[0][j]), float(pooled[1][j]), float(pooled[2][j]))
+            row["consistency_p"] = float(p_het[j])
+            if np.isfinite(p_het[j]):
+                flagged = bool(p_het[j] <= dist.FLAG_LEVEL)
+                direction = _direction(model_row, b, expected[j])
+                rel = dist.relation(own.estimate, float(expected[j]), direction, flagged)
+                row["consistency"] = rel
+                if flagged:  # shown only "if the pilots work alike"
+                    row["pooled_estimate"] = row["pooled_low"] = row["pooled_high"] = np.nan
+        elif not core.reason and not comparison and long_pre is not None:
+            ld = dist.long_difference(Y, ctx.years, long_pre, long_post, pilot.row)
+            row["long_diff"], row["long_diff_p"] = ld.estimate, ld.p_two
+            if np.isfinite(ld.p_two):
+                flagged = bool(ld.p_two <= dist.FLAG_LEVEL)
+                direction = _direction(model_row, b, math.nan)
+                rel = dist.relation(ld.estimate, 0.0, direction, flagged, opposite=False)
+                row["consistency"] = rel
+        pre_flag = row["pretrend_flag"]
+        pretrend_on = bool(pre_flag) if not pd.isna(pre_flag) else False
+
+        def rule(c: _Core, m: str, o: dist.OwnEstimate) -> str:
+            return dist.district_verdict(
+                assessable=not c.reason, comparison=c.comparison != "none",
+                pretrend=pretrend_on, model_verdict=m, p_better=o.p_better,
+                p_worse=o.p_worse, flagged=flagged, relation=rel,
+                long_difference=np.isfinite(ld.estimate), level=level, better=ind["better"])
+
+        verdict = rule(core, M, own)
+        row["verdict"] = verdict
+        _district_reason(row, verdict, core, own, ld, rel, M, ind, level, joint_names,
+                         float(expected[idx.index(k)]) if k in idx else math.nan,
+                         P - 1 if k in idx else 0)
+        if shifted[k]:
+            moved = []
+            for c, key in zip(shifted[k], ("verdict_earlier", "verdict_later"), strict=True):
+                m = model_row[key] or M
+                o = _own(ctx, c, pilot.row, Y, level, b)[0]
+                moved.append(rule(c, m, o))
+            row["verdict_earlier"], row["verdict_later"] = moved
+            row["start_sensitive"] = any(v != verdict for v in moved)
+
+
+def _district_reason(row, verdict, core, own, ld, rel, M, ind, level, joint_names, expected,
+                     n_others) -> None:
+    """reason_code and the one-sentence reasons of a district verdict: which evidence decided
+    (the model's verdict, the district's own estimate and range, the other pilots)."""
+    if verdict == "no_data":
+        code = core.reason  # no_data, few_pre, few_post: the existing sentences
+        years = core.pre_used if code == "few_pre" else core.post_used
+        row["reason_code"] = code
+        row["reason_vi"], row["reason_en"] = _reason(
+            code, ind, level, scope="pilot", years=years, n_years=len(years))
+        return
+    code = f"district_{verdict}"
+    if verdict == "differs" and core.comparison == "none":
+        code = "district_differs_before_after"
+    out = []
+    for lang in ("vi", "en"):
+        f: dict[str, object] = {}
+        m_key = M if M in ("improved", "worsened", "changed", "no_clear_change") else (
+            "not_assessed")
+        f["model"] = label(f"dist_model_{m_key}", lang)
+        if M in ("improved", "worsened", "changed"):
+            f["model_dir"] = label(f"dist_dir_{M}", lang)
+        if np.isfinite(own.estimate):
+            f["own"] = label(
+                "dist_own", lang, estimate=_fmt_effect(own.estimate, ind, lang),
+                pct=_number(100 * (1 - level), lang, 0),
+                low=_fmt_effect(own.low, ind, lang), high=_fmt_effect(own.high, ind, lang),
+                n=own.n_reference)
+        else:
+            f["own"] = label("dist_own_missing", lang)
+        if rel:
+            f["relation"] = label(f"dist_rel_{rel}", lang)
+        if np.isfinite(expected):
+            f["expected"] = _fmt_effect(expected, ind, lang)
+        if np.isfinite(row["change"]):
+            f["change"] = _fmt_effect(row["change"], ind, lang)
+        else:
+            f["change"] = "–"
+        if np.isfinite(ld.estimate):
+            f["ld"] = _fmt_effect(ld.estimate, ind, lang)
+        f["year"] = core.window.g
+        text = label(f"eval_reason_{code}", lang, **f)
+        if verdict in ("improved", "worsened", "in_line", "no_clear_change") and n_others >= 2 \
+                and rel in ("consistent", "stronger"):
+            text += " " + label(f"dist_consistency_{rel}", lang, k=n_others)
+        if joint_names:
+            text += " " + label("dist_joint", lang, other=joint_names[lang])
+        out.append(text)
+    row["reason_code"] = code
+    row["reason_vi"], row["reason_en"] = out
 
 
 # =========================================================================== public API
@@ -1174,9 +1441,11 @@ def evaluate_pilot(dataset, unit, model: str, pre_years: int = 3, post_years: in
     ctx = _context(dataset, model, pre_years, post_years)
     pilot = _resolve_pilot(dataset, ctx, unit)
     rows = []
+    k = ctx.pilots.index(pilot)
     for indicator in indicators_for_model(dataset.indicators, model)["code"]:
-        values, _ = _layers(ctx, indicator)
-        rows.append(_pilot_row(ctx, pilot, indicator, values, level, sensitivity)[0])
+        pilot_rows, _ = _model_block(ctx, indicator, level, sensitivity, SEED, MAX_ENUMERATE,
+                                     DRAWS)
+        rows.append(pilot_rows[k])
     return _frame(rows)
 
 
@@ -1240,14 +1509,10 @@ def evaluate_all(dataset, pre_years: int = 3, post_years: int = 3, level: float 
         ctx = _context(dataset, model, pre_years, post_years, annual)
         pilot_rows, model_rows = [], []
         for indicator in indicators_for_model(dataset.indicators, model)["code"]:
-            values, _ = _layers(ctx, indicator)
-            cores = []
-            for pilot in ctx.pilots:
-                row, core = _pilot_row(ctx, pilot, indicator, values, level, sensitivity)
-                pilot_rows.append(row)
-                cores.append((pilot, core))
-            model_rows.append(_model_row(ctx, indicator, values, cores, level, sensitivity,
-                                         seed, max_enumerate, draws))
+            block, model_row = _model_block(ctx, indicator, level, sensitivity, seed,
+                                            max_enumerate, draws)
+            pilot_rows += block
+            model_rows.append(model_row)
         order = {code: i for i, code in enumerate(dataset.indicators["code"])}
         pilot_rows.sort(key=lambda r: (r["unit_code"], order.get(r["indicator"], 0)))
         rows += pilot_rows + model_rows

@@ -305,16 +305,22 @@ def test_before_after_only_when_no_comparison():
     # Every other unit starts by 2022: no unit untreated through 2022 -> before/after only.
     assert row.comparison == "none"
     assert row.did == pytest.approx(5) and row.change == pytest.approx(5)
-    assert row.verdict == "not_assessed" and row.reason_code == "before_after"
-    assert row.status == "estimate_only"
-    assert "Before/after only" in row.reason_en and "trước – sau" in row.reason_vi
+    # The long difference needs years after every pilot started (2022 on) in which at least
+    # 4 districts have a value: only 119 has 2022-2024, so it cannot be computed.
+    assert row.verdict == "before_after_only"
+    assert row.reason_code == "district_before_after_only"
+    assert row.placebo_verdict == "not_assessed" and row.placebo_reason_code == "before_after"
+    assert row.status == "estimate_only" and math.isnan(row.long_diff)
+    assert "before/after only (+5.0 courses" in row.reason_en and "trước – sau" in row.reason_vi
+    assert row.reason_vi.startswith("Không đánh giá được")
 
 
 def test_too_few_years_cannot_be_assessed():
     res = evaluate_all(_notyet_dataset(), models=["tuyengiao_ttct"], sensitivity=False)
     # 118: T 2019, g 2020: post 2020-2022 has no data -> 0 usable post years.
     row = _row(res, "118", "so_lop_boi_duong")
-    assert row.n_post == 0 and row.verdict == "not_assessed" and row.reason_code == "few_post"
+    assert row.n_post == 0 and row.verdict == "no_data" and row.reason_code == "few_post"
+    assert row.placebo_verdict == "not_assessed"
     assert math.isnan(row.did)
     # 120: T 2022, pre 2019-2021 has only 2019 -> 1 usable pre year.
     row = _row(res, "120", "so_lop_boi_duong")

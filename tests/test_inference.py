@@ -242,10 +242,12 @@ def test_per_pilot_placebos_by_hand():
     assert row.n_assignments == 3
     assert (row.p_better, row.p_worse, row.p_two, row.p_min) == pytest.approx(
         (1 / 3, 1.0, 2 / 3, 1 / 3))
-    assert row.reason_en.startswith("Inconclusive: a difference-in-differences of −6.5")
+    # The rank stays descriptive: its verdict and sentence move to the placebo_* columns.
+    assert row.placebo_verdict == "no_clear_change" and row.placebo_reason_code == "inconclusive"
+    assert row.placebo_reason_en.startswith("Inconclusive: a difference-in-differences of −6.5")
     assert "the largest fall of the 3 districts; with 3 districts no test can be" in (
-        row.reason_en)
-    assert "mức giảm lớn nhất trong 3 đơn vị cấp huyện" in row.reason_vi
+        row.placebo_reason_en)
+    assert "mức giảm lớn nhất trong 3 đơn vị cấp huyện" in row.placebo_reason_vi
 
 
 def test_per_pilot_placebos_not_yet_by_hand():
@@ -270,7 +272,7 @@ def test_per_pilot_placebos_not_yet_by_hand():
     assert row.did == pytest.approx(31 / 9)
     assert row.n_assignments == 3
     assert (row.p_better, row.p_worse) == pytest.approx((1 / 3, 1.0))
-    assert "the largest rise of the 3 districts" in row.reason_en
+    assert "the largest rise of the 3 districts" in row.placebo_reason_en
 
 
 def test_one_assignment_cannot_be_assessed():
@@ -340,10 +342,17 @@ def test_conclusive_model_verdict_point_interval_and_start_sensitivity():
     assert model.verdict_earlier == "improved"
     assert model.verdict_later == "no_clear_change"
     assert bool(model.start_sensitive)
-    # Per pilot: 4 districts, p_min 1/4, never conclusive -> not sensitive.
+    # Per pilot the rank among 4 districts (p_min 1/4) is never conclusive.
     pilot = _row(res[res.scope == "pilot"], "116")
-    assert pilot.verdict == pilot.verdict_earlier == pilot.verdict_later == "no_clear_change"
-    assert not bool(pilot.start_sensitive)
+    assert pilot.placebo_verdict == "no_clear_change"
+    # District verdict: the never units' changes are all 0 (SD 0), so the pilot's own -10 is
+    # certain (own p_better 0) and the model improved: improved. One year earlier the change
+    # is -5 against 0 and the model still improved: improved. One year later the change is 0
+    # (own p_better 1) and the model shows no clear change: no clear change. Sensitive.
+    assert pilot.own_estimate == pytest.approx(-10) and pilot.own_p_better == 0
+    assert pilot.verdict == "improved" and pilot.model_verdict == "improved"
+    assert (pilot.verdict_earlier, pilot.verdict_later) == ("improved", "no_clear_change")
+    assert bool(pilot.start_sensitive)
 
 
 def test_changed_when_no_direction_is_better():
