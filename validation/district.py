@@ -154,7 +154,7 @@ SHORT_VERDICT = {
     "no_data": "no data", "in_line_before_after": "in line b/a",
     "no_clear_change_before_after": "no clear b/a", "before_after_only": "b/a only",
 }
-FLAGGED = ("weaker", "stronger", "opposite")
+FLAG_LEVEL = 0.10  # the leave-one-out and long-difference flags (DESIGN.md)
 
 
 @dataclass(frozen=True)
@@ -309,10 +309,13 @@ def tally(rows: pd.DataFrame) -> dict:
     for d in ("better", "worse"):
         p = rows[f"own_p_{d}"].astype(float)
         out[f"own_{d}"] = _share(int((p <= half).sum()), int(p.notna().sum()))
-    cons = rows["consistency"].astype("string")
-    out["loo_flag"] = _share(int(cons.isin(FLAGGED).sum()), int(cons.notna().sum()))
+    # The leave-one-out flag (consistency_p; rows with an own estimate) and the long-difference
+    # flag (rows without a comparison) are told apart by their p-value columns, as the
+    # ``consistency`` label serves both.
+    cp = rows["consistency_p"].astype(float)
+    out["loo_flag"] = _share(int((cp <= FLAG_LEVEL).sum()), int(cp.notna().sum()))
     ld = rows["long_diff_p"].astype(float)
-    out["ld_flag"] = _share(int((ld <= LEVEL).sum()), int(ld.notna().sum()))
+    out["ld_flag"] = _share(int((ld <= FLAG_LEVEL).sum()), int(ld.notna().sum()))
     pf = rows["pretrend_flag"]
     flagged = int(pf[pf.notna()].astype(bool).sum())
     out["pretrend_flag"] = _share(flagged, int(pf.notna().sum()))
@@ -402,6 +405,8 @@ def check_lines(pilots: pd.DataFrame) -> tuple[list[str], int]:
             sub["own_low"].notna().sum()
         )
         group = GROUP_TEXT[c.group]
+        if c.metric == "own_cover" and c.group == "all":
+            group = "rows with an own interval"
         if c.group == "zero":
             group = f"{NAMES[s.zero]} (θ = 0)"
         lines.append(
@@ -480,8 +485,11 @@ def tables(pilots: pd.DataFrame, models: pd.DataFrame, keys) -> list[str]:
         out += ["", "other verdicts (not in the contract): " + ", ".join(sorted(others))]
     out += [
         "",
-        "Components and intervals, % of the rows where computed (95 % CI); own bias = mean of "
-        "own_estimate - θ, meetings:",
+        "Components and intervals, % of the rows where computed (95 % CI). Own p: the "
+        "single-case test alone, whatever the model row says; LOO flagged: consistency_p <= "
+        "0.10 (rows with an own estimate); long diff flagged: long_diff_p <= 0.10 (rows without "
+        "a comparison); own bias: mean of own_estimate - θ, meetings; pooled: only rows not "
+        "flagged, as the package leaves the pooled interval empty on a flagged row:",
         "",
         *t2,
     ]
