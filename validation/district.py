@@ -560,6 +560,9 @@ def main(argv=None) -> int:
                         help="the file whose District evidence section is written")
     parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=None,
                         help="write the section (default: on a full run, not with --quick)")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="also write every pilot row (with the model row's verdict) to "
+                        "this CSV file, for diagnosis")
     args = parser.parse_args(argv)
     datasets = QUICK_DATASETS if args.quick else args.datasets
     keys = [k for k in args.scenarios.split(",") if k] or [s.key for s in SCENARIOS]
@@ -602,6 +605,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     pilots, models = run(keys, datasets, args.seed, args.workers)
     compute = time.perf_counter() - t0
+    if args.dump is not None:
+        pilots.merge(models.rename(columns={"verdict": "model_row_verdict"}),
+                     on=["scenario", "dataset"]).to_csv(args.dump, index=False)
     body = tables(pilots, models, keys)
     checks, failed = check_lines(pilots)
     wall = time.perf_counter() - started
