@@ -254,15 +254,22 @@ def shared_covariance(E: np.ndarray, floors: np.ndarray) -> np.ndarray:
 def _grid(scale: float, spread: float, nu: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tau, kappa, log prior weight) of the grid cells, flattened to (G,).
 
-    tau: midpoints of ``TAU_POINTS`` equal steps on ``[0, max(5 scale, spread)]`` (the prior is
-    negligible beyond 5 scales and the data never ask for more than their own spread), weight
-    ``pi(tau) dtau`` of the half-normal; kappa: the ``KAPPA_POINTS`` quantiles of
-    ``nu / chi2_nu`` at the midpoints of equal-probability bins, equal weights.
+    tau: midpoints of ``TAU_POINTS`` steps, all on ``[0, 5 scale]`` when the data's spread is
+    within it, else two thirds there and the rest up to the spread (the prior is negligible
+    beyond 5 scales, but a very deviant pilot can make the likelihood ask for more, never for
+    more than the spread); weight ``pi(tau) dtau`` of the half-normal. kappa: the
+    ``KAPPA_POINTS`` quantiles of ``nu / chi2_nu`` at the midpoints of equal-probability bins,
+    equal weights.
     """
-    top = max(5.0 * scale, spread)
-    step = top / TAU_POINTS
-    tau = (np.arange(TAU_POINTS) + 0.5) * step
-    log_tau = -0.5 * (tau / scale) ** 2 + math.log(step)
+    inner = 5.0 * scale
+    if spread <= inner:
+        edges = np.linspace(0.0, inner, TAU_POINTS + 1)
+    else:
+        n_in = (2 * TAU_POINTS) // 3
+        edges = np.concatenate([np.linspace(0.0, inner, n_in + 1),
+                                np.linspace(inner, spread, TAU_POINTS - n_in + 1)[1:]])
+    tau = (edges[:-1] + edges[1:]) / 2.0
+    log_tau = -0.5 * (tau / scale) ** 2 + np.log(np.diff(edges))
     u = (np.arange(KAPPA_POINTS) + 0.5) / KAPPA_POINTS
     kappa = nu / chdtri(nu, u)  # chdtri: the upper-tail inverse, so kappa rises with u
     T, K = np.meshgrid(tau, kappa, indexing="ij")

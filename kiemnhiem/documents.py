@@ -361,10 +361,11 @@ def build_summary_docx(
     _caption(
         doc, label("doc_table_number", lang, n=counter.table()), label("doc_counts_caption", lang)
     )
+    counts = _counts_frame(pilots, model_codes, dataset.models, lang)
     _table(
         doc,
-        _counts_frame(pilots, model_codes, dataset.models, lang),
-        widths=_widths(TEXT_MM, 45, 6),
+        counts,
+        widths=_widths(TEXT_MM, 45, counts.shape[1] - 1),
         font_pt=TABLE_PT,
     )
     _body(doc, label("eval_note_selection", lang))
@@ -639,15 +640,18 @@ def _pilot_results(dataset, unit, model, results, pre_years, post_years, level) 
 def _counts_frame(
     pilots: pd.DataFrame, models: list[str], catalog: pd.DataFrame, lang: str
 ) -> pd.DataFrame:
+    # Only the verdicts that occur: the district vocabulary has a dozen codes.
+    present = {verdict_code(v) for v in pilots["verdict"]}
+    shown = [code for code in VERDICTS if code in present] or ["not_assessed"]
     columns = [label("doc_col_model", lang), label("doc_col_pilots", lang)]
-    columns += [verdict_text(code, lang) for code in VERDICTS]
+    columns += [verdict_text(code, lang) for code in shown]
     rows = []
     for model in models:
         mine = pilots[pilots["model"] == model]
         codes = [verdict_code(v) for v in mine["verdict"]]
         rows.append(
             [model_label(catalog, model, lang), str(mine["unit_code"].nunique())]
-            + [str(codes.count(code)) for code in VERDICTS]
+            + [str(codes.count(code)) for code in shown]
         )
     return pd.DataFrame(rows, columns=columns)
 
@@ -1328,10 +1332,10 @@ def _indicator_section(
 
 def _chance(doc: Document, rows: pd.DataFrame, level: float, lang: str, key: str) -> None:
     """How many verdicts chance alone would give among the tests of ``rows`` (none: nothing)."""
-    n, _expected = chance_verdicts(rows, level)
+    n, expected = chance_verdicts(rows, level)
     if n == 0:
         return
-    p = _body(doc, chance_text(n, level, lang), italic=True)
+    p = _body(doc, chance_text(n, level, lang, expected), italic=True)
     lead = p.runs[0] if p.runs else None
     head = p.add_run(f"{label(key, lang)}: ")
     head.bold = True

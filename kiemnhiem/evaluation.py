@@ -51,6 +51,12 @@ years: :mod:`kiemnhiem.timeline`). Readings of the contract made here:
   change, in share units 0-1, is shown in percentage points: ``change_scale`` = "pp") and for
   ratings.
 
+A pilot row's verdict is the district verdict (:mod:`kiemnhiem.district`; DESIGN.md,
+"District evidence"): the model's exact verdict plus the district's own single-case estimate,
+its consistency with the model's other pilots and, for pilots with no comparison after their
+start, the long difference; the per-pilot rank test below stays as descriptive evidence
+(``placebo_verdict``, ``placebo_reason_*``).
+
 Inference (:mod:`kiemnhiem.inference`) ranks the observed statistic among placebo ones:
 
 - per pilot, each eligible unit takes the pilot's windows, the other eligible units being its
@@ -1298,12 +1304,9 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
         pre_flag = row["pretrend_flag"]
         pretrend_on = bool(pre_flag) if not pd.isna(pre_flag) else False
 
-        def rule(c: _Core, m: str, o: dist.OwnEstimate) -> str:
-            return dist.district_verdict(
-                assessable=not c.reason, comparison=c.comparison != "none",
-                pretrend=pretrend_on, model_verdict=m, p_better=o.p_better,
-                p_worse=o.p_worse, flagged=flagged, relation=rel,
-                long_difference=np.isfinite(ld.estimate), level=level, better=ind["better"])
+        rule = functools.partial(
+            _rule, pretrend=pretrend_on, flagged=flagged, relation=rel,
+            long_difference=bool(np.isfinite(ld.estimate)), level=level, better=ind["better"])
 
         verdict = rule(core, M, own)
         row["verdict"] = verdict
@@ -1318,6 +1321,13 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
                 moved.append(rule(c, m, o))
             row["verdict_earlier"], row["verdict_later"] = moved
             row["start_sensitive"] = any(v != verdict for v in moved)
+
+
+def _rule(c: _Core, m: str, o: dist.OwnEstimate, **fixed) -> str:
+    """The district verdict for ``c`` (the main or a shifted window), model verdict ``m``."""
+    return dist.district_verdict(assessable=not c.reason, comparison=c.comparison != "none",
+                                 model_verdict=m, p_better=o.p_better, p_worse=o.p_worse,
+                                 **fixed)
 
 
 def _district_reason(row, verdict, core, own, ld, rel, M, ind, level, joint_names, expected,
@@ -1410,7 +1420,11 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def evaluate_pilot(dataset, unit, model: str, pre_years: int = 3, post_years: int = 3,
                    level: float = 0.10, *, sensitivity: bool = True) -> pd.DataFrame:
-    """One pilot on every indicator that concerns its model, with per-pilot rank inference.
+    """One pilot on every indicator that concerns its model: its rows of :func:`evaluate_all`.
+
+    The district verdict needs the model's verdict and the other pilots, so each indicator's
+    whole model block is computed (with the default ``seed``, ``max_enumerate`` and
+    ``draws``); the pilot's row is the same as in :func:`evaluate_all`.
 
     Parameters
     ----------
@@ -1494,11 +1508,37 @@ def evaluate_all(dataset, pre_years: int = 3, post_years: int = 3, level: float 
           ``verdict_earlier``, ``verdict_later`` ("" when the start is documented),
           ``mixed_models``, ``joint_test``;
         - outcome: ``status`` ("assessed"; "estimate_only" when there is an estimate but no
-          test; "not_assessed"), ``verdict`` ("improved", "worsened", "changed",
-          "no_clear_change", "not_assessed"), ``reason_code`` (the ``eval_reason_*`` label:
-          improved, worsened, changed, no_clear_change, inconclusive, no_data, few_pre,
-          few_post, before_after, no_placebo, one_assignment, no_pilots), ``reason_vi``,
-          ``reason_en`` (one sentence each), ``level``.
+          test; "not_assessed"), ``verdict``, ``reason_code`` (the ``eval_reason_*`` label),
+          ``reason_vi``, ``reason_en`` (one sentence each), ``level``. Model rows: verdict
+          "improved", "worsened", "changed", "no_clear_change", "not_assessed"; reason codes
+          improved, worsened, changed, no_clear_change, inconclusive, no_pilots,
+          one_assignment. Pilot rows take the district vocabulary
+          (:data:`kiemnhiem.district.DISTRICT_VERDICTS`, DESIGN.md "District evidence"):
+          "improved", "worsened", "in_line", "differs", "pretrend", "no_clear_change",
+          "no_data", and without a comparison after the start "in_line_before_after",
+          "no_clear_change_before_after", "before_after_only"; reason codes
+          ``district_<verdict>`` (``district_differs_before_after`` for a flagged long
+          difference) or, for "no_data", no_data, few_pre, few_post. For an indicator with
+          no better direction a district is "in_line" when the model "changed", never
+          improved or worsened;
+        - the per-pilot rank test, now descriptive: ``placebo_verdict``,
+          ``placebo_reason_code`` (inconclusive, no_clear_change, before_after, ...),
+          ``placebo_reason_vi``, ``placebo_reason_en`` (with the rank: "the largest fall of
+          the 8 districts"), beside ``p_better`` ... ``rank``;
+        - district evidence (pilot rows; :mod:`kiemnhiem.district`): ``own_estimate``,
+          ``own_low``, ``own_high`` (``1 - level`` interval), ``own_p_better``,
+          ``own_p_worse`` (single-case t; for ``better`` = none a rise and a fall),
+          ``noise_floor``, ``n_reference``; ``pooled_estimate``, ``pooled_low``,
+          ``pooled_high`` ("if the pilots work alike"; NaN where the pilot is flagged);
+          ``consistency_p``, ``consistency`` (consistent, weaker, stronger, opposite; for
+          pilots without a comparison after the start, from the long difference, whose p is
+          ``long_diff_p``); ``long_diff``, ``long_diff_p``; ``model_verdict`` (M, the model
+          row's verdict); ``joint_with`` (";"-joined models the model test is joint with on
+          this indicator);
+        - power: ``mde`` (model rows, copied onto their pilot rows): the effect size the
+          model test would find 80 % of the time with these districts, years and noise
+          (:func:`kiemnhiem.district.minimum_detectable_effect`); ``inf`` when no test can
+          conclude, NaN without a test.
     """
     level = _check_level(level)
     annual = annual_panel(dataset)
@@ -1594,11 +1634,31 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
 
 
 def chance_verdicts(results: pd.DataFrame, level: float = 0.10) -> tuple[int, float]:
-    """(number of assessed rows, verdicts chance alone would give at ``level``).
+    """(number of rows that could give a verdict by chance, verdicts chance alone would give).
 
-    Under no effect anywhere, each assessed test gives a verdict other than "no clear change"
-    with probability at most ``level`` (``level / 2`` per direction), so the expected number of
-    such verdicts is at most ``level`` times the number of tests.
+    - Model rows (and the pilot rows of result frames without district evidence, i.e. no
+      ``placebo_verdict`` column) with a test (``status`` "assessed"): under no effect each
+      gives a verdict other than "no clear change" with probability at most ``level``
+      (``level / 2`` per direction), an exact bound.
+    - District rows (pilot rows in the district vocabulary) that could be called improved or
+      worsened (an own estimate and a model test; not ``better`` = none): "improved" needs
+      the model's verdict and the district's own one-sided p, each at most ``level / 2``, so
+      about ``level / 4`` per direction at most (DESIGN.md, "District evidence": at most
+      2.5 % of rows per direction at the default 0.10, as the validation checks), i.e.
+      ``level / 2`` a row.
+
+    The expected number is ``level`` x the tests plus ``level / 2`` x the district rows.
     """
-    n = int((results["status"] == "assessed").sum())
-    return n, level * n
+    if "scope" in results and "placebo_verdict" in results:
+        in_district = results["scope"] == "pilot"
+    else:
+        in_district = pd.Series(False, index=results.index)
+    tests = (results["status"] == "assessed") & ~in_district
+    n_tests = int(tests.sum())
+    if in_district.any():
+        can = (in_district & results["own_p_better"].notna() & (results["better"] != "none")
+               & results["model_verdict"].isin(["improved", "worsened", "no_clear_change"]))
+        n_district = int(can.sum())
+    else:
+        n_district = 0
+    return n_tests + n_district, level * n_tests + level / 2.0 * n_district

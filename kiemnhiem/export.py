@@ -105,6 +105,24 @@ ESTIMATE_COLUMNS = (
     "mixed_models",
     "joint_test",
     "level",
+    # District evidence (pilot rows) and the model test's power.
+    "own_estimate",
+    "own_low",
+    "own_high",
+    "own_p_better",
+    "own_p_worse",
+    "noise_floor",
+    "n_reference",
+    "pooled_estimate",
+    "pooled_low",
+    "pooled_high",
+    "consistency_p",
+    "consistency",
+    "long_diff",
+    "long_diff_p",
+    "mde",
+    "model_verdict",
+    "joint_with",
 )
 VERDICT_COLUMNS = (
     "scope",
@@ -122,6 +140,8 @@ VERDICT_COLUMNS = (
     "notes",
     "verdict_earlier",
     "verdict_later",
+    "placebo_verdict",
+    "placebo_reason",
 )
 YEARLY_COLUMNS = (
     "unit_code",
@@ -164,12 +184,20 @@ _FORMATS = {
     "p_min": _P,
     "mc_error": _P,
     "pretrend_p": _P,
+    "own_p_better": _P,
+    "own_p_worse": _P,
+    "consistency_p": _P,
+    "long_diff_p": _P,
+    "noise_floor": "0.00",
+    "n_reference": _INT,
     "start": _DATE,
     "end": _DATE,
 }
 _LEVELS = ("pre_mean", "post_mean", "value")
 _DIFFERENCES = (
-    "change", "did", "ci_low", "ci_high", "hl_estimate", "trend_effect", "pretrend_slope"
+    "change", "did", "ci_low", "ci_high", "hl_estimate", "trend_effect", "pretrend_slope",
+    "own_estimate", "own_low", "own_high", "pooled_estimate", "pooled_low", "pooled_high",
+    "long_diff", "mde",
 )
 
 
@@ -319,6 +347,8 @@ def _verdicts(results: pd.DataFrame, dataset, lang: str) -> pd.DataFrame:
                 "notes": " ".join(notes),
                 "verdict_earlier": r["verdict_earlier"],
                 "verdict_later": r["verdict_later"],
+                "placebo_verdict": r.get("placebo_verdict", ""),
+                "placebo_reason": str(r.get(f"placebo_reason_{lang}", "") or ""),
             }
         )
     return pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))

@@ -19,8 +19,23 @@ import pandas as pd
 
 from .labels import check_lang, format_day, format_number, format_percent, format_signed, label
 
-#: Verdict codes of :mod:`kiemnhiem.evaluation`, in the order reports list them.
-VERDICTS = ("improved", "worsened", "changed", "no_clear_change", "not_assessed")
+#: Verdict codes of :mod:`kiemnhiem.evaluation`, in the order reports list them: the model rows'
+#: (improved, worsened, changed, no_clear_change, not_assessed) and the pilot rows' district
+#: vocabulary (:data:`kiemnhiem.district.DISTRICT_VERDICTS`).
+VERDICTS = (
+    "improved",
+    "worsened",
+    "changed",
+    "in_line",
+    "in_line_before_after",
+    "differs",
+    "pretrend",
+    "no_clear_change",
+    "no_clear_change_before_after",
+    "before_after_only",
+    "no_data",
+    "not_assessed",
+)
 
 # Spellings of the verdict codes that the evaluation module might use, folded to ours.
 _VERDICT_ALIASES = {
@@ -274,13 +289,17 @@ def comparison_text(result: Mapping | pd.Series, lang: str = "vi") -> str:
     return label(key, lang, n=n)
 
 
-def chance_text(n_assessed: int, level: float, lang: str = "vi") -> str:
-    """How many verdicts chance alone would produce at ``level`` among ``n_assessed``."""
+def chance_text(
+    n_assessed: int, level: float, lang: str = "vi", expected: float | None = None
+) -> str:
+    """How many verdicts chance alone would produce at ``level`` among ``n_assessed``
+    (``expected``: the number, when not ``level * n_assessed``, e.g. from
+    :func:`~kiemnhiem.evaluation.chance_verdicts` with district rows)."""
     return label(
         "eval_note_chance",
         lang,
         level=format_percent(level, lang, 0),
-        expected=format_number(level * n_assessed, lang, 1),
+        expected=format_number(level * n_assessed if expected is None else expected, lang, 1),
         n=n_assessed,
     )
 
@@ -515,7 +534,14 @@ VERDICT_SYMBOLS = {
     "improved": "▲",
     "worsened": "▼",
     "changed": "◆",
+    "in_line": "△",
+    "in_line_before_after": "△",
+    "differs": "◇",
+    "pretrend": "◐",
     "no_clear_change": "●",
+    "no_clear_change_before_after": "●",
+    "before_after_only": "○",
+    "no_data": "○",
     "not_assessed": "○",
 }
 
@@ -526,6 +552,15 @@ _VERDICT_STYLES = {
     "changed": ("#CC79A7", "#f4dfeb", "#5c2a47"),
     "no_clear_change": ("#6b6b6b", "#ececec", "#262626"),
     "not_assessed": ("#9a9a9a", "#ffffff", "#404040"),
+    # District verdicts: in line with the model in a lighter blue, differs in reddish purple,
+    # a trend already under way in Okabe-Ito orange; the rest as their nearest model verdict.
+    "in_line": ("#56B4E9", "#e6f3fb", "#1d4f6b"),
+    "in_line_before_after": ("#56B4E9", "#e6f3fb", "#1d4f6b"),
+    "differs": ("#CC79A7", "#f4dfeb", "#5c2a47"),
+    "pretrend": ("#E69F00", "#fbecc9", "#5c4000"),
+    "no_clear_change_before_after": ("#6b6b6b", "#ececec", "#262626"),
+    "before_after_only": ("#9a9a9a", "#ffffff", "#404040"),
+    "no_data": ("#9a9a9a", "#ffffff", "#404040"),
 }
 
 

@@ -40,7 +40,7 @@ from kiemnhiem.documents import (
     convert_to_pdf,
     write_docx,
 )
-from kiemnhiem.evaluation import evaluate_all
+from kiemnhiem.evaluation import chance_verdicts, evaluate_all
 from kiemnhiem.exceptions import ParameterError, RunError
 from kiemnhiem.labels import label
 from kiemnhiem.tables import chance_text, indicator_info, model_label, verdict_text
@@ -353,8 +353,9 @@ def test_summary_reminds_of_chance(summary, results):
     for model in results["model"].unique():
         for scope in ("pilot", "model"):
             rows = results[(results["scope"] == scope) & (results["model"] == model)]
-            n_tests = int((rows["status"] == "assessed").sum())
-            reminder = chance_text(n_tests, LEVEL, lang)
+            # District rows count at level / 2 each (chance_verdicts), model tests at level.
+            n_tests, expected = chance_verdicts(rows, LEVEL)
+            reminder = chance_text(n_tests, LEVEL, lang, expected)
             assert (reminder in text) is (n_tests > 0), (model, scope)
 
 

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 
 from kiemnhiem.cli import main
 from kiemnhiem.dataset import load_dataset
+from kiemnhiem.district import DISTRICT_VERDICTS
 from kiemnhiem.evaluation import evaluate_all
 from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.export import (
@@ -153,8 +154,13 @@ def test_verdicts_round_trip(exported, demo_results):
     assert [r["unit_code"] for r in records] == list(demo_results["unit_code"])
     assert {r["verdict_text"] for r in records} <= {
         label(f"eval_verdict_{v}", "vi")
-        for v in ("improved", "worsened", "changed", "no_clear_change", "not_assessed")
+        for v in ("improved", "worsened", "changed", "no_clear_change", "not_assessed",
+                  *DISTRICT_VERDICTS)
     }
+    # The rank among districts stays beside the district verdict.
+    pilots = list(demo_results["scope"] == "pilot")
+    assert [r["placebo_verdict"] for r, p in zip(records, pilots, strict=True) if p] == list(
+        demo_results.loc[demo_results["scope"] == "pilot", "placebo_verdict"])
 
 
 def test_yearly_data_round_trip(exported, demo, demo_results):
