@@ -113,8 +113,8 @@ sys.path.insert(0, str(HERE))
 import simulate as sim  # noqa: E402  (the generator of the pooled-test study)
 
 import kiemnhiem  # noqa: E402
-from kiemnhiem.demo import DANVAN, SON_LA_PILOTS, TUYENGIAO  # noqa: E402
-from kiemnhiem.evaluation import evaluate_all  # noqa: E402
+from kiemnhiem.data.demo import DANVAN, SON_LA_PILOTS, TUYENGIAO  # noqa: E402
+from kiemnhiem.stats.evaluation import evaluate_all  # noqa: E402
 
 LEVEL = 0.10  # the suite's level: one-sided level/2 per direction, 90 % intervals
 SD = sim.SD  # 2.5 meetings: one noise SD
