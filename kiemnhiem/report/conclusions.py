@@ -758,6 +758,34 @@ def _estimate_with_range(estimate, low, high, info, lang, *, level: float) -> st
 # ---------------------------------------------------------------------------------------------
 
 
+def model_rows(results: pd.DataFrame, model: str) -> dict[str, pd.Series]:
+    """The model's rows (``scope`` "model") of a result frame, by indicator code."""
+    return _model_rows(results, model)
+
+
+def evaluate_report(
+    dataset, unit, model: str, pre_years: int = 3, post_years: int = 3, level: float = 0.10
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(pilot rows, the model's rows of evaluate_all)`` for one district's report: the
+    model's estimates lead its first page, so its whole evaluation is needed (at the cost of
+    :func:`~kiemnhiem.stats.evaluation.evaluate_pilot`, which computes every model block too).
+
+    Raises the :class:`~kiemnhiem.exceptions.ParameterError` of ``evaluate_pilot`` for a unit
+    that is not a pilot of ``model``.
+    """
+    from ..stats.evaluation import evaluate_all, evaluate_pilot
+
+    frame = evaluate_all(
+        dataset, pre_years=pre_years, post_years=post_years, level=level, models=[model]
+    )
+    rows = district_rows(frame, unit, model)
+    if rows.empty:  # a name, or not a pilot: evaluate_pilot resolves or says why
+        rows = evaluate_pilot(
+            dataset, unit, model, pre_years=pre_years, post_years=post_years, level=level
+        )
+    return rows, frame
+
+
 def _model_rows(results: pd.DataFrame, model: str) -> dict[str, pd.Series]:
     part = results[(results["scope"] == "model") & (results["model"].astype(str) == str(model))]
     return {str(r["indicator"]): r for _, r in part.iterrows()}
