@@ -24,8 +24,17 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
+from .frames import builtin_claims
 from .indicators import IndicatorInfo, indicator_info, model_label
-from .text import _missing, _true, verdict_code
+from .text import (
+    _missing,
+    _true,
+    _unit_text,
+    format_level,
+    verdict_code,
+    verdict_label,
+    year_ranges,
+)
 
 #: District verdicts in the order the «Đánh giá chung» groups them.
 _CLEAR = ("improved", "worsened")
@@ -557,8 +566,6 @@ def model_overview(dataset, results: pd.DataFrame, model: str, lang: str = "vi")
     )
     if missing:
         needs.append(label("conc_need_years", lang, names=_names(missing, lang)))
-    from .frames import builtin_claims
-
     claims = claims_frame(builtin_claims(), dataset, results, model, lang)
     untested = claims[claims["kind"] == "untestable"]["claim"].tolist()
     if untested:
@@ -718,6 +725,87 @@ def _claim_caveats(r, pilots, code, dataset, lang, counts, *, short: bool) -> li
     return out
 
 
+def plain_detail_table(
+    result: Mapping | pd.Series,
+    model_row: Mapping | pd.Series | None = None,
+    indicators: pd.DataFrame | None = None,
+    lang: str = "vi",
+) -> pd.DataFrame:
+    """One indicator's figures in plain words, for the leader's part of a report: before,
+    after, the before/after change (province-wide change included), the district's own
+    estimate with its 90 % range (or, with no district left to compare with, its gap to the
+    other districts), the model's estimate with its interval, the trend before the start, the
+    smallest change that can be told apart, the verdict. No test statistics: those are in
+    :func:`indicator_detail_table`, in the technical appendix.
+
+    Returns
+    -------
+    DataFrame
+        Two text columns (item, value).
+    """
+    lang = check_lang(lang)
+    info = indicator_info(indicators, str(result["indicator"]), lang)
+
+    def years(key: str) -> str:
+        value = result.get(key)
+        return year_ranges(value) if isinstance(value, str) and value else "–"
+
+    items = [
+        (label("report_col_unit", lang), _unit_text(info, lang) or "–"),
+        (
+            label("plain_before", lang, years=years("pre_years_used")),
+            format_level(result.get("pre_mean"), info, lang),
+        ),
+        (
+            label("plain_after", lang, years=years("post_years_used")),
+            format_level(result.get("post_mean"), info, lang),
+        ),
+        (label("plain_change", lang), amount(result.get("change"), info, lang)),
+    ]
+    if str(result.get("comparison", "")) == "none":
+        items.append((label("plain_long_diff", lang), amount(result.get("long_diff"), info, lang)))
+    else:
+        own = result.get("own_estimate")
+        items.append(
+            (
+                label("plain_own", lang),
+                "–"
+                if _missing(own)
+                else _estimate_with_range(
+                    own,
+                    result.get("own_low"),
+                    result.get("own_high"),
+                    info,
+                    lang,
+                    level=_level(result),
+                ),
+            )
+        )
+    if model_row is not None and not _missing(model_row.get("hl_estimate")):
+        items.append(
+            (
+                label("plain_model", lang),
+                _estimate_with_range(
+                    model_row.get("hl_estimate"),
+                    model_row.get("ci_low"),
+                    model_row.get("ci_high"),
+                    info,
+                    lang,
+                    level=_level(model_row),
+                ),
+            )
+        )
+    trend = pretrend_share_text(result, info, lang)
+    if not trend and not _missing(result.get("trend_effect")):
+        trend = label("plain_trend_small", lang)
+    items.append((label("plain_trend", lang), trend or "–"))
+    items.append((label("plain_mde", lang), mde_text(result, info, lang) or "–"))
+    items.append((label("report_col_verdict", lang), verdict_label(result.get("verdict"), lang)))
+    return pd.DataFrame(
+        items, columns=[label("plain_col_item", lang), label("plain_col_value", lang)]
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Numbers in words
 # ---------------------------------------------------------------------------------------------
@@ -843,8 +931,6 @@ def _names(items, lang: str) -> str:
 
 
 def _years(text: str) -> str:
-    from .text import year_ranges
-
     return year_ranges(text) if text.strip() else "–"
 
 
