@@ -116,7 +116,12 @@ class _RunFolder:
             built = old.get("built") or old.get("started") or "–"
             files[job.html_path] = _set_banner(
                 self.run_dir / job.html_path,
-                label("run_outdated_banner", job.lang, built=built, error=outcome.error or ""),
+                label(
+                    "run_outdated_banner",
+                    job.lang,
+                    built=format_moment(built, job.lang) if built != "–" else built,
+                    error=outcome.error or "",
+                ),
             )
             entry.update(
                 outdated=True,
@@ -161,7 +166,9 @@ class _RunFolder:
         if path in files and entry.get("outdated_reason") != "failed":
             # Whoever opens the page itself sees that it is outdated, and when it no longer is.
             lang = str(entry.get("lang") or "vi")
-            text = label("run_outdated_inputs_banner", lang, built=entry.get("built") or "–")
+            text = label(
+                "run_outdated_inputs_banner", lang, built=format_moment(entry.get("built"), lang)
+            )
             marked = _OUTDATED_START in (self.run_dir / path).read_text(encoding="utf-8")
             if bool(entry.get("outdated")) != marked:
                 files[path] = _set_banner(
@@ -415,6 +422,11 @@ def _pair(key: str, **fields: Any) -> dict[str, str]:
     return {"vi": vi, "en": en}
 
 
+def _moment_pair(key: str, built) -> str:
+    """``key`` in both languages, each with the moment ``built`` in its own words."""
+    return " / ".join(label(key, lang, built=format_moment(built, lang)) for lang in ("vi", "en"))
+
+
 def _joined(key: str, **fields: Any) -> str:
     return " / ".join(_pair(key, **fields).values())
 
@@ -442,9 +454,9 @@ def _index_row(entry: Mapping, models, indicators=None) -> dict[str, Any]:
         links.append({"href": path, "label": "HTML"})
     note = None
     if outdated and entry.get("outdated_reason") == "failed":
-        note = _joined("index_outdated_failed", built=entry.get("built") or "–")
+        note = _moment_pair("index_outdated_failed", entry.get("built"))
     elif outdated:
-        note = _joined("index_outdated_inputs", built=entry.get("built") or "–")
+        note = _moment_pair("index_outdated_inputs", entry.get("built"))
     if kind == "summary":
         unit = _joined("run_summary_title")
         model_vi, model_en = "–", "–"
