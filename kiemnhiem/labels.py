@@ -110,3 +110,61 @@ def format_day(value: date | None, lang: str = "vi", precision: str = "day") -> 
     else:
         pattern = "dd/MM/yyyy" if lang == "vi" else "d MMM yyyy"
     return _babel_date(value, format=pattern, locale=_LOCALES[lang])
+
+
+#: Vietnam's time zone: dates and times on reports are as a Vietnamese reader writes them.
+VIETNAM_TZ = "Asia/Ho_Chi_Minh"
+
+
+def now_vietnam():
+    """The current moment in Vietnam's time zone (an aware datetime)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(VIETNAM_TZ))
+
+
+def today_vietnam() -> date:
+    """Today's date in Vietnam (what a report made now is dated)."""
+    return now_vietnam().date()
+
+
+def format_day_long(value: date | None, lang: str = "vi") -> str:
+    """«ngày 07 tháng 12 năm 2026» in Vietnamese (07/12/2026 in English)."""
+    if value is None:
+        return "–"
+    return label(
+        "report_date_long",
+        lang,
+        day=f"{value.day:02d}",
+        month=f"{value.month:02d}",
+        year=value.year,
+    )
+
+
+def format_moment(value, lang: str = "vi") -> str:
+    """A moment (an ISO 8601 string or a datetime; naive means UTC) in Vietnam's time, 24-hour:
+    «ngày 07 tháng 12 năm 2026, lúc 14:05 (giờ Việt Nam)»; "–" when missing or unreadable."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(ZoneInfo(VIETNAM_TZ))
+    return label(
+        "report_generated_at",
+        lang,
+        day=f"{local.day:02d}",
+        month=f"{local.month:02d}",
+        year=local.year,
+        time=f"{local.hour:02d}:{local.minute:02d}",
+    )

@@ -58,8 +58,15 @@ DEFAULTS = {
 
 # Labels each rendered notebook must show, in its own language only.
 SHOWN = {
+    # Issue 12: the first page is the conclusions, «Đánh giá chung» and «Đề xuất, kiến nghị»
+    # (the verdict boxes' heading and "Nhận xét, kiến nghị" are gone); p_min and the method
+    # notes stay, in the technical appendix.
     "pilot_report": (
-        "report_verdicts_heading",
+        "conc_answers_heading",
+        "conc_assessment_heading",
+        "conc_recommendations_heading",
+        "nav_summary",
+        "appendix_heading",
         "report_legend_heading",
         "report_overview_plain",
         "report_detail_p_min",
@@ -67,13 +74,16 @@ SHOWN = {
         "report_note_chosen_heading",
         "report_note_limits_heading",
         "report_dq_heading",
-        "report_comments_heading",
     ),
+    # The untestable claims are rows of the one claims table («Không có chỉ tiêu nào đo nhận
+    # định này»), which opens the summary with «Đánh giá chung»; no separate heading.
     "province_summary": (
+        "conc_assessment_heading",
+        "conc_col_answer",
+        "appendix_heading",
         "summary_matrix_heading",
         "summary_pooled_heading",
         "summary_claims_heading",
-        "summary_untestable_heading",
         "summary_starts_heading",
         "summary_never_heading",
         "summary_col_claim",
@@ -414,11 +424,11 @@ def test_province_summary_for_one_model(notebook_runs):
     page = _run(notebook_runs, "province_summary-en").html
     models = kiemnhiem.load_dataset(None).models.set_index("code")["label_en"]
     assert _shown(page, models["danvan_mttq"])
-    # The other model is named only where a joint test says which model it shares its verdict
-    # with (issue 11): never as a section, a row or a claim of its own.
-    joint = label("dist_joint", "en", other=models["tuyengiao_ttct"])
-    rest = page.replace(html.escape(joint, quote=False), "").replace(html.escape(joint), "")
-    assert not _shown(rest.replace(joint, ""), models["tuyengiao_ttct"])
+    # The other model has no section of its own; its name appears only where the joint test
+    # on meetings is said to be joint with it (issue 12: the caveat names the model).
+    assert f"<h2>{html.escape(models['tuyengiao_ttct'])}</h2>" not in page
+    assert f"<h2>{html.escape(models['danvan_mttq'])}</h2>" in page
+    assert label("conc_short_joint", "en", other=models["tuyengiao_ttct"]) in html.unescape(page)
 
 
 @pytest.mark.slow
@@ -432,3 +442,115 @@ def test_explore_notebook_draws_its_first_view_without_widgets(notebook_runs):
         if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert len(widget_outputs) == 1  # the explorer itself, for JupyterLab
+
+
+# ---------------------------------------------------------------------------------------------
+# What a leader reads (issue 12)
+# ---------------------------------------------------------------------------------------------
+
+#: Technical words that belong in the technical appendix only.
+TECHNICAL_WORDS = (
+    "p =",
+    "p <",
+    "p_min",
+    "p một phía",
+    "p hai phía",
+    "one-sided",
+    "two-sided",
+    "placebo",
+    "chênh lệch kép",
+    "khác biệt kép",
+    "DiD",
+    "difference in differences",
+    "difference-in-differences",
+    "Hodges",
+    "Lehmann",
+    "Callaway",
+    "Sant'Anna",
+    "Monte",
+    "xếp hạng",
+    "thứ hạng",
+    "rút ngẫu nhiên",
+    "sampled",
+    "tham số",
+    "parameters",
+    "unit = ",
+    "level = ",
+)
+
+
+def _leader_text(page: str) -> tuple[str, str]:
+    """(the text a reader sees outside the technical appendix, the appendix's text)."""
+    appendix = re.findall(r"<details\b.*?</details>", page, flags=re.S)
+    rest = re.sub(r"<details\b.*?</details>", " ", page, flags=re.S)
+    rest = re.sub(r"<(script|style|title)\b.*?</\1>", " ", rest, flags=re.S)
+
+    def text(fragment: str) -> str:
+        return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment)))
+
+    return text(rest), text(" ".join(appendix))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "key", ["pilot_report-vi", "pilot_report-en", "province_summary-vi", "province_summary-en"]
+)
+def test_no_technical_words_outside_the_appendix(notebook_runs, key):
+    page = _run(notebook_runs, key).html
+    assert page.count('<details class="kn-appendix"') == 1
+    leader, appendix = _leader_text(page)
+    for word in TECHNICAL_WORDS:
+        assert word not in leader, (word, leader[max(0, leader.find(word) - 200) :][:400])
+    # The appendix keeps the figures complete for analysts.
+    lang = key.rsplit("-", 1)[1]
+    assert label("report_detail_p_min", lang) in appendix or "p_min" in appendix
+    assert "Hodges" in appendix or "DiD" in appendix or "placebo" in appendix
+    # No ISO timestamps; the synthetic-data banner stays.
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:", leader)
+    assert label("report_synthetic_title", lang) in leader
+
+
+@pytest.mark.slow
+def test_a_district_report_opens_with_its_conclusions(notebook_runs):
+    # Quỳnh Nhai (118), danvan_mttq, on the demo's figures.
+    leader, _ = _leader_text(_run(notebook_runs, "pilot_report-vi").html)
+    first = leader.index(label("conc_answers_heading", "vi"))
+    assert first < leader.index(label("report_indicators_heading", "vi"))
+    block = leader[first:]
+    # Meetings: the model's estimate of its test leads, with the joint test said; then the
+    # district's own estimate with its range; then the verdict in words; then the trend.
+    assert "Mô hình nói chung (5 huyện thí điểm): cải thiện rõ – −8,9 cuộc" in block
+    assert "kiểm định chung với mô hình" in block
+    assert "Riêng huyện Quỳnh Nhai: −8,8 cuộc (khoảng 90 %: −16,9 cuộc đến −0,66 cuộc)" in block
+    assert "−8,4 cuộc, bằng 96 % mức thay đổi −8,8 cuộc" in block  # not «không cảnh báo»
+    assert block.index("Mô hình nói chung (5") < block.index("Riêng huyện Quỳnh Nhai")
+    assert label("dist_note_assumption", "vi") in block
+    assert label("conc_assessment_heading", "vi") in block
+    assert "Trong 8 chỉ tiêu được xem xét, 2 chỉ tiêu cải thiện rõ" in block
+    assert "../summary.html" in _run(notebook_runs, "pilot_report-vi").html
+    assert "../index.html" in _run(notebook_runs, "pilot_report-vi").html
+
+
+@pytest.mark.slow
+def test_a_pilot_without_comparison_shows_its_before_after_change_as_such(notebook_runs):
+    # Phù Yên (122) in English: tuyengiao's early starter; its first page names the model's
+    # estimate and its own, and the summary link is the English one.
+    page = _run(notebook_runs, "pilot_report-en").html
+    leader, _ = _leader_text(page)
+    assert "The model as a whole (" in leader and "Phù Yên alone:" in leader
+    assert "../summary.en.html" in page
+
+
+@pytest.mark.slow
+def test_the_summary_opens_with_its_assessment_and_answers_level_claims_with_the_level(
+    notebook_runs,
+):
+    leader, _ = _leader_text(_run(notebook_runs, "province_summary-vi").html)
+    assessment = leader.index(label("conc_assessment_heading", "vi"))
+    assert assessment < leader.index(label("summary_matrix_heading", "vi"))
+    assert "Mô hình nói chung cải thiện rõ ở 2 trong 8 chỉ tiêu" in leader
+    # «xếp loại hoàn thành tốt nhiệm vụ trở lên hằng năm»: the rated pilot-years, not a test.
+    assert "lượt xếp loại hằng năm của các huyện thí điểm đạt hoàn thành tốt nhiệm vụ trở lên" in (
+        leader
+    )
+    assert "Số liệu ủng hộ nhận định" not in leader

@@ -42,6 +42,7 @@ from .text import (
     verdict_label,
     verdict_text,
     year_ranges,
+    years_phrase,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -280,6 +281,10 @@ def indicator_detail_table(
         value = result.get(key)
         return year_ranges(value) if isinstance(value, str) else "–"
 
+    def _phrase(key: str) -> str:
+        value = result.get(key)
+        return years_phrase(value, lang) if isinstance(value, str) else "–"
+
     before = format_level(result.get("pre_mean"), info, lang)
     after = format_level(result.get("post_mean"), info, lang)
     change = format_difference(result.get("change"), info, lang)
@@ -292,7 +297,7 @@ def indicator_detail_table(
         (label("report_detail_after", lang, years=years("post_years_used")), after),
         (label("report_col_change", lang), change),
         (
-            label("report_detail_did", lang, years=years("did_years_used")),
+            label("report_detail_did", lang, years=_phrase("did_years_used")),
             format_difference(result.get("did"), info, lang),
         ),
         (label("report_detail_interval", lang), _interval_cell(result, info, lang)),
@@ -369,6 +374,16 @@ def pooled_table(
     for _, r in results[results["scope"] == "model"].iterrows():
         info = indicator_info(indicators, str(r["indicator"]), lang)
         n_pilots = r.get("n_pilots")
+        # The estimate that matches the test (always inside its interval) leads; the mean of
+        # the pilots' differences, which need not, goes to the notes.
+        hl = r.get("hl_estimate")
+        lead = r.get("did") if _missing(hl) else hl
+        notes = _caveats(r, lang)
+        if not _missing(hl) and not _missing(r.get("did")):
+            notes = [
+                label("summary_note_mean", lang, did=format_difference(r.get("did"), info, lang)),
+                *[n for n in notes if n],
+            ]
         rows.append(
             {
                 label("summary_col_model", lang): model_label(models, str(r["model"]), lang),
@@ -376,13 +391,13 @@ def pooled_table(
                 label("summary_col_pilots", lang): "–"
                 if _missing(n_pilots)
                 else str(int(n_pilots)),
-                label("summary_col_effect", lang): format_difference(r.get("did"), info, lang),
+                label("summary_col_effect", lang): format_difference(lead, info, lang),
                 label("report_detail_interval", lang): _interval_cell(r, info, lang),
                 label("report_detail_p_better", lang): _p_cell(r.get("p_better"), lang),
                 label("report_detail_p_worse", lang): _p_cell(r.get("p_worse"), lang),
                 label("report_detail_p_min", lang): _p_min_cell(r, lang),
                 label("report_col_verdict", lang): verdict_label(r.get("verdict"), lang),
-                label("summary_col_notes", lang): " ".join(_caveats(r, lang)),
+                label("summary_col_notes", lang): " ".join(notes),
             }
         )
     return pd.DataFrame(rows)

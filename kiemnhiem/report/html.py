@@ -9,6 +9,7 @@ reasons, comments, classification lines) is escaped, never rendered as HTML.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
@@ -319,6 +320,8 @@ def verdict_matrix_html(
             r.get(f"reason_{lang}", "") or ""
         )
         for _, r in results.iterrows()
+        # A model row's reason carries its test figures: the badge's words are enough here.
+        if r.get("scope") != "model"
     }
     head = "".join(
         f'<th scope="col" style="{_TH};max-width:8em;">'
@@ -385,3 +388,259 @@ _TD = "border:1px solid #ccc;padding:4px 6px"
 def _e(text: object) -> str:
     """Escape for HTML text and attribute values."""
     return html.escape(str(text), quote=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# A leader's first page (from kiemnhiem.report.conclusions), navigation, technical appendix
+# ---------------------------------------------------------------------------------------------
+
+
+def nav_html(lang: str = "vi", *, kind: str = "pilot") -> str:
+    """Links back to the summary and the index, relative to the published site's layout
+    (``OUT/<model>/<code>-<slug>.html``, ``OUT/summary.html``, ``OUT/index.html``)."""
+    lang = check_lang(lang)
+    suffix = ".en" if lang == "en" else ""
+    if kind == "summary":
+        links = [("index.html", label("nav_index", lang))]
+    else:
+        links = [
+            (f"../summary{suffix}.html", label("nav_summary", lang)),
+            ("../index.html", label("nav_index", lang)),
+        ]
+    items = " · ".join(f'<a href="{_e(href)}">{_e(text)}</a>' for href, text in links)
+    return f'<nav class="kn-nav" style="margin:0 0 0.8em 0;font-size:0.95em;">{items}</nav>'
+
+
+def answers_html(overview, lang: str = "vi") -> str:
+    """One plain block per indicator (:class:`~kiemnhiem.report.conclusions.DistrictOverview`):
+    the model's answer with its caveats, the district's own figures, the verdict in words,
+    then the other caveats. Shape, word and colour together, as :func:`verdict_boxes_html`."""
+    lang = check_lang(lang)
+    blocks = []
+    for a in overview.answers:
+        accent, tint, ink = _VERDICT_STYLES.get(a.verdict, _VERDICT_STYLES["not_assessed"])
+        caveats = "".join(f"<li>{_e(c)}</li>" for c in a.caveats)
+        blocks.append(
+            f'<div class="kn-answer kn-v-{_e(a.verdict)}" style="border:1px solid {accent};'
+            f"border-left:6px solid {accent};background:{tint};color:{ink};"
+            f'padding:0.5em 0.8em;margin:0 0 0.7em 0;border-radius:3px;break-inside:avoid;">'
+            f'<div style="font-size:1.08em;"><span aria-hidden="true" style="font-size:1.2em;">'
+            f"{verdict_symbol(a.verdict)}</span> <strong>{_e(a.label)}</strong> – "
+            f"{_e(verdict_text(a.verdict, lang))}</div>"
+            f'<ol style="margin:0.3em 0 0 1.4em;padding:0;">'
+            f"<li>{_e(a.model_line)}</li><li>{_e(a.own_line)}</li></ol>"
+            f'<p style="margin:0.3em 0 0 0;"><strong>{_e(label("conc_verdict_heading", lang))}:'
+            f"</strong> {_e(a.verdict_text)}</p>"
+            + (f'<ul style="margin:0.3em 0 0 1.2em;padding:0;">{caveats}</ul>' if caveats else "")
+            + "</div>"
+        )
+    note = label("dist_note_assumption", lang)
+    return (
+        f'<div class="kn-answers">{"".join(blocks)}</div>'
+        f'<p class="kn-footnote" style="color:#444;font-size:0.92em;">* {_e(note)}</p>'
+    )
+
+
+def assessment_html(sentences: Iterable[str], lang: str = "vi") -> str:
+    """«Đánh giá chung»: the generated sentences as one paragraph under their heading."""
+    lang = check_lang(lang)
+    text = " ".join(_e(s) for s in sentences)
+    return (
+        f'<section class="kn-assessment"><h2>{_e(label("conc_assessment_heading", lang))}</h2>'
+        f"<p>{text}</p></section>"
+    )
+
+
+def recommendations_html(items: Iterable[str], lang: str = "vi") -> str:
+    """«Đề xuất, kiến nghị»: the analysts' comments, escaped; a sentence when there are none."""
+    lang = check_lang(lang)
+    items = [i for i in items if i]
+    body = (
+        "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
+        if items
+        else f"<p>{_e(label('conc_recommendations_none', lang))}</p>"
+    )
+    return (
+        f'<section class="kn-recommendations">'
+        f"<h2>{_e(label('conc_recommendations_heading', lang))}</h2>{body}</section>"
+    )
+
+
+def model_overview_html(overview, lang: str = "vi", *, models: pd.DataFrame | None = None) -> str:
+    """The summary's opening for one model: its name, «Đánh giá chung» as a list, the article's
+    claims with the answer the data give and their caveats, and the analysts' comments."""
+    lang = check_lang(lang)
+    parts = [
+        f'<section class="kn-model-overview"><h2>{_e(model_label(models, overview.model, lang))}'
+        "</h2>",
+        f"<h3>{_e(label('conc_assessment_heading', lang))}</h3>",
+        "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in overview.assessment) + "</ul>",
+    ]
+    claims = overview.claims
+    if len(claims):
+        head = "".join(
+            f'<th scope="col" style="{_TH};text-align:left;">{_e(label(k, lang))}</th>'
+            for k in (
+                "summary_col_claim",
+                "conc_col_answer",
+                "conc_col_caveats",
+            )
+        )
+        rows = []
+        for rec in claims.to_dict("records"):
+            quote = f'<div style="color:#555;font-size:0.9em;">“{_e(rec["quote"])}”</div>'
+            answer = _e(rec["answer"])
+            if rec["verdict"]:
+                answer = f"{verdict_badge_html(rec['verdict'], lang)} {answer}"
+            rows.append(
+                f'<tr><td style="{_TD}">{_e(rec["claim"])}{quote}</td>'
+                f'<td style="{_TD}">{answer}</td>'
+                f'<td style="{_TD}">{_e(rec["caveats"]) or "–"}</td></tr>'
+            )
+        parts.append(f"<h3>{_e(label('summary_claims_heading', lang))}</h3>")
+        parts.append(
+            '<div class="kn-scroll" style="overflow-x:auto;max-width:100%;">'
+            '<table class="kn-claims" style="border-collapse:collapse;">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    if overview.recommendations:
+        parts.append(f"<h3>{_e(label('conc_recommendations_heading', lang))}</h3>")
+        parts.append(
+            "<ul>" + "".join(f"<li>{_e(r)}</li>" for r in overview.recommendations) + "</ul>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def markdown_html(text: str) -> str:
+    """The few Markdown forms the package's own texts use (``## heading``, ``**bold**``,
+    ``*em*``, paragraphs, ``- items``) as HTML, everything escaped first."""
+    out = []
+    for block in str(text).strip().split("\n\n"):
+        block = block.strip()
+        if not block:
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", block, flags=re.S)
+        if m:
+            level = min(len(m.group(1)) + 1, 6)  # one level down inside the appendix
+            out.append(f"<h{level}>{_inline(m.group(2))}</h{level}>")
+        elif all(line.lstrip().startswith("- ") for line in block.splitlines()):
+            items = "".join(f"<li>{_inline(line.lstrip()[2:])}</li>" for line in block.splitlines())
+            out.append(f"<ul>{items}</ul>")
+        else:
+            out.append(f"<p>{_inline(block)}</p>")
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    text = _e(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text, flags=re.S)
+    return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", text, flags=re.S)
+
+
+def appendix_html(parts: Iterable[str], lang: str = "vi") -> str:
+    """The technical appendix: every technical figure (tests, ranks, sampling, parameters,
+    method names) in one collapsible ``<details>`` for analysts, closed on screen.
+
+    ``parts`` are HTML fragments already escaped (tables from :func:`style_table`'s
+    ``to_html()``, :func:`markdown_html`, ...). Printed, a closed appendix is left out (a
+    rule scoped to its own class); opened, it prints from a new page.
+    """
+    lang = check_lang(lang)
+    style = (
+        "<style>@media print { details.kn-appendix:not([open]) { display: none; } "
+        "details.kn-appendix[open] { break-before: page; } }</style>"
+    )
+    return (
+        f'{style}<details class="kn-appendix" style="margin-top:2em;border-top:2px solid #999;'
+        f'padding-top:0.5em;"><summary style="cursor:pointer;font-weight:600;font-size:1.1em;">'
+        f"{_e(label('appendix_heading', lang))}</summary>"
+        f'<p style="color:#444;">{_e(label("appendix_intro", lang))}</p>'
+        + "\n".join(parts)
+        + "</details>"
+    )
+
+
+def indicator_heading_html(
+    result: Mapping | pd.Series, indicators: pd.DataFrame | None = None, lang: str = "vi"
+) -> str:
+    """One indicator's plain section head: name, verdict badge and the indicator's definition
+    (the reasons with their test figures are in the technical appendix)."""
+    lang = check_lang(lang)
+    info = indicator_info(indicators, str(result["indicator"]), lang)
+    parts = [
+        f"<h3>{_e(info.label)}</h3>",
+        f"<p>{verdict_badge_html(result.get('verdict'), lang)}</p>",
+    ]
+    if info.description:
+        parts.append(
+            f"<p><em>{_e(label('report_description_label', lang))}:</em> {_e(info.description)}</p>"
+        )
+    return "\n".join(parts)
+
+
+def pilot_appendix_html(
+    results: pd.DataFrame,
+    all_results: pd.DataFrame | None = None,
+    indicators: pd.DataFrame | None = None,
+    lang: str = "vi",
+    *,
+    models: pd.DataFrame | None = None,
+    level: float = 0.10,
+    pre_years: int = 3,
+    post_years: int = 3,
+    provenance: str = "",
+) -> str:
+    """A district report's technical appendix (:func:`appendix_html`): the indicators' table
+    with the difference in differences, each indicator's test figures and reasons (the
+    district's and the descriptive rank's), the model's pooled effects with their p-values,
+    how many verdicts chance alone would give, the method, and the provenance line."""
+    from ..stats.evaluation import chance_verdicts
+    from .frames import indicator_detail_table, indicator_table, pooled_table, style_table
+    from .text import chance_text, method_note_markdown
+
+    lang = check_lang(lang)
+    parts = [
+        f"<h3>{_e(label('report_indicators_heading', lang))}</h3>",
+        style_table(indicator_table(results, indicators, lang), "indicators").to_html(),
+        markdown_html(label("report_table_note", lang)),
+    ]
+    for _, row in results.iterrows():
+        info = indicator_info(indicators, str(row["indicator"]), lang)
+        parts.append(f"<h4>{_e(info.label)}</h4>")
+        parts.append(
+            style_table(
+                indicator_detail_table(row, indicators, lang), f"detail-{info.code}"
+            ).to_html()
+        )
+        notes = indicator_notes(row, lang)
+        placebo = str(row.get(f"placebo_reason_{lang}", "") or "").strip()
+        if placebo:
+            notes.append(placebo)
+        if notes:
+            parts.append(notes_html(notes))
+    if all_results is not None and len(all_results):
+        model = str(results["model"].iloc[0])
+        mine = all_results[all_results["model"].astype(str) == model]
+        pooled = pooled_table(mine, lang, indicators=indicators, models=models)
+        if len(pooled):
+            parts.append(f"<h3>{_e(label('summary_pooled_heading', lang))}</h3>")
+            parts.append(style_table(pooled, "pooled").to_html())
+    n_tests, expected = chance_verdicts(results, level)
+    parts.append(
+        "<p>"
+        + _e(
+            chance_text(n_tests, level, lang, expected=expected)
+            if n_tests > 0
+            else label("report_chance_no_tests", lang)
+        )
+        + "</p>"
+    )
+    parts.append(
+        markdown_html(
+            method_note_markdown(lang, level=level, pre_years=pre_years, post_years=post_years)
+        )
+    )
+    if provenance:
+        parts.append(provenance)
+    return appendix_html(parts, lang)

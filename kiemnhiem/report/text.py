@@ -158,6 +158,15 @@ def year_ranges(years: str | Iterable[int]) -> str:
     return ", ".join(f"{a}–{b}" if b > a else f"{a}" for a, b in runs)
 
 
+def years_phrase(years: str | Iterable[int], lang: str = "vi") -> str:
+    """«năm 2019» for one year, «các năm 2019–2021» for several, "–" for none."""
+    text = year_ranges(years)
+    if text == "–":
+        return text
+    many = "," in text or "–" in text
+    return label("years_many" if many else "years_one", lang, years=text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Sentences about one pilot and its indicators
 # ---------------------------------------------------------------------------------------------
@@ -543,16 +552,18 @@ def provenance_markdown(
 def summary_chance_text(results: pd.DataFrame, level: float = 0.10, lang: str = "vi") -> str:
     """How many of the summary's verdicts chance alone would produce (pilot and pooled rows),
     beside how many it shows."""
-    assessed = results[results["status"] == "assessed"]
-    if assessed.empty:
+    from ..stats.evaluation import chance_verdicts
+
+    n, expected = chance_verdicts(results, level)
+    if n <= 0:
         return chance_note(0, level, lang)
     shown = int(
-        assessed["verdict"].map(verdict_code).isin(["improved", "worsened", "changed"]).sum()
+        results["verdict"].map(verdict_code).isin(["improved", "worsened", "changed"]).sum()
     )
     return (
-        chance_text(len(assessed), level, lang)
+        chance_text(n, level, lang, expected=expected)
         + " "
-        + label("summary_chance_observed", lang, k=shown, n=len(assessed))
+        + label("summary_chance_observed", lang, k=shown, n=n)
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..labels import both, label
+from ..labels import both, format_moment, label
 from ..resources import templates_dir
 from .execute import FIGURE_NAME
 from .fingerprints import MANIFEST_SCHEMA
@@ -116,7 +116,12 @@ class _RunFolder:
             built = old.get("built") or old.get("started") or "–"
             files[job.html_path] = _set_banner(
                 self.run_dir / job.html_path,
-                label("run_outdated_banner", job.lang, built=built, error=outcome.error or ""),
+                label(
+                    "run_outdated_banner",
+                    job.lang,
+                    built=format_moment(built, job.lang) if built != "–" else built,
+                    error=outcome.error or "",
+                ),
             )
             entry.update(
                 outdated=True,
@@ -161,7 +166,9 @@ class _RunFolder:
         if path in files and entry.get("outdated_reason") != "failed":
             # Whoever opens the page itself sees that it is outdated, and when it no longer is.
             lang = str(entry.get("lang") or "vi")
-            text = label("run_outdated_inputs_banner", lang, built=entry.get("built") or "–")
+            text = label(
+                "run_outdated_inputs_banner", lang, built=format_moment(entry.get("built"), lang)
+            )
             marked = _OUTDATED_START in (self.run_dir / path).read_text(encoding="utf-8")
             if bool(entry.get("outdated")) != marked:
                 files[path] = _set_banner(
@@ -361,7 +368,7 @@ def render_index(
     models = ds.models if ds is not None else None
     indicators = ds.indicators if ds is not None else None
     reports = manifest.get("reports", [])
-    rows = [_index_row(entry, models) for entry in reports]
+    rows = [_index_row(entry, models, indicators) for entry in reports]
     changes = [_change_row(c, indicators) for c in manifest.get("changes") or []]
     n_ok = sum(e.get("status") in ("ok", "unchanged") for e in reports)
     n_failed = sum(e.get("status") == "failed" for e in reports)
@@ -386,6 +393,7 @@ def render_index(
                 "indicator",
                 "verdict",
                 "estimate",
+                "results",
             )
         },
         "counts": _pair("index_counts", ok=n_ok, failed=n_failed),
@@ -398,7 +406,10 @@ def render_index(
         "synthetic_text": _pair("report_synthetic_text", name=dataset.get("name", "")),
         "classification": classification,
         "dataset_name": dataset.get("name", ""),
-        "generated": manifest.get("started", ""),
+        "generated": {
+            "vi": format_moment(manifest.get("started"), "vi"),
+            "en": format_moment(manifest.get("started"), "en"),
+        },
         "version": manifest.get("kiemnhiem_version", ""),
         "rows": rows,
     }
@@ -411,11 +422,16 @@ def _pair(key: str, **fields: Any) -> dict[str, str]:
     return {"vi": vi, "en": en}
 
 
+def _moment_pair(key: str, built) -> str:
+    """``key`` in both languages, each with the moment ``built`` in its own words."""
+    return " / ".join(label(key, lang, built=format_moment(built, lang)) for lang in ("vi", "en"))
+
+
 def _joined(key: str, **fields: Any) -> str:
     return " / ".join(_pair(key, **fields).values())
 
 
-def _index_row(entry: Mapping, models) -> dict[str, Any]:
+def _index_row(entry: Mapping, models, indicators=None) -> dict[str, Any]:
     """One report's row of the index page."""
     status = str(entry.get("status"))
     status = status if status in ("ok", "failed", "unchanged") else "failed"
@@ -438,9 +454,9 @@ def _index_row(entry: Mapping, models) -> dict[str, Any]:
         links.append({"href": path, "label": "HTML"})
     note = None
     if outdated and entry.get("outdated_reason") == "failed":
-        note = _joined("index_outdated_failed", built=entry.get("built") or "–")
+        note = _moment_pair("index_outdated_failed", entry.get("built"))
     elif outdated:
-        note = _joined("index_outdated_inputs", built=entry.get("built") or "–")
+        note = _moment_pair("index_outdated_inputs", entry.get("built"))
     if kind == "summary":
         unit = _joined("run_summary_title")
         model_vi, model_en = "–", "–"
@@ -460,7 +476,61 @@ def _index_row(entry: Mapping, models) -> dict[str, Any]:
         "note": note,
         "error": entry.get("error") if status == "failed" else None,
         "links": links,
+        "results": {
+            lang_: _results_lines(entry, models, indicators, lang_) for lang_ in ("vi", "en")
+        },
     }
+
+
+#: Verdicts the results column names one by one (symbol, words, indicators); the others are
+#: counted.
+_NAMED_VERDICTS = (
+    "improved",
+    "worsened",
+    "changed",
+    "in_line",
+    "in_line_before_after",
+    "differs",
+    "pretrend",
+)
+
+
+def _results_lines(entry: Mapping, models, indicators, lang: str) -> list[str]:
+    """A report's main verdicts in words and symbols, for the index's results column: per
+    verdict its symbol, its words and the indicators (counted for the verdicts that are not
+    conclusions); the summary's per model."""
+    from ..report.text import VERDICTS, verdict_symbol, verdict_text
+
+    results = entry.get("results") or []
+    if not results:
+        return []
+    groups: dict[str, list[dict]] = {}
+    if entry.get("kind") == "summary":
+        for r in results:
+            groups.setdefault(str(r.get("model") or ""), []).append(r)
+    else:
+        groups[""] = list(results)
+    lines = []
+    for model, rows in groups.items():
+        by: dict[str, list[str]] = {}
+        for r in rows:
+            code = str(r.get("verdict") or "not_assessed")
+            by.setdefault(code, []).append(_indicator_name(indicators, str(r["indicator"]), lang))
+        parts = []
+        for code in [*VERDICTS, *sorted(set(by) - set(VERDICTS))]:
+            if code not in by:
+                continue
+            words = verdict_text(code, lang)
+            if code in _NAMED_VERDICTS:
+                parts.append(f"{verdict_symbol(code)} {words}: {', '.join(by[code])}")
+            else:
+                n = label("index_n_indicators", lang, n=len(by[code]))
+                parts.append(f"{verdict_symbol(code)} {words}: {n}")
+        text = "; ".join(parts)
+        if model:
+            text = f"{_model_name(models, model, lang)} – {text}"
+        lines.append(text)
+    return lines
 
 
 def _change_row(c: Mapping, indicators) -> dict[str, Any]:

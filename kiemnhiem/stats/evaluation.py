@@ -366,11 +366,29 @@ def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, values: np.ndarray,
     _change_fields(row, ind)
     verdict, test = _judge(core, ind, level)
     _fill_verdict(row, verdict, test, core, ind, level, scope="pilot")
+    if row["reason_code"] == "before_after" and _all_adopted(ctx, pilot, core):
+        # Say the true cause: no district was left without the pilot, not missing data.
+        row["reason_code"] = "before_after_all_adopted"
+        row["reason_vi"], row["reason_en"] = _reason(
+            "before_after_all_adopted", ind, level, scope="pilot", change=row["change"],
+            years=core.post_used, n_years=len(core.post_used))
     if shifting:
         shifted = [_judge(c, ind, level, interval=False)[0] for c in shifted_cores]
         row["verdict_earlier"], row["verdict_later"] = shifted
         row["start_sensitive"] = any(v != verdict for v in shifted)
     return row, core, shifted_cores
+
+
+def _all_adopted(ctx: _Context, pilot: _Pilot, core: _Core) -> bool:
+    """Whether no unit but the pilot was outside the model in the first of its post years:
+    before/after only because every other district had adopted, not because data are
+    missing."""
+    if not core.post_used:
+        return False
+    first = min(core.post_used)
+    others = ctx.never | (ctx.T_units > first)
+    others[pilot.row] = False
+    return not others.any()
 
 
 def _judge(core: _Core, ind: dict, level: float,

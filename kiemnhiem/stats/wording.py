@@ -73,6 +73,7 @@ def _reason(code: str, ind: dict, level: float, *, scope: str, did=math.nan,
             f["cut"] = _number(level if code == "changed" else level / 2, lang, 3)
             f["level"] = _number(level, lang, 2)
         f["years"] = ", ".join(str(y) for y in years) or "–"
+        f["first_year"] = min(years) if years else "–"
         f["n_years"] = n_years
         out.append(label(f"eval_reason_{code}", lang, **f))
     return out[0], out[1]

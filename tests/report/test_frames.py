@@ -198,7 +198,7 @@ def test_indicator_detail_table_in_vietnamese():
     assert items[label("report_detail_before", "vi", years="2015–2017")] == "12,3"
     assert items[label("report_detail_after", "vi", years="2019–2021")] == "9,9"
     assert items[label("report_col_change", "vi")] == "−2,5 (−20,0 %)"
-    assert items[label("report_detail_did", "vi", years="2019–2021")] == "−2,0"
+    assert items[label("report_detail_did", "vi", years="các năm 2019–2021")] == "−2,0"
     assert items[label("report_detail_interval", "vi")] == (
         "90 %: không xác định được giới hạn (quá ít đơn vị so sánh)"
     )
@@ -308,6 +308,7 @@ def test_pooled_table():
     results = pilot_results().iloc[[0]].copy()
     results["scope"], results["n_pilots"] = "model", 5
     results["ci_low"], results["ci_high"] = -3.0, -1.0
+    results["hl_estimate"] = -1.9
     results["p_better"], results["p_worse"], results["p_min"] = 0.00126, 0.99874, 1 / 792
     results["n_assignments"], results["inference"] = 792, "exact"
     table = pooled_table(
@@ -317,7 +318,9 @@ def test_pooled_table():
     row = dict(zip(table.columns, table.iloc[0], strict=True))
     assert row[label("summary_col_model", "vi")] == MODELS["label_vi"][0]
     assert row[label("summary_col_pilots", "vi")] == "5"
-    assert row[label("summary_col_effect", "vi")] == "−2,0"
+    # The estimate the test matches leads (issue 12); the pilots' mean goes to the notes.
+    assert row[label("summary_col_effect", "vi")] == "−1,9"
+    assert label("summary_note_mean", "vi", did="−2,0") in row[label("summary_col_notes", "vi")]
     assert row[label("report_detail_interval", "vi")] == "90 %: từ −3,0 đến −1,0"
     assert row[label("report_detail_p_better", "vi")] == "0,0013"
     assert (

@@ -187,3 +187,48 @@ def test_demo_index_links_every_report(demo_site):
     assert label("index_title", "vi") in index and label("index_title", "en") in index
     assert label("report_synthetic_title", "vi") in index
     assert label("index_first_run", "en") in index
+
+
+def test_index_shows_each_reports_main_verdicts_and_the_time_in_vietnam():
+    manifest = {
+        "started": "2026-12-07T23:05:00+00:00",  # 06:05 on the 8th in Vietnam (UTC+7)
+        "dataset": {"name": "d", "synthetic": False},
+        "reports": [
+            {
+                "kind": "summary",
+                "lang": "vi",
+                "path": "summary.html",
+                "status": "ok",
+                "files": {"summary.html": "x"},
+                "results": [
+                    {"model": "m1", "indicator": "so_cuoc_hop", "verdict": "improved"},
+                    {"model": "m1", "indicator": "so_bien_che", "verdict": "no_clear_change"},
+                ],
+            },
+            {
+                "unit_code": "118",
+                "unit_name": "A",
+                "model": "m1",
+                "lang": "vi",
+                "path": "m1/118-a.html",
+                "status": "ok",
+                "files": {"m1/118-a.html": "x"},
+                "results": [
+                    {"indicator": "so_cuoc_hop", "verdict": "improved"},
+                    {"indicator": "so_bien_che", "verdict": "no_clear_change"},
+                    {"indicator": "xep_loai", "verdict": "no_clear_change"},
+                ],
+            },
+        ],
+    }
+    page = render_index(manifest)
+    assert label("index_results", "vi") in page and label("index_results", "en") in page
+    cells = re.findall(r'<td class="results">(.*?)</td>', page, flags=re.S)
+    assert len(cells) == 2
+    # The summary first, per model; a pilot's verdicts in words and symbols, the conclusive
+    # ones by name, the others counted.
+    assert "m1 – ▲ Cải thiện: so_cuoc_hop; ● Chưa thấy thay đổi rõ: 1 chỉ tiêu" in cells[0]
+    assert "▲ Cải thiện: so_cuoc_hop; ● Chưa thấy thay đổi rõ: 2 chỉ tiêu" in cells[1]
+    assert "▲ Improved: so_cuoc_hop; ● No clear change: 2 indicators" in cells[1]
+    assert "ngày 08 tháng 12 năm 2026, lúc 06:05 (giờ Việt Nam)" in page
+    assert "2026-12-07T23:05" not in page

@@ -281,7 +281,9 @@ def test_before_after_only_when_no_comparison():
     # 4 districts have a value: only 119 has 2022-2024, so it cannot be computed.
     assert row.verdict == "before_after_only"
     assert row.reason_code == "district_before_after_only"
-    assert row.placebo_verdict == "not_assessed" and row.placebo_reason_code == "before_after"
+    # Every other unit had started by 2022: the rank test says that cause (issue 12).
+    assert row.placebo_verdict == "not_assessed"
+    assert row.placebo_reason_code == "before_after_all_adopted"
     assert row.status == "estimate_only" and math.isnan(row.long_diff)
     assert "before/after only (+5.0 courses" in row.reason_en and "trước – sau" in row.reason_vi
     assert row.reason_vi.startswith("Không đánh giá được")
