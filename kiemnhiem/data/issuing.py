@@ -208,8 +208,11 @@ def _parse(values: Mapping[str, Any], problem: Callable[..., None]) -> DocumentS
     if "number" in out:
         number = re.sub(r"^s[ốo]\s*:?\s*", "", out["number"], flags=re.IGNORECASE).strip()
         number = unicodedata.normalize("NFC", number.replace(" ", "")).upper()
-        kind = out.get("kind", "party")
-        if not _NUMBER[kind].match(number):
+        # Checked against the kind given with it; alone (the kind may come from elsewhere:
+        # the dataset, the command line), either form is accepted.
+        kinds = [out["kind"]] if "kind" in out else list(ISSUER_KINDS)
+        kind = kinds[0]
+        if not any(_NUMBER[k].match(number) for k in kinds):
             problem(
                 "number",
                 f"doc_err_number_{kind}",

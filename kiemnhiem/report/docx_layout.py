@@ -405,7 +405,7 @@ def set_properties(
     props.author = issuer_name(dataset, lang, settings)
     props.last_modified_by = f"kiemnhiem {__version__}"
     props.language = _LANG_TAGS[lang]
-    props.keywords = "; ".join(["kiemnhiem", f"kiemnhiem {__version__}", *keywords])
+    props.keywords = "; ".join([f"kiemnhiem {__version__}", *keywords])
     props.identifier = settings.number or ""
     props.category = label("doc_type_report", lang)
     stamp = datetime.combine(settings.issued or date.today(), time(0, 0))
