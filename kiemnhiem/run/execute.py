@@ -116,7 +116,9 @@ class Batch:
             "title": job.title,
             "figure_suffix": job.figure_suffix,
             "kernel_name": KERNEL_NAME,
-            "formats": [f for f in settings.formats if f != "html"],
+            # Workers make the Word document for either format; the run's PDFs are made from
+            # them afterwards, in one LibreOffice process.
+            "formats": ["docx"] if document else [],
             "document": document,
             "token": self.token,
         }

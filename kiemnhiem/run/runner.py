@@ -394,7 +394,7 @@ class _Run:
             job, _params, fp = to_run[i]
             if res.get("status") == "ok":
                 documents = dict(res.get("documents") or {})
-                if "pdf" in settings.formats and "docx" in documents:
+                if "pdf" in settings.formats and "docx" in documents and "pdf" not in documents:
                     to_convert[job.key] = documents["docx"]
                 if "docx" not in settings.formats:
                     documents.pop("docx", None)
