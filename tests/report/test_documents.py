@@ -954,11 +954,14 @@ def test_issued_pdf_text_and_positions(issued_pdfs, issuer, kind):
     # name bottom right on the last.
     mid = 595 / 2
     words = _words(path, 1)
-    head_word = expected["head"][0].split()[0]
-    assert any(w == head_word and x > mid for w, x, _ in words)
+    head_first, *_, head_last = expected["head"][0].split()
     issuer_word = expected["issuer"][0].split()[0]
-    issuer_y = [y for w, x, y in words if w == issuer_word and x < mid]
-    assert issuer_y and min(issuer_y) < 200  # in the top block
+    issuer_at = [(x, y) for w, x, y in words if w == issuer_word and x < mid]
+    assert issuer_at and issuer_at[0][1] < 200  # in the top block, left half
+    head_at = [(x, y) for w, x, y in words if w == head_first]
+    assert head_at and head_at[0][0] > issuer_at[0][0] + 100  # right of the issuer
+    assert any(w == head_last and x > mid for w, x, _ in words)  # ending in the right half
+    assert abs(head_at[0][1] - issuer_at[0][1]) < 40  # on the same level
     if issuer == "party":
         assert any(w == "*" and x < mid for w, x, _ in words)
     words = _words(path, len(pages))
