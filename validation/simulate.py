@@ -134,8 +134,11 @@ def draw_pilots(rng: np.random.Generator, design: str) -> list[tuple[str, str, s
     return [(u, *s) for u, s in zip(DEMO_UNITS, SCHEDULES)]
 
 
-def draw_outcome(rng: np.random.Generator, mult: np.ndarray) -> np.ndarray:
-    """Untreated outcomes (units x years, not rounded): fixed effect, trend, AR(1) noise."""
+def draw_outcome(rng: np.random.Generator, mult: np.ndarray, rho: float = RHO) -> np.ndarray:
+    """Untreated outcomes (units x years, not rounded): fixed effect, trend, AR(1) noise.
+
+    ``rho`` 0 gives independent years (``validation/district.py`` uses both).
+    """
     n, m = len(CODES), len(YEARS)
     size = np.where(np.array(CODES) == CITY, CITY_SIZE, 1.0) * np.exp(rng.normal(0, SIZE_SD, n))
     level = BASE * size * np.exp(rng.normal(0, LEVEL_SD, n))
@@ -144,9 +147,9 @@ def draw_outcome(rng: np.random.Generator, mult: np.ndarray) -> np.ndarray:
     eta = rng.standard_normal((n, m))
     e = np.empty((n, m))
     e[:, 0] = sd * eta[:, 0]
-    scale = math.sqrt(1 - RHO**2)
+    scale = math.sqrt(1 - rho**2)
     for t in range(1, m):
-        e[:, t] = RHO * e[:, t - 1] + scale * sd * eta[:, t]
+        e[:, t] = rho * e[:, t - 1] + scale * sd * eta[:, t]
     return level[:, None] + slope[:, None] * (YEARS - YEARS[0])[None, :] + e
 
 
@@ -156,12 +159,18 @@ def draw_dataset(rng: np.random.Generator, design: str, effect: float, mult: np.
     return build_dataset(draw_outcome(rng, mult), pilots, effect), tuple(p[0] for p in pilots)
 
 
-def build_dataset(y0: np.ndarray, pilots, effect: float) -> Dataset:
-    """The dataset of outcomes ``y0`` plus ``effect`` from each pilot's start year, rounded."""
+def build_dataset(y0: np.ndarray, pilots, effect, model: str = DANVAN) -> Dataset:
+    """The dataset of outcomes ``y0`` plus ``effect`` from each pilot's start year, rounded.
+
+    ``effect`` is one number for every pilot or a sequence, one per pilot in ``pilots``'
+    order; ``model`` is the pilots' model (``validation/district.py`` also builds
+    ``tuyengiao_ttct`` datasets).
+    """
     n, m = y0.shape
     y = y0.copy()
-    for unit, start, _, _ in pilots:
-        y[CODES.index(unit), YEARS >= int(start[:4])] += effect
+    effects = np.broadcast_to(np.asarray(effect, dtype=float), (len(pilots),))
+    for (unit, start, _, _), theta in zip(pilots, effects, strict=True):
+        y[CODES.index(unit), YEARS >= int(start[:4])] += theta
     y = np.round(y) + 0.0
     panel = pd.DataFrame(
         {
@@ -179,7 +188,7 @@ def build_dataset(y0: np.ndarray, pilots, effect: float) -> Dataset:
         {
             "unit_code": [p[0] for p in pilots],
             "unit_name": [NAMES[p[0]] for p in pilots],
-            "model": DANVAN,
+            "model": model,
             "start": pd.to_datetime([p[1] for p in pilots], format="mixed"),
             "start_precision": [p[2] for p in pilots],
             "start_status": [p[3] for p in pilots],

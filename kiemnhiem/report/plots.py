@@ -6,7 +6,7 @@ global state, so the module is safe in worker processes and with any backend. Ev
 text comes from :func:`kiemnhiem.labels.label` or from the indicator catalog; DejaVu Sans,
 matplotlib's default font, renders Vietnamese diacritics.
 
-The module is a little over the package's guide of about 1,000 lines on purpose: its three chart
+The module is over the package's guide of about 1,000 lines on purpose: its three chart
 families (a pilot's series and before/after bars, the event study, every pilot's start date)
 share the helpers at the end (text drawn literally, values and axes in the indicator's terms,
 missing values, dates and timeline events: the series and the start dates draw the same event
@@ -41,6 +41,18 @@ _COMPARISON = "#D55E00"
 _PRE = "#56B4E9"
 _POST = "#009E73"
 _TRANSITION = "#999999"
+_AFTER_COMPARISON = "#aaaaaa"
+
+#: Kinds whose values count from zero: their axis starts at 0 unless the values would be a
+#: flat line there; then the axis is broken, and says so (``_value_limits``).
+_FROM_ZERO = ("count", "stock", "duration", "amount", "share")
+#: Kinds that are whole numbers: whole-number ticks.
+_WHOLE = ("count", "stock")
+#: From zero when the values' range is at least this share of their largest value ...
+_ZERO_SHARE = 0.2
+#: ... else a broken axis spanning at least this share of the largest value (so that a change
+#: of 1 in 36 never fills the plot).
+_MIN_SPAN = 0.25
 
 SERIES_COLUMNS = ("year", "pilot", "comparison_mean", "n_comparison", "window", "partial")
 
@@ -110,7 +122,7 @@ def plot_series(
 
     has_comparison = _has_comparison(result, frame)
     if has_comparison:
-        comp = frame["comparison_mean"].to_numpy(dtype=float)
+        comp, after, until = _comparison_parts(frame, result)
         n = _comparison_size(result, frame)
         ax.plot(
             years,
@@ -122,11 +134,26 @@ def plot_series(
             label=label("plot_comparison_mean", lang, n=n),
         )
         _markers(ax, years, comp, partial, _COMPARISON, marker="s")
+        if np.isfinite(after).any():
+            # After the last year the estimate compares (under a not-yet comparison its units
+            # have adopted by then): grey, thin, labelled, so it does not read as a comparison.
+            key = "plot_comparison_adopted" if _not_yet(result) else "plot_comparison_unused"
+            joined = np.where(years == until, comp, after)
+            ax.plot(
+                years,
+                joined,
+                color=_AFTER_COMPARISON,
+                linewidth=1.1,
+                linestyle=(0, (2, 2)),
+                zorder=2,
+                label=label(key, lang, year=until),
+            )
+            _markers(ax, years, after, partial, _AFTER_COMPARISON, marker="s")
 
     if has_comparison and "counterfactual" in frame.columns:
         # Where the pilot would be had it moved like the comparison units (the estimate's
-        # counterfactual), drawn over the windows only.
-        inside = (frame["window"] != "").to_numpy()
+        # counterfactual), drawn over the windows only, up to the last year compared.
+        inside = (frame["window"] != "").to_numpy() & _compared(frame, result)
         counter = pd.to_numeric(frame["counterfactual"], errors="coerce").to_numpy(dtype=float)
         counter = np.where(inside, counter, np.nan)
         if np.isfinite(counter).any():
@@ -171,6 +198,7 @@ def plot_series(
         )
 
     _format_value_axis(ax, info, lang)
+    _fit_value_axis(ax, info, _drawn_values(frame, result), lang)
     ax.set_xlabel(label("plot_year", lang))
     ax.set_ylabel(_value_axis_label(info, lang))
     if len(years):
@@ -187,11 +215,7 @@ def plot_series(
             va="center",
             color="#666666",
         )
-    ax.set_title(
-        label("plot_series_title", lang, indicator=info.label, unit=unit_name),
-        loc="left",
-        fontsize="medium",
-    )
+    ax.set_title(series_title(frame, result, indicators, lang), loc="left", fontsize="medium")
     ax.grid(axis="y", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -286,16 +310,7 @@ def plot_before_after(
     ax.margins(y=0.15)
     if info.kind == "rating":
         ax.set_ylim(0, 4.6)
-    ax.set_title(
-        label(
-            "plot_before_after_title",
-            lang,
-            indicator=info.label,
-            unit=str(result.get("unit_name", "") or ""),
-        ),
-        loc="left",
-        fontsize="medium",
-    )
+    ax.set_title(before_after_title(frame, result, indicators, lang), loc="left", fontsize="medium")
     ax.grid(axis="y", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -312,9 +327,13 @@ def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dic
     dict
         ``pilot_pre``, ``pilot_post`` (from the result row when it has them, else from the
         series), ``comparison_pre``, ``comparison_post`` (means of ``comparison_mean`` over the
-        window's years; NaN when absent).
+        window's years; NaN when absent). With a comparison, the after means are over the
+        years ``did`` averages (``did_years_used``) when the result gives them: when those are
+        fewer than the post window's (a not-yet comparison whose units adopted), both the
+        pilot's and the comparison's.
     """
     frame = _check_series(series)
+    did_years = _did_years(result)
     out: dict[str, float] = {}
     for window, suffix in (("pre", "pre"), ("post", "post")):
         rows = frame[frame["window"] == window]
@@ -323,8 +342,51 @@ def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dic
             out[f"pilot_{suffix}"] = float(from_result)
         else:
             out[f"pilot_{suffix}"] = _mean(rows["pilot"])
+        compared = frame[frame["year"].isin(did_years)]
+        if suffix == "post" and did_years and _has_comparison(result, frame):
+            # Only the years the estimate compares (later, a not-yet comparison's units had
+            # adopted), for the pilot too when they are fewer than the window's.
+            if set(did_years) != set(int(y) for y in rows["year"]):
+                out["pilot_post"] = _mean(compared["pilot"])
+            rows = compared
         out[f"comparison_{suffix}"] = _mean(rows["comparison_mean"])
     return out
+
+
+def series_title(
+    series: pd.DataFrame,
+    result: Mapping | pd.Series,
+    indicators: pd.DataFrame | None = None,
+    lang: str = "vi",
+) -> str:
+    """The title of :func:`plot_series` (also for captions): "against the comparison group"
+    only when one is drawn; a before/after-only pilot's title says that its change includes
+    the province-wide change."""
+    lang = check_lang(lang)
+    frame = _check_series(series)
+    info = indicator_info(indicators, str(result["indicator"]), lang)
+    unit = str(result.get("unit_name", "") or "")
+    key = "plot_series_title" if _has_comparison(result, frame) else "plot_series_title_alone"
+    return label(key, lang, indicator=info.label, unit=unit)
+
+
+def before_after_title(
+    series: pd.DataFrame,
+    result: Mapping | pd.Series,
+    indicators: pd.DataFrame | None = None,
+    lang: str = "vi",
+) -> str:
+    """The title of :func:`plot_before_after` (also for captions), as :func:`series_title`."""
+    lang = check_lang(lang)
+    frame = _check_series(series)
+    info = indicator_info(indicators, str(result["indicator"]), lang)
+    unit = str(result.get("unit_name", "") or "")
+    key = (
+        "plot_before_after_title"
+        if _has_comparison(result, frame)
+        else "plot_before_after_title_alone"
+    )
+    return label(key, lang, indicator=info.label, unit=unit)
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
@@ -393,6 +455,14 @@ def series_alt(
             before=_format_value(means["comparison_pre"], info, lang),
             after=_format_value(means["comparison_post"], info, lang),
         )
+        _comp, after, until = _comparison_parts(frame, result)
+        if np.isfinite(after).any():
+            text += " " + label("plot_alt_comparison_until", lang, year=until)
+    else:
+        text += " " + label("plot_alt_alone", lang)
+    limits = _value_limits(info, _drawn_values(frame, result))
+    if limits is not None and limits[2]:
+        text += " " + label("plot_alt_axis_break", lang)
     return text
 
 
@@ -879,6 +949,125 @@ def _comparison_size(result: Mapping | pd.Series, frame: pd.DataFrame) -> int:
     return int(sizes.max()) if len(sizes) else 0
 
 
+def _did_years(result: Mapping | pd.Series) -> list[int]:
+    """The years ``did`` averages (``did_years_used``: "2019;2020", a list, or missing)."""
+    value = result.get("did_years_used") if hasattr(result, "get") else None
+    if value is None or (not isinstance(value, str) and _missing(value)):
+        return []
+    parts = value.split(";") if isinstance(value, str) else list(value)
+    years = []
+    for part in parts:
+        try:
+            years.append(int(str(part).strip()))
+        except ValueError:
+            continue
+    return sorted(years)
+
+
+def _not_yet(result: Mapping | pd.Series) -> bool:
+    comparison = result.get("comparison") if hasattr(result, "get") else None
+    return isinstance(comparison, str) and comparison.strip().lower() == "notyet"
+
+
+def _compared(frame: pd.DataFrame, result: Mapping | pd.Series) -> np.ndarray:
+    """Per row: the comparison mean is a comparison that year (up to the last year ``did``
+    averages; every year when the result does not say which)."""
+    years = _did_years(result)
+    if not years:
+        return np.ones(len(frame), dtype=bool)
+    return (frame["year"] <= max(years)).to_numpy()
+
+
+def _comparison_parts(
+    frame: pd.DataFrame, result: Mapping | pd.Series
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """The comparison mean split into the years it is a comparison and the years after the
+    last one (NaN elsewhere), and that last year."""
+    comp = pd.to_numeric(frame["comparison_mean"], errors="coerce").to_numpy(dtype=float)
+    compared = _compared(frame, result)
+    years = _did_years(result)
+    return (
+        np.where(compared, comp, np.nan),
+        np.where(compared, np.nan, comp),
+        max(years) if years else None,
+    )
+
+
+def _drawn_values(frame: pd.DataFrame, result: Mapping | pd.Series) -> np.ndarray:
+    """Every value :func:`plot_series` draws on the value axis."""
+    values = [pd.to_numeric(frame["pilot"], errors="coerce").to_numpy(dtype=float)]
+    if _has_comparison(result, frame):
+        values.append(pd.to_numeric(frame["comparison_mean"], errors="coerce").to_numpy(float))
+        if "counterfactual" in frame.columns:
+            inside = (frame["window"] != "").to_numpy() & _compared(frame, result)
+            counter = pd.to_numeric(frame["counterfactual"], errors="coerce").to_numpy(float)
+            values.append(np.where(inside, counter, np.nan))
+    return np.concatenate(values)
+
+
+def _value_limits(info: IndicatorInfo, values: np.ndarray) -> tuple[float, float, bool] | None:
+    """``(bottom, top, broken)`` of the value axis for quantities counted from zero.
+
+    From zero when the values vary enough to be seen there; otherwise a broken axis (the
+    caller marks the break and says «the axis does not start at 0») that spans at least
+    ``_MIN_SPAN`` of the largest value, the values in its middle. None: leave the axis to
+    matplotlib (ratings, values below zero, no values).
+    """
+    if info.kind not in _FROM_ZERO:
+        return None
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return None
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < 0 or hi <= 0:
+        return None
+    cap = 1.05 if info.kind == "share" and hi <= 1 else math.inf
+    if hi - lo >= _ZERO_SHARE * hi:
+        return 0.0, min(hi * 1.12, cap), False
+    span = max(hi - lo, _MIN_SPAN * hi)
+    centre = (hi + lo) / 2
+    bottom, top = centre - 0.55 * span, centre + 0.62 * span
+    if bottom <= 0:
+        return 0.0, min(top, cap), False
+    return bottom, min(top, cap), True
+
+
+def _fit_value_axis(ax, info: IndicatorInfo, values: np.ndarray, lang: str) -> None:
+    limits = _value_limits(info, values)
+    if limits is None:
+        return
+    bottom, top, broken = limits
+    ax.set_ylim(bottom, top)
+    if broken:
+        _draw_axis_break(ax, lang)
+
+
+def _draw_axis_break(ax, lang: str) -> None:
+    """Two slanted strokes across the foot of the value axis, and the words."""
+    for y in (0.035, 0.06):
+        ax.plot(
+            [-0.018, 0.018],
+            [y - 0.014, y + 0.014],
+            transform=ax.transAxes,
+            color="black",
+            linewidth=1.1,
+            clip_on=False,
+            zorder=7,
+        )
+    ax.text(
+        0.03,
+        0.015,
+        label("plot_axis_break", lang),
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize="x-small",
+        color="#222222",
+        zorder=7,
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"},
+    )
+
+
 def _markers(ax, years, values, partial, colour, marker):
     full = ~partial & np.isfinite(values)
     part = partial & np.isfinite(values)
@@ -991,7 +1180,8 @@ def _format_value_axis(ax, info: IndicatorInfo, lang: str) -> None:
         ax.yaxis.set_major_locator(FixedLocator([1, 2, 3, 4]))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_number(v, lang, 0)))
     else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        # Head-counts and counts: whole-number ticks (never "7,5 người").
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=info.kind in _WHOLE))
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: format_number(v, lang, 0 if float(v).is_integer() else 1))
         )

@@ -469,3 +469,165 @@ def test_new_figures_render_without_missing_glyphs(lang):
         plot_series(_series(), _result(), INDICATORS, lang, events=EVENTS).canvas.draw()
         plot_event_study(_event_study(), "so_cuoc_hop", INDICATORS, lang).canvas.draw()
         plot_start_dates(PILOTS, UNITS, MODELS, EVENTS, lang).canvas.draw()
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts true to what is drawn (issue 12): titles, the comparison's years, honest value axes
+# ---------------------------------------------------------------------------------------------
+
+KINDS = pd.DataFrame(
+    {
+        "code": ["hop", "bien_che", "ty_le", "xep_loai"],
+        "label_vi": ["Số cuộc họp", "Số biên chế", "Tỷ lệ đạt chuẩn", "Xếp loại"],
+        "label_en": ["Meetings", "Staff posts", "Share up to standard", "Rating"],
+        "unit_vi": ["cuộc", "người", "tỷ lệ", "điểm"],
+        "unit_en": ["meetings", "people", "share", "points"],
+        "kind": ["count", "stock", "share", "rating"],
+        "better": ["lower", "lower", "higher", "higher"],
+    }
+)
+
+
+def _kind_series(values, comparison) -> pd.DataFrame:
+    return _series().assign(pilot=values, comparison_mean=comparison, counterfactual=np.nan)
+
+
+def _ticks(ax) -> list[float]:
+    lo, hi = ax.get_ylim()
+    return [t for t in ax.get_yticks() if lo - 1e-9 <= t <= hi + 1e-9]
+
+
+def _says_break(ax, lang="vi") -> bool:
+    return label("plot_axis_break", lang) in [t.get_text() for t in ax.texts]
+
+
+@pytest.mark.parametrize(
+    ("code", "values", "comparison"),
+    [
+        # A head-count that moves 35,2 -> 36,8: never a plot filled by a change of 1,6.
+        ("bien_che", [35.2, 35.6, 36.0, 36.8, 36.4, 36.0, 35.6, 35.2, 35.4], [36.0] * 9),
+        # Meetings 5-11: from zero.
+        (
+            "hop",
+            [11.0, 10.0, 11.0, 9.0, 8.0, 7.0, 8.0, 6.0, 5.0],
+            [13, 12, 12, 15, 14, 11, 10, 9, 9],
+        ),
+    ],
+)
+def test_counts_have_whole_ticks_and_a_zero_or_a_stated_break(code, values, comparison):
+    fig = plot_series(_kind_series(values, comparison), _result(indicator=code), KINDS, "vi")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    ticks = _ticks(ax)
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    bottom, top = ax.get_ylim()
+    assert bottom <= 0 <= top or _says_break(ax)
+    if _says_break(ax):
+        # The values take at most 4/5 of a broken axis (1,6 of 36,8 is 4 % of the value).
+        assert max(values + comparison) - min(values + comparison) <= 0.8 * (top - bottom)
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert all("." not in text for text in labels), labels  # no English decimal point
+
+
+def test_the_staff_count_axis_is_broken_and_says_so():
+    values = [35.2, 35.6, 36.0, 36.8, 36.4, 36.0, 35.6, 35.2, 35.4]
+    series = _kind_series(values, [36.0] * 9)
+    ax = plot_series(series, _result(indicator="bien_che"), KINDS, "vi").axes[0]
+    assert _says_break(ax)
+    alt = series_alt(series, _result(indicator="bien_che"), KINDS, "vi")
+    assert label("plot_alt_axis_break", "vi") in alt
+    # Meetings that vary a lot start from zero, with no break.
+    ax = plot_series(_series(), _result(), INDICATORS, "vi").axes[0]
+    assert ax.get_ylim()[0] == 0 and not _says_break(ax)
+
+
+def test_share_axis_starts_at_zero_or_says_it_does_not():
+    series = _kind_series([0.5, 0.52, 0.55, 0.6, 0.62, 0.7, 0.72, 0.75, 0.76], [0.5] * 9)
+    fig = plot_series(series, _result(indicator="ty_le"), KINDS, "vi")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    assert bottom <= 0 <= top or _says_break(ax)
+    assert all(t.get_text().endswith("%") for t in ax.get_yticklabels() if t.get_text())
+
+
+def test_rating_axis_shows_the_whole_scale_in_whole_steps():
+    series = _kind_series([3, 3, 4, 3, 3, 2, 3, 3, 3], [3.2] * 9)
+    fig = plot_series(series, _result(indicator="xep_loai"), KINDS, "vi")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert _ticks(ax) == [1, 2, 3, 4]
+    assert ax.get_ylim() == (0.5, 4.5)
+
+
+def test_bars_of_counts_have_whole_ticks():
+    series = _kind_series([35.2, 35.6, 36.0, 36.8, 36.4, 36.0, 35.6, 35.2, 35.4], [36.0] * 9)
+    fig = plot_before_after(series, _result(indicator="bien_che"), KINDS, "vi")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] == 0
+    assert all(float(t).is_integer() for t in _ticks(ax))
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_titles_name_the_comparison_only_where_one_is_drawn(lang):
+    fig = plot_series(_series(), _result(), INDICATORS, lang)
+    assert fig.axes[0].get_title(loc="left") == label(
+        "plot_series_title", lang, indicator=NAMES[lang], unit="Huyện Phù Yên"
+    )
+    alone = _series().assign(comparison_mean=np.nan, counterfactual=np.nan, n_comparison=0)
+    result = _result(comparison="none", n_comparison=0)
+    title = plot_series(alone, result, INDICATORS, lang).axes[0].get_title(loc="left")
+    assert title == label(
+        "plot_series_title_alone", lang, indicator=NAMES[lang], unit="Huyện Phù Yên"
+    )
+    if lang == "vi":
+        assert "so với nhóm so sánh" not in title
+        assert "gồm cả biến động chung của tỉnh" in title
+    bars = plot_before_after(alone, result, INDICATORS, lang).axes[0].get_title(loc="left")
+    assert bars == label(
+        "plot_before_after_title_alone", lang, indicator=NAMES[lang], unit="Huyện Phù Yên"
+    )
+    assert label("plot_alt_alone", lang) in series_alt(alone, result, INDICATORS, lang)
+
+
+def test_a_not_yet_comparison_is_drawn_as_one_only_up_to_the_last_year_compared():
+    # did averages 2019 only: from 2020 every comparison unit had adopted.
+    result = _result(comparison="notyet", did_years_used="2019")
+    ax = plot_series(_series(), result, INDICATORS, "vi").axes[0]
+    comp = _line(ax, label("plot_comparison_mean", "vi", n=7))
+    y = dict(zip(comp.get_xdata(), comp.get_ydata(), strict=True))
+    assert y[2019] == 11.0 and y[2015] == 12.0
+    assert all(math.isnan(y[year]) for year in (2020, 2021, 2022))
+    grey = _line(ax, label("plot_comparison_adopted", "vi", year=2019))
+    g = dict(zip(grey.get_xdata(), grey.get_ydata(), strict=True))
+    assert g[2019] == 11.0 and g[2020] == 10.0 and math.isnan(g[2018])  # joined at 2019
+    assert grey.get_color() != comp.get_color()
+    legend = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert label("plot_comparison_adopted", "vi", year=2019) in legend
+    # The counterfactual stops where the comparison does.
+    counter = _line(ax, label("plot_counterfactual", "vi")).get_ydata()
+    assert list(counter[1:6]) == [10.0, 10.0, 10.0, 10.0, 8.0]
+    assert all(math.isnan(v) for v in counter[6:])
+    alt = series_alt(_series(), result, INDICATORS, "vi")
+    assert label("plot_alt_comparison_until", "vi", year=2019) in alt
+
+
+def test_a_never_comparison_after_the_window_is_greyed_as_not_compared():
+    result = _result(comparison="never", did_years_used="2019;2020;2021")
+    ax = plot_series(_series(), result, INDICATORS, "en").axes[0]
+    _line(ax, label("plot_comparison_unused", "en", year=2021))
+
+
+def test_before_after_means_compare_the_years_did_averages():
+    result = _result(comparison="notyet", did_years_used="2019")
+    means = before_after_means(_series(), result)
+    # The pilot's and the comparison's after means over 2019 alone.
+    assert means == {
+        "pilot_pre": 10.0,
+        "pilot_post": 7.0,
+        "comparison_pre": 13.0,
+        "comparison_post": 11.0,
+    }
+    result = _result(comparison="never", did_years_used="2019;2020;2021")
+    assert before_after_means(_series(), result)["comparison_post"] == 10.0
