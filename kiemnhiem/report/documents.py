@@ -83,6 +83,7 @@ from .text import (
     interval_text,
     method_markdown,
     verdict_code,
+    verdict_symbol,
     verdict_text,
 )
 
@@ -211,6 +212,11 @@ def build_pilot_docx(
     add_synthetic_box(doc, dataset, lang)
     counter = Numbering()
     section = _Sections()
+    # The first page the HTML report opens with: the answers, «Đánh giá chung», «Đề xuất,
+    # kiến nghị» (report/conclusions.py); then the facts and the tables.
+    _conclusions_pilot(
+        doc, dataset, results, rows, unit_code, model, lang, section, (pre_years, post_years, level)
+    )
 
     add_heading(doc, 1, section.next(), label("report_summary_heading", lang))
     summary = summary_table(
@@ -234,7 +240,6 @@ def build_pilot_docx(
         align_first="left",
         align_rest="left",
     )
-    _conclusions_pilot(doc, dataset, rows, unit_code, model, lang, section)
 
     add_heading(doc, 1, section.next(), label("report_indicators_heading", lang))
     table = indicator_table(rows, dataset.indicators, lang)
@@ -353,6 +358,8 @@ def build_summary_docx(
     add_synthetic_box(doc, dataset, lang)
     counter = Numbering()
     section = _Sections()
+    # «Đánh giá chung» per model with the article's claims, as the HTML summary opens.
+    _conclusions_summary(doc, dataset, results, lang, counter, section)
 
     add_heading(doc, 1, section.next(), label("doc_overview_heading", lang))
     n_pilots = len(pilots[["unit_code", "model"]].drop_duplicates())
@@ -382,7 +389,6 @@ def build_summary_docx(
     if impossible:
         add_note(doc, lang, label("doc_counts_note", lang))
     add_body(doc, label("eval_note_selection", lang))
-    _conclusions_summary(doc, dataset, results, lang, section)
 
     add_heading(doc, 1, section.next(), label("doc_results_heading", lang))
     for k, model in enumerate(model_codes, start=1):
@@ -791,40 +797,111 @@ def _overview_module():
     return conclusions
 
 
-def _conclusions_pilot(doc, dataset, rows, unit_code, model, lang, section: _Sections) -> None:
-    """«Đánh giá chung» and «Đề xuất, kiến nghị», as the HTML report's first page."""
+def _conclusions_pilot(
+    doc, dataset, results, rows, unit_code, model, lang, section: _Sections, windows
+) -> None:
+    """The answers per indicator, «Đánh giá chung» and «Đề xuất, kiến nghị», as the HTML
+    report's first page (:func:`~kiemnhiem.report.conclusions.district_overview`). The
+    model's own rows lead each answer: taken from ``results`` when it has them, else
+    evaluated here."""
     module = _overview_module()
     if module is None:
         return
-    overview = module.district_overview(dataset, rows, unit_code, model, lang)
+    frame = results if results is not None else rows
+    if "scope" not in frame or not (frame["scope"] == "model").any():
+        pre_years, post_years, level = windows
+        _rows, model_frame = module.evaluate_report(
+            dataset, unit_code, model, pre_years=pre_years, post_years=post_years, level=level
+        )
+        frame = pd.concat([rows, model_frame[model_frame["scope"] == "model"]], ignore_index=True)
+    overview = module.district_overview(dataset, frame, unit_code, model, lang)
+    add_heading(doc, 1, section.next(), label("conc_answers_heading", lang))
+    for answer in overview.answers:
+        p = add_body(doc, "")
+        p.paragraph_format.first_line_indent = None
+        p.paragraph_format.keep_with_next = True
+        head = p.add_run(f"{verdict_symbol(answer.verdict)} {answer.label} – ")
+        head.bold = True
+        p.add_run(verdict_text(answer.verdict, lang)).bold = True
+        for i, line in enumerate((answer.model_line, answer.own_line), start=1):
+            add_body(doc, str(line), prefix=f"{i}. ")
+        verdict = add_body(doc, "")
+        lead = verdict.add_run(f"{label('conc_verdict_heading', lang)}: ")
+        lead.bold = True
+        verdict.add_run(str(answer.verdict_text))
+        for caveat in answer.caveats:
+            add_body(doc, str(caveat), prefix="- ")
+    add_note(doc, lang, "* " + label("dist_note_assumption", lang))
     _assessment_blocks(doc, overview, lang, section)
 
 
-def _conclusions_summary(doc, dataset, results, lang, section: _Sections) -> None:
+def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, section) -> None:
+    """Per model: «Đánh giá chung», the article's claims with the answer the data give and
+    their caveats, the analysts' comments (:func:`~kiemnhiem.report.conclusions.model_overview`)."""
     module = _overview_module()
     if module is None:
         return
-    for model in dict.fromkeys(str(m) for m in results["model"]):
+    add_heading(doc, 1, section.next(), label("conc_assessment_heading", lang))
+    for k, model in enumerate(dict.fromkeys(str(m) for m in results["model"]), start=1):
         overview = module.model_overview(dataset, results, model, lang)
-        _assessment_blocks(doc, overview, lang, section, model=model, dataset=dataset)
-
-
-def _assessment_blocks(doc, overview, lang, section, *, model=None, dataset=None) -> None:
-    assessment = list(getattr(overview, "assessment", None) or [])
-    recommendations = list(getattr(overview, "recommendations", None) or [])
-    suffix = f" – {model_label(dataset.models, model, lang)}" if model else ""
-    if assessment:
-        add_heading(doc, 1, section.next(), label("doc_conclusions_heading", lang) + suffix)
-        for sentence in assessment:
-            add_body(doc, str(sentence))
-    if recommendations:
-        add_heading(doc, 1, section.next(), label("doc_recommendations_heading", lang) + suffix)
-        for sentence in recommendations:
+        add_heading(doc, 2, k, model_label(dataset.models, model, lang))
+        for sentence in overview.assessment:
             add_body(doc, str(sentence), prefix="- ")
+        claims = overview.claims
+        if len(claims):
+            rows = []
+            for rec in claims.to_dict("records"):
+                answer = str(rec.get("answer", "") or "")
+                if rec.get("verdict"):
+                    answer = f"{verdict_text(rec['verdict'], lang)}. {answer}"
+                rows.append(
+                    [
+                        f"{rec.get('claim', '')} (“{rec.get('quote', '')}”)",
+                        answer,
+                        str(rec.get("caveats", "") or "") or "–",
+                    ]
+                )
+            frame = pd.DataFrame(
+                rows,
+                columns=[
+                    label("summary_col_claim", lang),
+                    label("conc_col_answer", lang),
+                    label("conc_col_caveats", lang),
+                ],
+            )
+            add_caption(
+                doc,
+                label("doc_table_number", lang, n=counter.table()),
+                label("summary_claims_heading", lang),
+            )
+            add_table(
+                doc, frame, widths=[60, 60, TEXT_MM - 120], font_pt=TABLE_PT, align_rest="left"
+            )
+        if overview.recommendations:
+            p = add_body(doc, "")
+            p.add_run(label("conc_recommendations_heading", lang)).bold = True
+            for item in overview.recommendations:
+                add_body(doc, str(item), prefix="- ")
+
+
+def _assessment_blocks(doc, overview, lang, section) -> None:
+    """«Đánh giá chung» as one paragraph and «Đề xuất, kiến nghị» as items (a sentence when
+    there are none), as the HTML report shows them."""
+    add_heading(doc, 1, section.next(), label("conc_assessment_heading", lang))
+    add_body(doc, " ".join(str(s) for s in overview.assessment))
+    add_heading(doc, 1, section.next(), label("conc_recommendations_heading", lang))
+    items = [str(i) for i in overview.recommendations if i]
+    if not items:
+        add_body(doc, label("conc_recommendations_none", lang))
+    for item in items:
+        add_body(doc, item, prefix="- ")
 
 
 def _claims_section(doc, dataset, results, lang, counter: Numbering, section: _Sections) -> None:
-    """The source article's claims against the data, as the HTML summary shows them."""
+    """The source article's claims against the data, as the HTML summary shows them (the
+    conclusions' own claims table replaces this one when report/conclusions.py exists)."""
+    if _overview_module() is not None:
+        return
     claims = builtin_claims()
     tested = claims_table(
         claims, results, lang, indicators=dataset.indicators, models=dataset.models
