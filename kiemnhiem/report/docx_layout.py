@@ -112,7 +112,12 @@ class Rules:
 #: 14 pt italic; item 5 document type upper case 15-16 pt bold, subject 14-15 pt bold; item 6
 #: body 14-15 pt; item 7 signing authority and title upper case 14 pt (authority bold), name
 #: 14 pt bold; item 8 "Nơi nhận" 14 pt underlined, recipients 12 pt. Page numbers: Mục III.4,
-#: 14 pt, centred in the top margin, none on the first page.
+#: 14 pt, centred in the top margin, none on the first page. Positions: Mục II.1.1 (title top
+#: right, first line, a solid line under it as long as it), II.1.2 (bodies top left, an
+#: asterisk under them), II.1.7 (signature bottom right), II.1.9 ("Nơi nhận" bottom left).
+#: Items 1-6 were checked against the public reproduction of Phụ lục 3 (thuvienphapluat.vn);
+#: items 7-8, the margins (Mục III.3), page numbers and the hyphens under the subject follow
+#: the guidance as its practice is known, not checked against a copy here.
 PARTY = Rules(
     kind="party",
     head_pt=15,
