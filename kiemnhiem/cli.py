@@ -22,6 +22,38 @@ def _help(key: str) -> str:
     return f"{label(key, 'vi')} / {label(key, 'en')}"
 
 
+#: ``kiemnhiem run`` options that set the documents' issuer, number and signature (field of
+#: :class:`~kiemnhiem.data.issuing.DocumentSettings` = the option without its dashes).
+_DOC_FLAGS = {
+    "--superior-body": "cli_superior_body",
+    "--issuing-body": "cli_issuing_body",
+    "--doc-number": "cli_doc_number",
+    "--place": "cli_place",
+    "--date": "cli_date",
+    "--signer-authority": "cli_signer_authority",
+    "--signer-title": "cli_signer_title",
+    "--signer-name": "cli_signer_name",
+}
+_DOC_FIELDS = {
+    "superior_body": "superior_body",
+    "issuing_body": "issuing_body",
+    "doc_number": "number",
+    "place": "place",
+    "date": "issued",
+    "signer_authority": "signer_authority",
+    "signer_title": "signer_title",
+    "signer_name": "signer_name",
+}
+
+
+def _document_options(args) -> dict:
+    """The document settings given on the command line (checked by RunSettings)."""
+    values = {field: getattr(args, dest) for dest, field in _DOC_FIELDS.items()}
+    values["kind"] = args.issuer
+    values["recipients"] = args.recipient
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiemnhiem",
@@ -49,6 +81,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help=_help("cli_force"))
     run.add_argument("--scheduler", default=None, help=_help("cli_scheduler"))
     run.add_argument("--quiet", action="store_true", help=_help("cli_quiet"))
+    # Who issues the Word/PDF documents; each overrides the dataset's own setting.
+    docs = run.add_argument_group(_help("cli_doc_group"))
+    docs.add_argument("--issuer", metavar="party|state", default=None, help=_help("cli_issuer"))
+    for flag, key in _DOC_FLAGS.items():
+        docs.add_argument(flag, default=None, help=_help(key))
+    docs.add_argument(
+        "--recipient",
+        action="append",
+        default=None,
+        metavar="TEXT",
+        help=_help("cli_recipient"),
+    )
 
     validate = sub.add_parser(
         "validate", help=_help("cli_validate"), description=_help("cli_validate")
@@ -206,6 +250,7 @@ def _cmd_run(args) -> int:
             quiet=args.quiet,
             formats=args.formats,
             scheduler=args.scheduler,
+            document=_document_options(args),
         )
     except RunInterrupted as exc:
         logger.warning(

@@ -27,7 +27,26 @@ PANEL_COLUMNS = ("unit", "period", "indicator", "value")
 PANEL_OPTIONAL = ("note", "confirmed")  # confirmed: "x" keeps a value far from the others
 COMMENT_COLUMNS = ("unit", "model", "comment")
 COMMENT_OPTIONAL = ("author", "date")
-META_KEYS = ("name", "province", "synthetic", "description", "source", "data_end")
+#: The document settings' keys (who issues, number, signature, recipients) follow the dataset's
+#: own: see :data:`kiemnhiem.data.issuing.DOCUMENT_KEYS`.
+META_KEYS = (
+    "name",
+    "province",
+    "synthetic",
+    "description",
+    "source",
+    "data_end",
+    "the_thuc",
+    "co_quan_cap_tren",
+    "co_quan_ban_hanh",
+    "so_ky_hieu",
+    "dia_danh",
+    "ngay_ban_hanh",
+    "quyen_han_ky",
+    "chuc_vu_nguoi_ky",
+    "nguoi_ky",
+    "noi_nhan",
+)
 
 
 class Source:

@@ -17,6 +17,7 @@ from ..exceptions import ParameterError, UnitError
 from ..labels import both, label
 from .catalog import builtin_indicators, builtin_models
 from .choices import PRECISION_WORDS, STATUS_WORDS, SYNTHETIC_WORDS
+from .issuing import KIND_WORDS
 from .sheets import (
     COMMENT_HEADER,
     GRID_HEADER_ROW,
@@ -326,7 +327,12 @@ def _write_meta_sheet(ws, matcher: UnitMatcher, last_year: int) -> None:
     dv = _validation("list", _both("wb_dv_synthetic"), formula1=_words(SYNTHETIC_WORDS))
     dv.add(f"B{synthetic_row}")
     ws.add_data_validation(dv)
-    ws.column_dimensions["A"].width = 14
+    # The documents' format: Đảng (HD 36-HD/VPTW) or Nhà nước (Decree 30/2020/NĐ-CP).
+    kind_row = 3 + META_KEYS.index("the_thuc")
+    dv = _validation("list", _both("wb_dv_the_thuc"), formula1=_words(KIND_WORDS))
+    dv.add(f"B{kind_row}")
+    ws.add_data_validation(dv)
+    ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 40
     ws.column_dimensions["C"].width = 90
     ws.freeze_panes = "A3"

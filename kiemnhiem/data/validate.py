@@ -47,6 +47,7 @@ from .choices import (
     read_status,
     read_synthetic,
 )
+from .issuing import DOCUMENT_KEYS, read_document_settings
 from .readers import (
     ReadError,
     Table,
@@ -205,6 +206,17 @@ class _Loader:
                 meta["data_end"] = None
         else:
             meta["data_end"] = None
+        # Who issues the documents, their number, signature and recipients: checked here so
+        # that a wrong date or number is a dataset problem, located like the others.
+        settings = read_document_settings(
+            meta, lambda key, label_key, **fields: self.add(label_key, at(key), **fields)
+        )
+        for key, name in DOCUMENT_KEYS.items():
+            value = getattr(settings, name)
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = list(value) if isinstance(value, tuple) else value
         return meta, {k: at(k) for k in META_KEYS}
 
     def _note_cleaned(self, cleaned, where: dict) -> None:

@@ -38,6 +38,7 @@ from docx import Document as _new_document
 from docx.document import Document
 
 from .. import __version__
+from ..data.issuing import DocumentSettings
 from ..exceptions import ParameterError, RunError
 from ..labels import both, check_lang, format_number, format_percent, label
 from ..stats.evaluation import chance_verdicts, evaluate_all, evaluate_pilot, pilot_series
@@ -49,7 +50,7 @@ from .docx_layout import (
     Numbering,
     add_body,
     add_caption,
-    add_closing_line,
+    add_closing_block,
     add_figure,
     add_heading,
     add_markdown,
@@ -60,10 +61,18 @@ from .docx_layout import (
     add_title_block,
     area_text,
     column_widths,
+    rules_for,
     set_properties,
     set_up_document,
+    settings_with_issuer,
 )
-from .frames import indicator_table, summary_table
+from .frames import (
+    builtin_claims,
+    claims_table,
+    indicator_table,
+    summary_table,
+    untestable_claims,
+)
 from .indicators import indicator_info, model_label
 from .plots import figure_png, plot_before_after, plot_series
 from .text import (
@@ -73,15 +82,17 @@ from .text import (
     indicator_notes,
     interval_text,
     method_markdown,
-    provenance_markdown,
     verdict_code,
+    verdict_symbol,
     verdict_text,
 )
 
 __all__ = [
     "FONT",
+    "DocumentSettings",
     "build_pilot_docx",
     "build_summary_docx",
+    "convert_documents",
     "convert_to_pdf",
     "write_docx",
 ]
@@ -120,13 +131,17 @@ def build_pilot_docx(
     *,
     issued: date | None = None,
     place: str | None = None,
+    settings: DocumentSettings | Mapping | None = None,
+    figures: Mapping[str, bytes] | None = None,
     dpi: int = 150,
 ) -> Document:
     """The report on one pilot as a Word document, built in memory.
 
-    The content is the pilot notebook's: summary, table of indicators, how to read the report,
-    and per indicator the verdict with its reason, interval, p-values and caveats, followed by
-    the two figures (series against the comparison group, before and after).
+    The content is the pilot notebook's: summary, table of indicators, per indicator the
+    verdict with its reason, interval, p-values and caveats and the figures, the analyst's
+    comments, how to read the report; then "Nơi nhận" and the signature. What made it
+    (kiemnhiem's version, the dataset and its hash, the parameters) goes to the document's
+    properties, not to its body.
 
     Parameters
     ----------
@@ -150,15 +165,25 @@ def build_pilot_docx(
     classification : str, optional
         A line such as "Tài liệu nội bộ", printed in the header of every page.
     issuer : str, optional
-        The issuing body, top left; several lines separated by ``"\\n"`` (the governing body
-        first, the issuing body last, as Decree 30 stacks them). Default: the organization
-        commission of the dataset's province party committee.
+        The issuing body, top left; several lines separated by ``"\\n"`` (the superior body
+        first, the issuing body last). Overrides ``settings``.
     issued : date, optional
-        Date on the place-and-date line (default: today).
+        Date on the place-and-date line (default: the settings', else today).
     place : str, optional
-        Place on the place-and-date line (default: the dataset's province name).
+        Place on the place-and-date line (default: the settings', else the province's name).
+    settings : DocumentSettings or mapping, optional
+        Issuer kind (party or state), bodies, number, place, date, signer, recipients
+        (:class:`~kiemnhiem.data.issuing.DocumentSettings`); what it leaves unset comes from
+        the dataset's metadata (``the_thuc``, ``so_ky_hieu``, ... in ``metadata.json`` or the
+        ``thong_tin`` sheet). Party documents follow Hướng dẫn 36-HD/VPTW, State ones Decree
+        30/2020/NĐ-CP.
+    figures : mapping, optional
+        The pilot notebook's figures by file name (``<indicator>-series.png``,
+        ``<indicator>-event-study.png``, ``.en.png`` in English), as the runner extracts them:
+        used as they are, so the document shows the HTML report's figures without drawing them
+        again. Without them the figures are drawn here.
     dpi : int
-        Resolution of the figures.
+        Resolution of the figures drawn here.
 
     Returns
     -------
@@ -167,25 +192,33 @@ def build_pilot_docx(
     Raises
     ------
     ParameterError
-        Unknown model or unit, invalid language, windows or level; ``results`` without the
-        pilot's rows or computed at another level.
+        Unknown model or unit, invalid language, windows, level or document settings;
+        ``results`` without the pilot's rows or computed at another level.
     """
     lang = check_lang(lang)
+    chosen = _settings(dataset, settings, issuer, issued, place)
+    rules = rules_for(chosen.kind)
     rows = _pilot_results(dataset, unit, model, results, pre_years, post_years, level)
     first = rows.iloc[0]
     unit_code, unit_name = str(first["unit_code"]), str(first["unit_name"])
 
     doc = _new_document()
-    set_up_document(doc, dataset, lang, classification)
+    set_up_document(doc, dataset, lang, classification, rules)
     subject = label("doc_pilot_subject", lang, unit=unit_name)
-    add_title_block(doc, dataset, lang, issuer, issued, place, subject)
+    add_title_block(doc, dataset, lang, chosen, subject, rules)
     model_name = model_label(dataset.models, model, lang)
     model_text = f"{label('report_summary_model', lang)}: {model_name}"
     add_paragraph(doc, model_text, align="center", italic=True, space_after=12)
     add_synthetic_box(doc, dataset, lang)
     counter = Numbering()
+    section = _Sections()
+    # The first page the HTML report opens with: the answers, «Đánh giá chung», «Đề xuất,
+    # kiến nghị» (report/conclusions.py); then the facts and the tables.
+    _conclusions_pilot(
+        doc, dataset, results, rows, unit_code, model, lang, section, (pre_years, post_years, level)
+    )
 
-    add_heading(doc, 1, 1, label("report_summary_heading", lang))
+    add_heading(doc, 1, section.next(), label("report_summary_heading", lang))
     summary = summary_table(
         rows,
         lang,
@@ -208,7 +241,7 @@ def build_pilot_docx(
         align_rest="left",
     )
 
-    add_heading(doc, 1, 2, label("report_indicators_heading", lang))
+    add_heading(doc, 1, section.next(), label("report_indicators_heading", lang))
     table = indicator_table(rows, dataset.indicators, lang)
     add_caption(
         doc,
@@ -218,24 +251,31 @@ def build_pilot_docx(
     add_table(doc, table, widths=[28, 19, 15, 15, 15, 16, 21, 18, 18], font_pt=TABLE_PT - 1)
     add_note(doc, lang, label("report_table_note", lang))
 
-    add_heading(doc, 1, 3, label("report_figures_heading", lang))
+    add_heading(doc, 1, section.next(), label("report_figures_heading", lang))
     add_body(doc, label("report_figures_guide", lang))
+    suffix = ".en.png" if lang == "en" else ".png"
     for i, (_, row) in enumerate(rows.iterrows(), start=1):
-        series = pilot_series(
-            dataset,
-            unit_code,
-            model,
-            str(row["indicator"]),
-            pre_years=pre_years,
-            post_years=post_years,
-        )
-        _indicator_section(doc, i, row, series, dataset.indicators, lang, counter, dpi)
+        code = str(row["indicator"])
+        given = None
+        if figures is not None:
+            given = [
+                (kind, figures.get(f"{code}-{kind}{suffix}")) for kind in ("series", "event-study")
+            ]
+            given = [(kind, png) for kind, png in given if png]
+        series = None
+        if not given:
+            series = pilot_series(
+                dataset, unit_code, model, code, pre_years=pre_years, post_years=post_years
+            )
+        _indicator_section(doc, i, row, series, dataset.indicators, lang, counter, dpi, given)
 
+    _comments_section(doc, dataset, unit_code, model, lang, section)
     add_markdown(
         doc,
         method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
-        numbering=4,
+        numbering=section.next(),
     )
+    add_closing_block(doc, lang, chosen, rules)
     parameters = {
         "unit": unit_code,
         "model": model,
@@ -244,10 +284,7 @@ def build_pilot_docx(
         "post_years": post_years,
         "level": level,
     }
-    _provenance(doc, dataset, parameters, lang)
-    set_properties(
-        doc, dataset, lang, issuer, issued, title=f"{label('doc_type_report', lang)}: {subject}"
-    )
+    _properties(doc, dataset, lang, chosen, subject, parameters)
     return doc
 
 
@@ -264,13 +301,15 @@ def build_summary_docx(
     models: Sequence[str] | None = None,
     issued: date | None = None,
     place: str | None = None,
+    settings: DocumentSettings | Mapping | None = None,
 ) -> Document:
     """The province summary as a Word document, built in memory.
 
-    An overview (verdict counts by model), then per model the verdict matrix (every pilot unit
-    x indicator), the model's pooled effect per indicator with its two-sided p-value, and after
-    each the reminder of how many verdicts chance alone would give
-    (:func:`~kiemnhiem.stats.evaluation.chance_verdicts`); then how to read the report.
+    An overview (verdict counts by model, only the verdicts that can occur), then per model
+    the verdict matrix (every pilot unit x indicator), the model's pooled effect per indicator
+    with its two-sided p-value, and after each the reminder of how many verdicts chance alone
+    would give (:func:`~kiemnhiem.stats.evaluation.chance_verdicts`); the article's claims
+    against the data; how to read the report; "Nơi nhận" and the signature.
 
     Parameters
     ----------
@@ -279,7 +318,7 @@ def build_summary_docx(
     results : DataFrame, optional
         :func:`~kiemnhiem.stats.evaluation.evaluate_all` computed with the same windows and
         ``level``; computed here when not given.
-    pre_years, post_years, level, classification, issuer, issued, place
+    pre_years, post_years, level, classification, issuer, issued, place, settings
         As :func:`build_pilot_docx`.
     models : sequence of str, optional
         Only these models (default: every model in the results).
@@ -291,9 +330,12 @@ def build_summary_docx(
     Raises
     ------
     ParameterError
-        Invalid language, windows or level; ``results`` computed at another level.
+        Invalid language, windows, level or document settings; ``results`` computed at
+        another level.
     """
     lang = check_lang(lang)
+    chosen = _settings(dataset, settings, issuer, issued, place)
+    rules = rules_for(chosen.kind)
     if results is None:
         results = evaluate_all(
             dataset,
@@ -310,13 +352,16 @@ def build_summary_docx(
     pooled = _scope(results, "model")
 
     doc = _new_document()
-    set_up_document(doc, dataset, lang, classification)
+    set_up_document(doc, dataset, lang, classification, rules)
     subject = label("doc_summary_subject", lang, area=area_text(dataset, lang))
-    add_title_block(doc, dataset, lang, issuer, issued, place, subject)
+    add_title_block(doc, dataset, lang, chosen, subject, rules)
     add_synthetic_box(doc, dataset, lang)
     counter = Numbering()
+    section = _Sections()
+    # «Đánh giá chung» per model with the article's claims, as the HTML summary opens.
+    _conclusions_summary(doc, dataset, results, lang, counter, section)
 
-    add_heading(doc, 1, 1, label("doc_overview_heading", lang))
+    add_heading(doc, 1, section.next(), label("doc_overview_heading", lang))
     n_pilots = len(pilots[["unit_code", "model"]].drop_duplicates())
     add_body(
         doc,
@@ -334,16 +379,18 @@ def build_summary_docx(
     add_caption(
         doc, label("doc_table_number", lang, n=counter.table()), label("doc_counts_caption", lang)
     )
-    counts = _counts_frame(pilots, model_codes, dataset.models, lang)
+    counts, impossible = _counts_frame(pilots, pooled, model_codes, dataset.models, lang)
     add_table(
         doc,
         counts,
-        widths=column_widths(TEXT_MM, 45, counts.shape[1] - 1),
+        widths=column_widths(TEXT_MM, 60, counts.shape[1] - 1),
         font_pt=TABLE_PT,
     )
+    if impossible:
+        add_note(doc, lang, label("doc_counts_note", lang))
     add_body(doc, label("eval_note_selection", lang))
 
-    add_heading(doc, 1, 2, label("doc_results_heading", lang))
+    add_heading(doc, 1, section.next(), label("doc_results_heading", lang))
     for k, model in enumerate(model_codes, start=1):
         name = model_label(dataset.models, model, lang)
         add_heading(doc, 2, k, name)
@@ -391,11 +438,13 @@ def build_summary_docx(
             add_note(doc, lang, text)
         _chance(doc, model_pooled, level, lang, "doc_pooled_chance_heading")
 
+    _claims_section(doc, dataset, results, lang, counter, section)
     add_markdown(
         doc,
         method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
-        numbering=3,
+        numbering=section.next(),
     )
+    add_closing_block(doc, lang, chosen, rules)
     parameters = {
         "lang": lang,
         "pre_years": pre_years,
@@ -403,10 +452,7 @@ def build_summary_docx(
         "level": level,
         "models": ",".join(model_codes),
     }
-    _provenance(doc, dataset, parameters, lang)
-    set_properties(
-        doc, dataset, lang, issuer, issued, title=f"{label('doc_type_report', lang)}: {subject}"
-    )
+    _properties(doc, dataset, lang, chosen, subject, parameters)
     return doc
 
 
@@ -437,9 +483,7 @@ def write_docx(document: Document, path: str | Path) -> Path:
 def convert_to_pdf(docx_path: str | Path, pdf_path: str | Path, timeout: float = 120) -> Path:
     """Convert a .docx to PDF with LibreOffice (``soffice --headless --convert-to pdf``).
 
-    Each call runs LibreOffice with its own throw-away profile
-    (``-env:UserInstallation=file:///...``): two LibreOffice processes sharing a profile
-    block or fail, so parallel workers must never share one. The PDF is written beside
+    One document: :func:`convert_documents` with one entry. The PDF is written beside
     ``pdf_path`` and moved into place with ``os.replace``.
 
     Parameters
@@ -461,44 +505,139 @@ def convert_to_pdf(docx_path: str | Path, pdf_path: str | Path, timeout: float =
     RunError
         LibreOffice (``soffice`` or ``libreoffice``) is not on PATH, timed out, or failed.
     """
-    program = _find_soffice()
-    source = Path(docx_path).resolve()
+    outcome = convert_documents({"one": docx_path}, timeout=timeout)["one"]
+    if isinstance(outcome, RunError):
+        raise outcome
     target = Path(pdf_path)
-    name = Path(program).name
-    with tempfile.TemporaryDirectory(prefix="kiemnhiem-soffice-") as tmp:
-        profile = Path(tmp, "profile")
-        outdir = Path(tmp, "out")
-        command = [
-            program,
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--invisible",
-            "--nodefault",
-            "--nologo",
-            "--nolockcheck",
-            "--norestore",
-            "--convert-to",
-            "pdf:writer_pdf_Export",
-            "--outdir",
-            str(outdir),
-            str(source),
-        ]
-        code, detail = _run(command, timeout, name, source)
-        produced = outdir / f"{source.stem}.pdf"
-        if code != 0 or not produced.is_file() or produced.stat().st_size == 0:
-            vi, en = both(
-                "doc_err_convert", program=name, file=source.name, code=code, detail=detail or "–"
-            )
-            raise RunError(vi, en)
-        fd, partial = _temp_beside(target)
-        os.close(fd)
-        try:
-            shutil.copyfile(produced, partial)
-            os.replace(partial, target)
-        except BaseException:
-            Path(partial).unlink(missing_ok=True)
-            raise
+    fd, partial = _temp_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(outcome)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return target
+
+
+def convert_documents(
+    documents: Mapping[str, str | Path | bytes], timeout: float | None = None
+) -> dict[str, bytes | RunError]:
+    """Convert many .docx to PDF in one LibreOffice process; each document's own outcome.
+
+    LibreOffice takes most of its time to start: one ``soffice --convert-to pdf`` call for
+    every document of a run costs a little more than one call for one document. The call runs
+    headless with its own throw-away profile (``-env:UserInstallation=file:///...``: two
+    LibreOffice processes sharing a profile block or fail) and needs no network. A document
+    that does not come out is tried once more on its own (a broken one must not cost the
+    others their PDF), then reported.
+
+    Parameters
+    ----------
+    documents : mapping
+        ``{key: .docx path or bytes}``; keys are the caller's (a report's key, for instance).
+    timeout : float, optional
+        Seconds for the whole call before LibreOffice is stopped (default: 60 plus 30 per
+        document).
+
+    Returns
+    -------
+    dict
+        ``{key: PDF bytes, or the RunError that says why there is none}``.
+
+    Raises
+    ------
+    RunError
+        LibreOffice (``soffice`` or ``libreoffice``) is not on PATH.
+    """
+    program = _find_soffice()
+    name = Path(program).name
+    out: dict[str, bytes | RunError] = {}
+    if not documents:
+        return out
+    with tempfile.TemporaryDirectory(prefix="kiemnhiem-soffice-") as tmp:
+        inbox = Path(tmp, "in")
+        inbox.mkdir()
+        staged: dict[str, Path] = {}
+        shown: dict[str, str] = {}
+        for i, (key, source) in enumerate(documents.items()):
+            # Numbered names: reports of two models share a file name (122-phu-yen.docx).
+            path = inbox / f"{i:04d}.docx"
+            if isinstance(source, (bytes, bytearray)):
+                path.write_bytes(source)
+                shown[key] = f"{str(key).replace('/', '-')}.docx"
+            else:
+                shutil.copyfile(Path(source), path)
+                shown[key] = Path(source).name
+            staged[key] = path
+        pending = dict(staged)
+        for attempt in (1, 2):
+            if not pending:
+                break
+            outdir = Path(tmp, f"out{attempt}")
+            limit = timeout if timeout is not None else 60 + 30 * len(pending)
+            code, detail = _convert_batch(
+                program,
+                name,
+                Path(tmp, f"profile{attempt}"),
+                outdir,
+                list(pending.values()),
+                limit,
+                ", ".join(shown[k] for k in pending),
+            )
+            for key, path in list(pending.items()):
+                produced = outdir / f"{path.stem}.pdf"
+                if produced.is_file() and produced.stat().st_size > 0:
+                    out[key] = produced.read_bytes()
+                    del pending[key]
+                elif attempt == 2 or len(staged) == 1:
+                    out[key] = (
+                        code
+                        if isinstance(code, RunError)
+                        else RunError(
+                            *both(
+                                "doc_err_convert",
+                                program=name,
+                                file=shown[key],
+                                code=code,
+                                detail=detail or "–",
+                            )
+                        )
+                    )
+                    del pending[key]
+            # What did not come out is tried once more, together (a process per document
+            # would be slow); what is still missing then is an error.
+    return out
+
+
+def _convert_batch(
+    program: str,
+    name: str,
+    profile: Path,
+    outdir: Path,
+    sources: list[Path],
+    timeout: float,
+    files: str,
+) -> tuple[int | RunError, str]:
+    command = [
+        program,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--invisible",
+        "--nodefault",
+        "--nologo",
+        "--nolockcheck",
+        "--norestore",
+        "--convert-to",
+        "pdf:writer_pdf_Export",
+        "--outdir",
+        str(outdir),
+        *(str(p) for p in sources),
+    ]
+    try:
+        return _run(command, timeout, name, Path(files))
+    except RunError as exc:  # timed out: every document still missing is reported
+        return exc, ""
 
 
 def _temp_beside(path: Path) -> tuple[int, str]:
@@ -567,6 +706,242 @@ def _kill(proc: subprocess.Popen, posix: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Settings, sections, properties
+# ---------------------------------------------------------------------------------------------
+
+
+def _settings(dataset, settings, issuer, issued, place) -> DocumentSettings:
+    """The document's settings: the explicit arguments, then ``settings``, then the dataset's
+    metadata."""
+    if settings is None:
+        given = DocumentSettings()
+    elif isinstance(settings, DocumentSettings):
+        given = settings
+    else:
+        given = DocumentSettings.from_dict(settings)
+    explicit = DocumentSettings(issued=issued, place=place)
+    chosen = explicit.over(given).over(DocumentSettings.from_metadata(dataset.metadata))
+    return settings_with_issuer(chosen, issuer)
+
+
+class _Sections:
+    """Running numbers of the top-level sections (I, II, ...)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def next(self) -> int:
+        self.n += 1
+        return self.n
+
+
+def _properties(doc, dataset, lang, settings, subject, parameters: Mapping) -> None:
+    """What made the document goes to its properties (comments and keywords), not its body."""
+    shown = "; ".join(f"{k}={v}" for k, v in parameters.items())
+    provenance = label(
+        "doc_properties_comment",
+        lang,
+        version=__version__,
+        name=dataset.name,
+        hash=str(dataset.content_hash)[:12],
+        parameters=shown,
+    )
+    keywords = [f"{k}={v}" for k, v in parameters.items()]
+    keywords.append(f"dataset={str(dataset.content_hash)[:12]}")
+    set_properties(
+        doc,
+        dataset,
+        lang,
+        settings,
+        title=f"{label('doc_type_report', lang)}: {subject}",
+        subject=subject,
+        provenance=provenance,
+        keywords=keywords,
+    )
+
+
+def _comments_rows(dataset, unit_code: str, model: str) -> pd.DataFrame:
+    comments = getattr(dataset, "comments", None)
+    if comments is None or comments.empty:
+        return pd.DataFrame(columns=["comment"])
+    return comments[
+        (comments["unit_code"].astype(str) == str(unit_code))
+        & (comments["model"].astype(str) == str(model))
+    ]
+
+
+def _comments_section(doc, dataset, unit_code, model, lang, section: _Sections) -> None:
+    """The analyst's comments on the pilot ("Nhận xét, kiến nghị"), as the HTML report shows
+    them; a sentence when there are none."""
+    if _overview_module() is not None:
+        return  # the conclusions' "Đề xuất, kiến nghị" carry them
+    add_heading(doc, 1, section.next(), label("report_comments_heading", lang))
+    rows = _comments_rows(dataset, unit_code, model)
+    if rows.empty:
+        add_body(doc, label("report_comments_none", lang))
+        return
+    for rec in rows.to_dict("records"):
+        text = " ".join(str(rec.get("comment", "") or "").split())
+        who = [str(rec.get(k, "") or "").strip() for k in ("author", "date")]
+        who = [w for w in who if w and w.lower() not in ("nan", "nat", "none")]
+        add_body(doc, text + (f" ({', '.join(who)})" if who else ""), prefix="- ")
+
+
+def _overview_module():
+    """:mod:`kiemnhiem.report.conclusions` when it exists (the first page and conclusions the
+    HTML reports share), else None."""
+    try:
+        from . import conclusions
+    except ImportError:
+        return None
+    return conclusions
+
+
+def _conclusions_pilot(
+    doc, dataset, results, rows, unit_code, model, lang, section: _Sections, windows
+) -> None:
+    """The answers per indicator, «Đánh giá chung» and «Đề xuất, kiến nghị», as the HTML
+    report's first page (:func:`~kiemnhiem.report.conclusions.district_overview`). The
+    model's own rows lead each answer: taken from ``results`` when it has them, else
+    evaluated here."""
+    module = _overview_module()
+    if module is None:
+        return
+    frame = results if results is not None else rows
+    if "scope" not in frame or not (frame["scope"] == "model").any():
+        pre_years, post_years, level = windows
+        _rows, model_frame = module.evaluate_report(
+            dataset, unit_code, model, pre_years=pre_years, post_years=post_years, level=level
+        )
+        frame = pd.concat([rows, model_frame[model_frame["scope"] == "model"]], ignore_index=True)
+    overview = module.district_overview(dataset, frame, unit_code, model, lang)
+    add_heading(doc, 1, section.next(), label("conc_answers_heading", lang))
+    for answer in overview.answers:
+        p = add_body(doc, "")
+        p.paragraph_format.first_line_indent = None
+        p.paragraph_format.keep_with_next = True
+        head = p.add_run(f"{verdict_symbol(answer.verdict)} {answer.label} – ")
+        head.bold = True
+        p.add_run(verdict_text(answer.verdict, lang)).bold = True
+        for i, line in enumerate((answer.model_line, answer.own_line), start=1):
+            add_body(doc, str(line), prefix=f"{i}. ")
+        verdict = add_body(doc, "")
+        lead = verdict.add_run(f"{label('conc_verdict_heading', lang)}: ")
+        lead.bold = True
+        verdict.add_run(str(answer.verdict_text))
+        for caveat in answer.caveats:
+            add_body(doc, str(caveat), prefix="- ")
+    add_note(doc, lang, "* " + label("dist_note_assumption", lang))
+    _assessment_blocks(doc, overview, lang, section)
+
+
+def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, section) -> None:
+    """Per model: «Đánh giá chung», the article's claims with the answer the data give and
+    their caveats, the analysts' comments (:func:`~kiemnhiem.report.conclusions.model_overview`)."""
+    module = _overview_module()
+    if module is None:
+        return
+    add_heading(doc, 1, section.next(), label("conc_assessment_heading", lang))
+    for k, model in enumerate(dict.fromkeys(str(m) for m in results["model"]), start=1):
+        overview = module.model_overview(dataset, results, model, lang)
+        add_heading(doc, 2, k, model_label(dataset.models, model, lang))
+        for sentence in overview.assessment:
+            add_body(doc, str(sentence), prefix="- ")
+        claims = overview.claims
+        if len(claims):
+            rows = []
+            for rec in claims.to_dict("records"):
+                answer = str(rec.get("answer", "") or "")
+                if rec.get("verdict"):
+                    answer = f"{verdict_text(rec['verdict'], lang)}. {answer}"
+                rows.append(
+                    [
+                        f"{rec.get('claim', '')} (“{rec.get('quote', '')}”)",
+                        answer,
+                        str(rec.get("caveats", "") or "") or "–",
+                    ]
+                )
+            frame = pd.DataFrame(
+                rows,
+                columns=[
+                    label("summary_col_claim", lang),
+                    label("conc_col_answer", lang),
+                    label("conc_col_caveats", lang),
+                ],
+            )
+            add_caption(
+                doc,
+                label("doc_table_number", lang, n=counter.table()),
+                label("summary_claims_heading", lang),
+            )
+            add_table(
+                doc, frame, widths=[60, 60, TEXT_MM - 120], font_pt=TABLE_PT, align_rest="left"
+            )
+        if overview.recommendations:
+            p = add_body(doc, "")
+            p.add_run(label("conc_recommendations_heading", lang)).bold = True
+            for item in overview.recommendations:
+                add_body(doc, str(item), prefix="- ")
+
+
+def _assessment_blocks(doc, overview, lang, section) -> None:
+    """«Đánh giá chung» as one paragraph and «Đề xuất, kiến nghị» as items (a sentence when
+    there are none), as the HTML report shows them."""
+    add_heading(doc, 1, section.next(), label("conc_assessment_heading", lang))
+    add_body(doc, " ".join(str(s) for s in overview.assessment))
+    add_heading(doc, 1, section.next(), label("conc_recommendations_heading", lang))
+    items = [str(i) for i in overview.recommendations if i]
+    if not items:
+        add_body(doc, label("conc_recommendations_none", lang))
+    for item in items:
+        add_body(doc, item, prefix="- ")
+
+
+def _claims_section(doc, dataset, results, lang, counter: Numbering, section: _Sections) -> None:
+    """The source article's claims against the data, as the HTML summary shows them (the
+    conclusions' own claims table replaces this one when report/conclusions.py exists)."""
+    if _overview_module() is not None:
+        return
+    claims = builtin_claims()
+    tested = claims_table(
+        claims, results, lang, indicators=dataset.indicators, models=dataset.models
+    )
+    untested = untestable_claims(claims, results, lang, models=dataset.models)
+    add_heading(doc, 1, section.next(), label("doc_claims_heading", lang))
+    add_body(doc, label("summary_claims_note", lang))
+    if tested.empty and untested.empty:
+        add_body(doc, label("summary_claims_none", lang))
+        return
+    if not tested.empty:
+        add_caption(
+            doc,
+            label("doc_table_number", lang, n=counter.table()),
+            label("doc_claims_heading", lang),
+        )
+        n = tested.shape[1]
+        add_table(
+            doc,
+            tested,
+            widths=[18, 26, 36, 20, 22, 25, TEXT_MM - 147][:n],
+            font_pt=TABLE_PT - 1,
+            align_rest="left",
+        )
+    if not untested.empty:
+        add_caption(
+            doc,
+            label("doc_table_number", lang, n=counter.table()),
+            label("doc_claims_untestable_heading", lang),
+        )
+        add_table(
+            doc,
+            untested,
+            widths=[28, 40, 55, TEXT_MM - 123],
+            font_pt=TABLE_PT - 1,
+            align_rest="left",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
 
@@ -616,23 +991,68 @@ def _pilot_results(dataset, unit, model, results, pre_years, post_years, level) 
     return rows.reset_index(drop=True)
 
 
+#: District verdicts read only where a comparison is left after the start, and those read only
+#: where none is (DESIGN, "District evidence").
+_WITH_COMPARISON = {"improved", "worsened", "changed", "in_line", "no_clear_change"}
+_BEFORE_AFTER = {"in_line_before_after", "no_clear_change_before_after", "before_after_only"}
+#: A district verdict that needs the model's own verdict to be conclusive that way.
+_NEEDS_MODEL = {
+    "improved": {"improved"},
+    "worsened": {"worsened"},
+    "changed": {"changed"},
+    "in_line": {"improved", "worsened", "changed"},
+}
+
+
+def _possible(code: str, pilots: pd.DataFrame, pooled: pd.DataFrame) -> bool:
+    """Whether a model's pilots could have the verdict ``code`` at all, given how they were
+    compared and what the model's own test concluded (else its count is 0 by construction)."""
+    comparison = (
+        pilots["comparison"].astype(str) if "comparison" in pilots else pd.Series([], dtype=str)
+    )
+    before_after = comparison.eq("none")
+    if code in _BEFORE_AFTER and not before_after.any():
+        return False
+    if code in _WITH_COMPARISON and len(comparison) and before_after.all():
+        return False
+    if code in _NEEDS_MODEL and len(pooled):
+        model_verdicts = {verdict_code(v) for v in pooled["verdict"]}
+        if not model_verdicts & _NEEDS_MODEL[code]:
+            return False
+    return True
+
+
 def _counts_frame(
-    pilots: pd.DataFrame, models: list[str], catalog: pd.DataFrame, lang: str
-) -> pd.DataFrame:
-    # Only the verdicts that occur: the district vocabulary has a dozen codes.
+    pilots: pd.DataFrame,
+    pooled: pd.DataFrame,
+    models: list[str],
+    catalog: pd.DataFrame,
+    lang: str,
+) -> tuple[pd.DataFrame, bool]:
+    """Verdicts (rows) by model (columns): only verdicts that occur, and a dash where a model
+    cannot have that verdict (never a count that cannot be non-zero). Returns the frame and
+    whether any dash is shown."""
     present = {verdict_code(v) for v in pilots["verdict"]}
     shown = [code for code in VERDICTS if code in present] or ["not_assessed"]
-    columns = [label("doc_col_model", lang), label("doc_col_pilots", lang)]
-    columns += [verdict_text(code, lang) for code in shown]
-    rows = []
-    for model in models:
-        mine = pilots[pilots["model"] == model]
-        codes = [verdict_code(v) for v in mine["verdict"]]
-        rows.append(
-            [model_label(catalog, model, lang), str(mine["unit_code"].nunique())]
-            + [str(codes.count(code)) for code in shown]
-        )
-    return pd.DataFrame(rows, columns=columns)
+    columns = [label("doc_counts_verdict_col", lang)]
+    columns += [model_label(catalog, model, lang) for model in models]
+    table = [
+        [label("doc_counts_pilots_row", lang)]
+        + [str(pilots.loc[pilots["model"] == m, "unit_code"].nunique()) for m in models]
+    ]
+    dashed = False
+    for code in shown:
+        row = [verdict_text(code, lang)]
+        for model in models:
+            mine = pilots[pilots["model"] == model]
+            count = sum(verdict_code(v) == code for v in mine["verdict"])
+            if count == 0 and not _possible(code, mine, pooled[pooled["model"] == model]):
+                row.append("–")
+                dashed = True
+            else:
+                row.append(str(count))
+        table.append(row)
+    return pd.DataFrame(table, columns=columns), dashed
 
 
 def _indicator_header(catalog: pd.DataFrame, code: str, mixed: set, lang: str) -> str:
@@ -729,14 +1149,15 @@ def _indicator_section(
     doc: Document,
     number: int,
     row: pd.Series,
-    series: pd.DataFrame,
+    series: pd.DataFrame | None,
     catalog: pd.DataFrame,
     lang: str,
     counter: Numbering,
     dpi: int,
+    given: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    """One indicator: verdict and reason, interval, p-values, caveats, definition, figures
-    (the notebook's ``indicator_markdown`` and its two images)."""
+    """One indicator: verdict and reason, interval, p-values, caveats, definition, figures:
+    ``given`` (the notebook's own, by kind "series" or "event-study"), else drawn here."""
     info = indicator_info(catalog, str(row["indicator"]), lang)
     add_heading(doc, 2, number, info.label)
     p = add_body(doc, "")
@@ -773,6 +1194,17 @@ def _indicator_section(
         body.add_run(info.description).italic = True
 
     unit = str(row.get("unit_name", "") or "")
+    if given:
+        titles = {"series": "plot_series_title", "event-study": "doc_event_study_title"}
+        for kind, png in given:
+            add_figure(
+                doc,
+                png,
+                150 if kind == "series" else 140,
+                label("doc_figure_number", lang, n=counter.figure()),
+                label(titles[kind], lang, indicator=info.label, unit=unit),
+            )
+        return
     # Flatter figures than the notebook's, so that an indicator's text and both figures fit
     # on one A4 page; printed at about 80 % of their size, the text stays near 8 pt.
     fig = plot_series(series, row, catalog, lang, figsize=(7.5, 4.0))
@@ -805,14 +1237,3 @@ def _chance(doc: Document, rows: pd.DataFrame, level: float, lang: str, key: str
     head.italic = True
     if lead is not None:
         lead._r.addprevious(head._r)
-
-
-def _provenance(doc: Document, dataset, parameters: Mapping, lang: str) -> None:
-    text = provenance_markdown(
-        version=__version__,
-        dataset_name=dataset.name,
-        content_hash=dataset.content_hash,
-        parameters=parameters,
-        lang=lang,
-    )
-    add_closing_line(doc, text.strip().strip("*"))

@@ -16,6 +16,7 @@ import base64
 import concurrent.futures as cf
 import contextlib
 import copy
+import io
 import logging
 import math
 import multiprocessing
@@ -96,6 +97,7 @@ class Batch:
                 "lang": job.lang,
                 **windows,
                 "classification": settings.classification,
+                "settings": settings.document.as_dict(),
             }
         evaluate = {
             "dataset_hash": self.dataset_hash,
@@ -114,7 +116,9 @@ class Batch:
             "title": job.title,
             "figure_suffix": job.figure_suffix,
             "kernel_name": KERNEL_NAME,
-            "formats": [f for f in settings.formats if f != "html"],
+            # Workers make the Word document for either format; the run's PDFs are made from
+            # them afterwards, in one LibreOffice process.
+            "formats": ["docx"] if document else [],
             "document": document,
             "token": self.token,
         }
@@ -409,10 +413,12 @@ def execute_report(spec: dict) -> dict:
         result["figures"] = _extract_figures(nb, spec["figure_suffix"])
         _strip_stderr(nb)
         result["html"] = _export_html(nb, spec["title"], lang)
+        # The key results and the documents share one evaluation (it is the costly part).
+        frame = _evaluate(spec) if spec.get("evaluate") else None
         if spec.get("document") and spec.get("formats"):
-            result["documents"] = _build_documents(spec)
+            result["documents"] = _build_documents(spec, frame, result["figures"])
         if spec.get("evaluate"):
-            result["results"] = report_results(spec)
+            result["results"] = report_results(spec, frame)
         result["status"] = "ok"
         return result
     except KeyboardInterrupt:
@@ -468,16 +474,11 @@ def _run_notebook(nb, spec: dict, token: str):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report_results(spec: dict) -> list[dict] | None:
-    """A report's key results for the manifest and the index's "what changed": verdict and
-    ``did`` per indicator (per model and indicator for the summary), or None if they cannot
-    be computed.
-
-    Computed in the worker, from the same dataset and parameters as the notebook (whose
-    kernel cannot easily hand them back): per pilot with ``evaluate_pilot``, so that the cost
-    grows with the reports made, not with the dataset's size (``evaluate_all``'s model-level
-    tests are the summary's own).
-    """
+def _evaluate(spec: dict):
+    """The report's evaluation in the worker, from the same dataset and parameters as the
+    notebook (whose kernel cannot easily hand it back): ``evaluate_pilot`` for a pilot (the
+    cost grows with the reports made, not with the dataset's size), ``evaluate_all`` for the
+    summary. None when it cannot be computed (the report shows why)."""
     from ..stats.evaluation import evaluate_all, evaluate_pilot
 
     ev = spec["evaluate"]
@@ -489,13 +490,24 @@ def report_results(spec: dict) -> list[dict] | None:
             "level": ev["level"],
         }
         if ev["kind"] == "summary":
-            frame = evaluate_all(ds, **windows)
-            frame = frame[frame["scope"] == "model"]
-        else:
-            frame = evaluate_pilot(ds, ev["unit"], ev["model"], **windows)
+            return evaluate_all(ds, **windows)
+        return evaluate_pilot(ds, ev["unit"], ev["model"], **windows)
     except Exception as exc:  # the report shows its results; the index does without them
         logger.warning(label("run_results_failed", spec.get("lang", "vi"), error=exc))
         return None
+
+
+def report_results(spec: dict, frame=None) -> list[dict] | None:
+    """A report's key results for the manifest and the index's "what changed": verdict and
+    ``did`` per indicator (per model and indicator for the summary), or None if they cannot
+    be computed. ``frame`` is :func:`_evaluate`'s, computed here when not given."""
+    ev = spec["evaluate"]
+    if frame is None:
+        frame = _evaluate(spec)
+    if frame is None:
+        return None
+    if ev["kind"] == "summary":
+        frame = frame[frame["scope"] == "model"]
     out = []
     for rec in frame.itertuples(index=False):
         did = getattr(rec, "did", None)
@@ -510,9 +522,13 @@ def report_results(spec: dict) -> list[dict] | None:
     return out
 
 
-def _build_documents(spec: dict) -> dict[str, bytes]:
-    """Word (and PDF through LibreOffice) from the same results, in this worker."""
-    from ..report.documents import build_pilot_docx, build_summary_docx, convert_to_pdf, write_docx
+def _build_documents(spec: dict, frame=None, figures=None) -> dict[str, bytes]:
+    """The Word document from the same results and the notebook's own figures, in this worker.
+
+    Returns ``{"docx": bytes}`` whenever Word or PDF is asked for: the PDFs of a whole run are
+    made afterwards in one LibreOffice process (:func:`convert_run_documents`), from these.
+    """
+    from ..report.documents import build_pilot_docx, build_summary_docx
 
     doc = spec["document"]
     ds = _worker_dataset(spec["parameters"]["dataset"], doc.get("dataset_hash", ""))
@@ -521,19 +537,32 @@ def _build_documents(spec: dict) -> dict[str, bytes]:
         "post_years": doc["post_years"],
         "level": doc["level"],
         "classification": doc["classification"],
+        "settings": doc.get("settings") or None,
+        "results": frame,
     }
     if doc["kind"] == "summary":
         document = build_summary_docx(ds, lang=doc["lang"], **common)
     else:
-        document = build_pilot_docx(ds, doc["unit"], doc["model"], lang=doc["lang"], **common)
-    out: dict[str, bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="kiemnhiem-doc-") as tmp:
-        docx = write_docx(document, Path(tmp) / "report.docx")
-        if "docx" in spec["formats"]:
-            out["docx"] = docx.read_bytes()
-        if "pdf" in spec["formats"]:
-            out["pdf"] = convert_to_pdf(docx, Path(tmp) / "report.pdf").read_bytes()
-    return out
+        document = build_pilot_docx(
+            ds, doc["unit"], doc["model"], lang=doc["lang"], figures=figures or None, **common
+        )
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return {"docx": buffer.getvalue()}
+
+
+def convert_run_documents(
+    documents: Mapping[str, bytes], timeout: float | None = None
+) -> dict[str, bytes | KiemNhiemError]:
+    """PDFs of a run's Word documents (``{report key: .docx bytes}``) in one LibreOffice
+    process; each key's PDF bytes or the error that says why there is none (a missing
+    LibreOffice is every document's error)."""
+    from ..report.documents import convert_documents
+
+    try:
+        return dict(convert_documents(documents, timeout=timeout))
+    except KiemNhiemError as exc:
+        return {key: exc for key in documents}
 
 
 def _worker_dataset(path: str, content_hash: str):

@@ -127,11 +127,20 @@ def file_hash(path: Path) -> str:
 class Fingerprints:
     """Every report's fingerprint for one run (dataset digests computed once).
 
-    ``code`` is kiemnhiem's code hash, :func:`code_hash` by default.
+    ``code`` is kiemnhiem's code hash, :func:`code_hash` by default; ``document`` the run's own
+    document settings (issuer, number, signer, recipients: what the command line gives; the
+    dataset's are part of its data), so that a changed number remakes the documents.
     """
 
-    def __init__(self, ds: Dataset, notebooks: Mapping[str, Path | None], code: str | None = None):
+    def __init__(
+        self,
+        ds: Dataset,
+        notebooks: Mapping[str, Path | None],
+        code: str | None = None,
+        document: Mapping[str, Any] | None = None,
+    ):
         self.ds = ds
+        self.document = dict(document or {})
         self.common, self.indicators = dataset_digests(ds)
         self.code_hash = code_hash() if code is None else code
         self.versions = versions()
@@ -171,6 +180,7 @@ class Fingerprints:
             "data": self.data_digest(job.kind, job.model)[:16],
             "code": self.code_hash[:16],
             "versions": digest(self.versions),
+            "document": digest(self.document),
         }
 
     def of(self, job: ReportIdentity, parameters: Mapping[str, Any]) -> str:

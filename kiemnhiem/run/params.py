@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..data.issuing import DocumentSettings, check_document_settings
 from ..exceptions import ParameterError, UnitError
 from ..labels import both, check_lang
 
@@ -150,7 +151,10 @@ class RunSettings:
     ``notebooks`` maps ``"pilot"`` and ``"summary"`` to the notebook each kind of report
     executes (the summary's None when there is none). Where the reports run (workers, an
     executor, a Dask scheduler) is not a setting: it does not change a report. ``formats``
-    becomes a tuple with HTML first, ``only`` a tuple of ``UNIT:MODEL`` values.
+    becomes a tuple with HTML first, ``only`` a tuple of ``UNIT:MODEL`` values. ``document``
+    (issuer kind, bodies, number, place, date, signer, recipients: a
+    :class:`~kiemnhiem.data.issuing.DocumentSettings` or its keyword values) overrides the
+    dataset's own document settings field by field.
 
     Raises
     ------
@@ -168,6 +172,7 @@ class RunSettings:
     only: Iterable[str] | str | None = ()
     force: bool = False
     notebooks: Mapping[str, Path | None] = field(default_factory=dict)
+    document: DocumentSettings | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Checked and normalized once, here: every later step may trust them.
@@ -185,6 +190,7 @@ class RunSettings:
             "only": only,
             "force": bool(self.force),
             "notebooks": dict(self.notebooks),
+            "document": _document(self.document),
         }
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -200,6 +206,7 @@ class RunSettings:
             "classification": self.classification,
             "formats": list(self.formats),
             "timeout": self.timeout,
+            "document": self.document.as_dict(),
         }
 
     def job_parameters(self, job, dataset_path: str) -> dict[str, Any]:
@@ -237,6 +244,14 @@ class RunSettings:
         except (OSError, ValueError):
             return ()
         return tuple(name for name in SUMMARY_OPTIONAL if name in declared)
+
+
+def _document(value) -> DocumentSettings:
+    if value is None:
+        return DocumentSettings()
+    if isinstance(value, DocumentSettings):
+        return value
+    return check_document_settings(**dict(value))
 
 
 def check_formats(formats: Sequence[str] | str) -> tuple[str, ...]:

@@ -487,7 +487,7 @@ def _reason(old: dict | None, fp: str, inputs: dict, force: bool) -> str:
     if old.get("fingerprint") == fp:
         return "failed" if old.get("status") == "failed" or old.get("outdated") else "files"
     before = old.get("inputs") or {}
-    for name in ("data", "code", "notebook", "parameters", "versions", "report"):
+    for name in ("data", "code", "notebook", "parameters", "document", "versions", "report"):
         if before.get(name) != inputs.get(name):
             return name
     return "report"

@@ -39,6 +39,7 @@ imported only inside the functions that run reports.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
 import logging
 import os
@@ -82,6 +83,7 @@ from .publish import (
     new_run_id,
     prune_runs,
     publish_run,
+    sha256_bytes,
 )
 from .site import (
     RunRecord,
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ..data.dataset import Dataset
+    from ..data.issuing import DocumentSettings
     from .plan import Plan
 
 logger = logging.getLogger("kiemnhiem")
@@ -150,6 +153,7 @@ def run_reports(
     scheduler: str | None = None,
     progress: bool | None = None,
     notebooks: Mapping[str, str | os.PathLike | None] | None = None,
+    document: DocumentSettings | Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Make every report that is not up to date and publish the site.
 
@@ -187,6 +191,12 @@ def run_reports(
     notebooks : mapping, optional
         Other notebooks for ``"pilot"`` and ``"summary"`` (None: no summary); they must
         declare the same parameters.
+    document : DocumentSettings or mapping, optional
+        Who issues the Word and PDF documents and how (``kind`` "party" or "state",
+        ``superior_body``, ``issuing_body``, ``number``, ``place``, ``issued``,
+        ``signer_authority``, ``signer_title``, ``signer_name``, ``recipients``), over the
+        dataset's own settings (:class:`~kiemnhiem.data.issuing.DocumentSettings`). Part of
+        every report's fingerprint.
 
     Returns
     -------
@@ -223,6 +233,7 @@ def run_reports(
         only=only,
         force=force,
         notebooks=resolve_notebooks(notebooks),
+        document=document,
     )
     where = _Where(workers, executor, scheduler)
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
@@ -240,7 +251,10 @@ def run_reports(
             logger.warning(label("run_recovered", settings.lang, run=recovered))
         prune_runs(out_dir)
         inputs = RunInputs(
-            ds, str(Path(ds.path).resolve()), settings, Fingerprints(ds, settings.notebooks)
+            ds,
+            str(Path(ds.path).resolve()),
+            settings,
+            Fingerprints(ds, settings.notebooks, document=settings.document.as_dict()),
         )
         plan = plan_run(jobs, inputs, PreviousRun.read(out_dir))
         run = _Run(
@@ -372,9 +386,19 @@ class _Run:
         specs = [batch.spec(job, params) for job, params, _fp in to_run]
         outcomes: dict[str, ReportOutcome] = {}
         progress = Progress(len(specs), enabled=self.show_progress)
+        # The PDFs are made after the reports, all in one LibreOffice process (starting it
+        # costs more than converting): the workers hand back the Word documents.
+        to_convert: dict[str, bytes] = {}
 
         def on_done(i: int, res: dict) -> None:
             job, _params, fp = to_run[i]
+            if res.get("status") == "ok":
+                documents = dict(res.get("documents") or {})
+                if "pdf" in settings.formats and "docx" in documents and "pdf" not in documents:
+                    to_convert[job.key] = documents["docx"]
+                if "docx" not in settings.formats:
+                    documents.pop("docx", None)
+                res = {**res, "documents": documents}
             files = store_outputs(self.run_dir, job, res) if res.get("status") == "ok" else {}
             outcomes[job.key] = ReportOutcome.from_result(job, res, fp, files)
             progress.report(outcomes[job.key], self.quiet)
@@ -387,7 +411,55 @@ class _Run:
                 execute_local(specs, executor, on_done, own=own, token=self.run_id)
         finally:
             progress.finish()
+        if to_convert:
+            self._add_pdfs(to_convert, outcomes)
         return outcomes
+
+    def _add_pdfs(self, documents: Mapping[str, bytes], outcomes: dict[str, ReportOutcome]):
+        """Convert the run's Word documents in one LibreOffice process and store each PDF
+        beside its report; a report whose PDF could not be made fails with that error (its
+        new files are dropped, so its last good version stays published, marked)."""
+        from .execute import convert_run_documents
+
+        lang = self.inputs.settings.lang
+        converted = convert_run_documents(documents)
+        for key, outcome in list(outcomes.items()):
+            if key not in documents:
+                continue
+            pdf = converted.get(key)
+            job = outcome.job
+            if isinstance(pdf, bytes):
+                files = dict(outcome.files)
+                rel = job.document_path("pdf")
+                path = self.run_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(pdf)
+                files[rel] = sha256_bytes(pdf)
+                outcomes[key] = dataclasses.replace(outcome, files=files)
+                continue
+            error = pdf if pdf is not None else RunError(*both("run_pdf_missing"))
+            message = getattr(error, "message_en" if lang == "en" else "message_vi", str(error))
+            for rel in outcome.files:
+                (self.run_dir / rel).unlink(missing_ok=True)
+            outcomes[key] = dataclasses.replace(
+                outcome,
+                status="failed",
+                error=message,
+                ename=type(error).__name__,
+                evalue=getattr(error, "message_en", str(error)),
+                figures=(),
+                files={},
+                results=None,
+            )
+            logger.warning(
+                label(
+                    "run_report_failed",
+                    job.lang,
+                    unit=job.name,
+                    model=job.model or "–",
+                    error=message,
+                )
+            )
 
     def _publish(self, outcomes: Mapping[str, ReportOutcome]) -> RunResult:
         """The run's manifest and index, then its site made public (unless nothing

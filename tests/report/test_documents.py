@@ -26,6 +26,7 @@ import sys
 import time
 import unicodedata
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -65,6 +66,7 @@ A4 = (Mm(210), Mm(297))
 TWIP = 635  # EMU in a twentieth of a point: Word stores lengths in twips
 FONT_ATTRS = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
 IN_CI = os.environ.get("CI") == "true"
+STATE = {"kind": "state"}
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -100,21 +102,30 @@ def built(ds, results):
     """``built(kind, lang)``: the saved bytes of a document, each built once per module.
 
     The Vietnamese pilot report computes its own results and carries a classification line;
-    the English one presents the whole ``evaluate_all`` frame, without classification.
+    the English one presents the whole ``evaluate_all`` frame, without classification. These
+    are State documents (Decree 30); the Party's are built by ``party_state`` below.
     """
     cache: dict[tuple[str, str], bytes] = {}
 
     def get(kind: str, lang: str) -> bytes:
         if (kind, lang) not in cache:
             if kind == "summary":
-                document = build_summary_docx(ds, lang, results=results, issued=ISSUED[lang])
+                document = build_summary_docx(
+                    ds, lang, results=results, issued=ISSUED[lang], settings=STATE
+                )
             elif lang == "vi":
                 document = build_pilot_docx(
-                    ds, UNIT, MODEL, lang, classification=CLASSIFICATION, issued=ISSUED[lang]
+                    ds,
+                    UNIT,
+                    MODEL,
+                    lang,
+                    classification=CLASSIFICATION,
+                    issued=ISSUED[lang],
+                    settings=STATE,
                 )
             else:
                 document = build_pilot_docx(
-                    ds, UNIT_CODE, MODEL, lang, results=results, issued=ISSUED[lang]
+                    ds, UNIT_CODE, MODEL, lang, results=results, issued=ISSUED[lang], settings=STATE
                 )
             cache[(kind, lang)] = _saved(document)
         return cache[(kind, lang)]
@@ -169,9 +180,10 @@ def test_pilot_headings_follow_the_report(pilot, ds, pilot_rows):
         "report_summary_heading",
         "report_indicators_heading",
         "report_figures_heading",
+        "report_comments_heading",
         "report_method_heading",
     ]
-    numerals = ["I", "II", "III", "IV"]
+    numerals = ["I", "II", "III", "IV", "V"]
     assert _paragraphs(doc, "Heading 1") == [
         f"{n}. {label(key, lang).upper()}" for n, key in zip(numerals, sections)
     ]
@@ -224,11 +236,14 @@ def test_pilot_title_block(pilot):
     lang, data = pilot
     doc = _open(data)
     issuer, right = doc.tables[0].rows[0].cells
-    lines = [p.text for p in issuer.paragraphs if p.text]
+    lines = [p.text.strip() for p in issuer.paragraphs if p.text.strip()]
+    # Without a number, Decree 30's "Số:" waits for the records clerk's.
+    assert lines[-1] == ("Số:" if lang == "vi" else "No.")
+    lines = lines[:-1]
     if lang == "vi":
         assert lines == ["TỈNH ỦY SƠN LA", "BAN TỔ CHỨC"]
         # The governing body in regular type, the issuing body in bold.
-        bold = [all(r.bold for r in p.runs) for p in issuer.paragraphs if p.text]
+        bold = [all(r.bold for r in p.runs) for p in issuer.paragraphs if p.text][:2]
         assert bold == [False, True]
         assert [p.text for p in right.paragraphs if p.text] == [*MOTTO, DATE_LINE[lang]]
     else:
@@ -279,8 +294,8 @@ def test_every_page_carries_the_notice_and_the_page_number(document):
     kind, lang, doc = document
     section = doc.sections[0]
     notice = label("report_synthetic_title", lang)
-    for footer in (section.first_page_footer, section.footer):
-        assert notice in _part_text(footer)
+    for header in (section.first_page_header, section.header):
+        assert notice in _part_text(header)
     classified = kind == "pilot" and lang == "vi"
     for header in (section.first_page_header, section.header):
         assert (CLASSIFICATION in _part_text(header)) is classified
@@ -366,16 +381,44 @@ def test_summary_reminds_of_chance(summary, results):
 def test_summary_counts_every_verdict(summary, ds, results):
     lang, data = summary
     doc = _open(data)
-    table = _tables(doc, label("doc_col_model", lang))[0]
-    header, *body = _rows(table)
-    assert len(body) == results["model"].nunique()
-    for line, model in zip(body, dict.fromkeys(results["model"])):
+    table = _tables(doc, label("doc_counts_verdict_col", lang))[0]
+    header, pilots_row, *body = _rows(table)
+    models = list(dict.fromkeys(results["model"]))
+    assert header[1:] == [model_label(ds.models, m, lang) for m in models]
+    assert pilots_row[0] == label("doc_counts_pilots_row", lang)
+    for j, model in enumerate(models, start=1):
         rows = results[(results["scope"] == "pilot") & (results["model"] == model)]
-        assert line[0] == model_label(ds.models, model, lang)
-        assert int(line[1]) == rows["unit_code"].nunique()
-        assert sum(int(x) for x in line[2:]) == len(rows)
-        for name, cell in zip(header[2:], line[2:]):
-            assert int(cell) == sum(verdict_text(v, lang) == name for v in rows["verdict"])
+        assert int(pilots_row[j]) == rows["unit_code"].nunique()
+        cells = [line[j] for line in body]
+        assert sum(int(c) for c in cells if c != "–") == len(rows)
+        for line in body:
+            count = sum(verdict_text(v, lang) == line[0] for v in rows["verdict"])
+            if line[j] == "–":  # a dash only where the model has none of that verdict
+                assert count == 0
+            else:
+                assert int(line[j]) == count
+    # Only verdicts that occur; no verdict row without a count somewhere.
+    assert all(any(c not in ("0", "–") for c in line[1:]) for line in body)
+
+
+def test_summary_shows_no_count_that_cannot_be_non_zero(ds, results):
+    """A model without a single before/after pilot cannot have a before/after verdict: a dash,
+    never a 0, and the note says why (the summary's first table once read "Cải thiện 0")."""
+    from kiemnhiem.report.documents import _counts_frame
+
+    pilots = results[results["scope"] == "pilot"]
+    pooled = results[results["scope"] == "model"]
+    models = list(dict.fromkeys(pilots["model"]))
+    frame, dashed = _counts_frame(pilots, pooled, models, ds.models, "vi")
+    by_verdict = {row[0]: row[1:] for row in frame.itertuples(index=False)}
+    # danvan_mttq's pilots all have comparison districts (demo: tuyengiao_ttct spread to all).
+    danvan = models.index("danvan_mttq")
+    assert set(pilots.loc[pilots["model"] == "danvan_mttq", "comparison"]) != {"none"}
+    for code in ("in_line_before_after", "no_clear_change_before_after", "before_after_only"):
+        name = verdict_text(code, "vi")
+        if name in by_verdict:
+            assert by_verdict[name][danvan] == "–"
+    assert dashed
 
 
 def test_real_data_classification_and_issuer(ds, results):
@@ -391,11 +434,13 @@ def test_real_data_classification_and_issuer(ds, results):
     doc = _open(_saved(document))
     section = doc.sections[0]
     notice = label("report_synthetic_title", "vi")
-    assert all(notice not in _part_text(f) for f in (section.footer, section.first_page_footer))
+    parts = (section.footer, section.first_page_footer, section.header, section.first_page_header)
+    assert all(notice not in _part_text(f) for f in parts)
     assert notice not in "\n".join(p.text for p in doc.paragraphs)
     assert all("Mật" in _part_text(h) for h in (section.header, section.first_page_header))
     issuer, right = doc.tables[0].rows[0].cells
-    assert [p.text for p in issuer.paragraphs if p.text] == ["UBND TỈNH SƠN LA", "SỞ NỘI VỤ"]
+    lines = [p.text for p in issuer.paragraphs if p.text.strip()]
+    assert lines[:2] == ["UBND TỈNH SƠN LA", "SỞ NỘI VỤ"]
     assert "Sơn La, ngày 02 tháng 01 năm 2026" in [p.text for p in right.paragraphs]
 
 
@@ -550,3 +595,396 @@ def test_pdf_uses_times_new_roman_or_its_metric_clone(pdf):
     # A fallback font (DejaVu) would mean Liberation Serif lacks Vietnamese letters: install
     # fonts-liberation2 (fonts-liberation 1.07 has no Vietnamese).
     assert all(re.search(r"LiberationSerif|TimesNewRoman", n) for n in names), names
+
+
+# ------------------------------------------------------------------------------- Party and State
+# One Party and one State document of each kind, with every setting given, read back with
+# python-docx and (one LibreOffice process for the four) through their PDF text. Expected values
+# come from the rules, written out here by hand:
+# - Hướng dẫn 36-HD/VPTW (2018) of the Party Central Office ("HD 36"), Phụ lục 3: title
+#   "ĐẢNG CỘNG SẢN VIỆT NAM" upper case 15 pt bold, top right, a line under it; superior body
+#   upper case 14 pt regular, issuing body upper case 14 pt bold, an asterisk under them, top
+#   left; "Số 15-BC/BTCTU" 14 pt regular; place and date 14 pt italic; type upper case 15-16
+#   pt bold; subject 14-15 pt bold; body 14-15 pt; signing authority upper case 14 pt bold,
+#   title upper case 14 pt, name 14 pt bold; "Nơi nhận:" 14 pt underlined, recipients 12 pt.
+# - Decree 30/2020/NĐ-CP, Phụ lục I ("ND 30"): national name upper case 12-13 pt bold, motto
+#   13-14 pt bold, top right; superior body upper case 12-13 pt, issuing body 12-13 pt bold,
+#   top left; "Số: 15/BC-SNV" 13 pt; place and date 13-14 pt italic; type 13-14 pt bold;
+#   subject 13-14 pt bold; body 13-14 pt; authority and title upper case 13-14 pt bold, name
+#   13-14 pt bold; "Nơi nhận:" 12 pt bold italic, recipients 11 pt.
+# Both: A4, margins top and bottom 20-25 mm, left 30-35 mm, right 15-20 mm; Times New Roman.
+ISSUED_ON = date(2026, 2, 6)
+SETTINGS = {
+    "party": {
+        "kind": "party",
+        "superior_body": "Tỉnh ủy Sơn La",
+        "issuing_body": "Ban Tổ chức",
+        "number": "15-BC/BTCTU",
+        "place": "Sơn La",
+        "issued": ISSUED_ON,
+        "signer_authority": "K/T Trưởng ban",
+        "signer_title": "Phó Trưởng ban",
+        "signer_name": "Nguyễn Văn An",
+        "recipients": ("Ban Thường vụ Tỉnh ủy (b/c)", "Các huyện ủy, thành ủy", "Lưu Văn phòng"),
+    },
+    "state": {
+        "kind": "state",
+        "superior_body": "Ủy ban nhân dân tỉnh Sơn La",
+        "issuing_body": "Sở Nội vụ",
+        "number": "15/BC-SNV",
+        "place": "Sơn La",
+        "issued": ISSUED_ON,
+        "signer_authority": "KT. Giám đốc",
+        "signer_title": "Phó Giám đốc",
+        "signer_name": "Lò Văn Bình",
+        "recipients": ("Ủy ban nhân dân tỉnh (b/c)", "Lưu: VT, TCCB"),
+    },
+}
+# (text, size range in pt, bold, italic) per element, from the rules above.
+EXPECTED = {
+    "party": {
+        "head": ("ĐẢNG CỘNG SẢN VIỆT NAM", (15, 15), True, False),
+        "superior": ("TỈNH ỦY SƠN LA", (14, 14), False, False),
+        "issuer": ("BAN TỔ CHỨC", (14, 14), True, False),
+        "number": ("Số 15-BC/BTCTU", (14, 14), False, False),
+        "date": ("Sơn La, ngày 06 tháng 02 năm 2026", (14, 14), False, True),
+        "type": ("BÁO CÁO", (15, 16), True, False),
+        "subject": (None, (14, 15), True, False),
+        "body": (14, 15),
+        "authority": ("K/T TRƯỞNG BAN", (14, 14), True, False),
+        "title": ("PHÓ TRƯỞNG BAN", (14, 14), None, False),
+        "name": ("Nguyễn Văn An", (14, 14), True, False),
+        "recipients_head": ("Nơi nhận:", (14, 14), None, False),
+        "recipients": (
+            ["- Ban Thường vụ Tỉnh ủy (b/c),", "- Các huyện ủy, thành ủy,", "- Lưu Văn phòng."],
+            (12, 12),
+        ),
+    },
+    "state": {
+        "head": ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", (12, 13), True, False),
+        "motto": ("Độc lập - Tự do - Hạnh phúc", (13, 14), True, False),
+        "superior": ("ỦY BAN NHÂN DÂN TỈNH SƠN LA", (12, 13), False, False),
+        "issuer": ("SỞ NỘI VỤ", (12, 13), True, False),
+        "number": ("Số: 15/BC-SNV", (13, 13), False, False),
+        "date": ("Sơn La, ngày 06 tháng 02 năm 2026", (13, 14), False, True),
+        "type": ("BÁO CÁO", (13, 14), True, False),
+        "subject": (None, (13, 14), True, False),
+        "body": (13, 14),
+        "authority": ("KT. GIÁM ĐỐC", (13, 14), True, False),
+        "title": ("PHÓ GIÁM ĐỐC", (13, 14), True, False),
+        "name": ("Lò Văn Bình", (13, 14), True, False),
+        "recipients_head": ("Nơi nhận:", (12, 12), True, True),
+        "recipients": (["- Ủy ban nhân dân tỉnh (b/c);", "- Lưu: VT, TCCB."], (11, 11)),
+    },
+}
+COMMENT = "Đề nghị tiếp tục theo dõi số lớp bồi dưỡng năm 2025."
+KINDS = ("party", "state")
+
+
+def _png(shade: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), (shade, 80, 160)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def notebook_figures(pilot_rows):
+    """What the pilot notebook hands the runner: a series and an event study per indicator."""
+    figures = {}
+    for i, code in enumerate(pilot_rows["indicator"]):
+        figures[f"{code}-series.png"] = _png(i)
+        figures[f"{code}-event-study.png"] = _png(100 + i)
+    return figures
+
+
+@pytest.fixture(scope="module")
+def issued_docs(ds, results, notebook_figures):
+    """``{(kind of issuer, pilot|summary): saved bytes}``: the dataset carries an analyst's
+    comment on the pilot; the pilot reuses the notebook's figures."""
+    comments = pd.DataFrame(
+        [{"unit_code": UNIT_CODE, "model": MODEL, "comment": COMMENT, "author": "", "date": ""}]
+    )
+    commented = dataclasses.replace(ds, comments=comments)
+    out = {}
+    for issuer in KINDS:
+        settings = SETTINGS[issuer]
+        out[(issuer, "pilot")] = _saved(
+            build_pilot_docx(
+                commented,
+                UNIT_CODE,
+                MODEL,
+                "vi",
+                results=results,
+                settings=settings,
+                figures=notebook_figures,
+            )
+        )
+        out[(issuer, "summary")] = _saved(
+            build_summary_docx(commented, "vi", results=results, settings=settings)
+        )
+    return out
+
+
+@pytest.fixture(params=[(i, k) for i in KINDS for k in ("pilot", "summary")], ids="-".join)
+def issued(request, issued_docs):
+    issuer, kind = request.param
+    return issuer, kind, _open(issued_docs[(issuer, kind)])
+
+
+def _size(run, paragraph) -> float:
+    if run.font.size is not None:
+        return run.font.size.pt
+    style = paragraph.style
+    while style is not None and style.font.size is None:
+        style = style.base_style
+    return style.font.size.pt
+
+
+def _styled(paragraph) -> list[tuple[str, float, bool, bool, bool]]:
+    """(text, size, bold, italic, underline) of each run with text."""
+    return [
+        (r.text, _size(r, paragraph), bool(r.bold), bool(r.italic), bool(r.underline))
+        for r in paragraph.runs
+        if r.text.strip()
+    ]
+
+
+def _check(paragraph, expected, what) -> None:
+    text, (low, high), bold, italic = expected
+    runs = _styled(paragraph)
+    assert runs, what
+    if text is not None:
+        assert paragraph.text.strip() == text, what
+    for _, size, is_bold, is_italic, _u in runs:
+        assert low <= size <= high, (what, size)
+        if bold is not None:
+            assert is_bold is bold, what
+        assert is_italic is italic, what
+
+
+def _find(cell_or_doc, text) -> Paragraph:
+    hits = [p for p in cell_or_doc.paragraphs if p.text.strip() == text]
+    assert hits, text
+    return hits[0]
+
+
+def test_issued_page_setup_and_fonts(issued):
+    issuer, _, doc = issued
+    section = doc.sections[0]
+    assert abs(section.page_width - A4[0]) <= TWIP and abs(section.page_height - A4[1]) <= TWIP
+    for side, (low, high) in MARGINS.items():
+        assert Mm(low) - TWIP <= getattr(section, f"{side}_margin") <= Mm(high) + TWIP, side
+    low, high = EXPECTED[issuer]["body"]
+    for name in ("Normal", "Body Text", "Heading 1", "Heading 2"):
+        style = doc.styles[name]
+        assert style.font.name == FONT
+        fonts = style.element.rPr.find(qn("w:rFonts"))
+        assert [fonts.get(qn(a)) for a in FONT_ATTRS] == [FONT] * 4, name
+        assert low <= style.font.size.pt <= high, name
+    assert doc.styles["Body Text"].paragraph_format.alignment == 3  # justified
+
+
+def test_issued_header_table_positions_and_styles(issued):
+    issuer, _, doc = issued
+    expected = EXPECTED[issuer]
+    table = doc.tables[0]
+    assert len(table.rows) == 1 and len(table.columns) == 2
+    left, right = table.rows[0].cells
+    # The issuer block top left, the title (Party) or national name (State) top right, the
+    # two columns filling the text width (A4 less the margins).
+    section = doc.sections[0]
+    width = section.page_width - section.left_margin - section.right_margin
+    assert abs(left.width + right.width - width) <= Mm(1)
+    lines = [p.text.strip() for p in left.paragraphs if p.text.strip()]
+    if issuer == "party":
+        # HD 36: superior body, issuing body, the asterisk, then the number.
+        assert lines == [expected["superior"][0], expected["issuer"][0], "*", expected["number"][0]]
+    else:
+        assert lines == [expected["superior"][0], expected["issuer"][0], expected["number"][0]]
+    for key in ("superior", "issuer", "number"):
+        paragraph = _find(left, expected[key][0])
+        assert paragraph.paragraph_format.alignment == 1  # centred in its column
+        _check(paragraph, expected[key], key)
+    head = right.paragraphs[0]
+    _check(head, expected["head"], "head")
+    if issuer == "party":
+        # A solid line under the title (its paragraph's bottom border).
+        border = head._p.pPr.find(qn("w:pBdr"))
+        assert border is not None and border.find(qn("w:bottom")).get(qn("w:val")) == "single"
+    else:
+        _check(_find(right, expected["motto"][0]), expected["motto"], "motto")
+    _check(_find(right, expected["date"][0]), expected["date"], "date")
+    # Type and subject follow, centred.
+    texts = [p.text for p in doc.paragraphs]
+    at = texts.index(expected["type"][0])
+    for paragraph, key in ((doc.paragraphs[at], "type"), (doc.paragraphs[at + 1], "subject")):
+        assert paragraph.paragraph_format.alignment == 1
+        _check(paragraph, expected[key], key)
+    if issuer == "party":
+        assert doc.paragraphs[at + 2].text == "-----"
+
+
+def test_issued_recipients_and_signature_close_the_document(issued):
+    issuer, _, doc = issued
+    expected = EXPECTED[issuer]
+    body = list(doc.iter_inner_content())
+    closing = doc.tables[-1]
+    # The last block of the document: after every heading and paragraph of the body.
+    assert body[-1]._element is closing._element or body[-2]._element is closing._element
+    left, right = closing.rows[0].cells
+    head = left.paragraphs[0]
+    _check(head, expected["recipients_head"], "recipients_head")
+    run = [r for r in head.runs if r.text.strip()][0]
+    assert bool(run.underline) is (issuer == "party")  # HD 36: underlined; ND 30: not
+    lines, (low, high) = expected["recipients"]
+    items = [p for p in left.paragraphs[1:] if p.text.strip()]
+    assert [p.text for p in items] == lines
+    assert all(low <= s <= high for p in items for _, s, *_ in _styled(p))
+    shown = [p for p in right.paragraphs if p.text.strip()]
+    assert [p.text for p in shown] == [expected[k][0] for k in ("authority", "title", "name")]
+    for paragraph, key in zip(shown, ("authority", "title", "name")):
+        assert paragraph.paragraph_format.alignment == 1
+        _check(paragraph, expected[key], key)
+    # Room for the signature and seal between the title and the name.
+    blank = [p for p in right.paragraphs if not p.text.strip()]
+    assert len(blank) >= 3
+
+
+def test_issued_body_has_no_software_line_and_properties_hold_it(issued, ds):
+    issuer, kind, doc = issued
+    from kiemnhiem import __version__
+
+    texts = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        texts += [c.text for row in table.rows for c in row.cells]
+    joined = "\n".join(texts)
+    assert "kiemnhiem" not in joined.lower()
+    assert ds.content_hash[:12] not in joined
+    props = doc.core_properties
+    assert f"kiemnhiem {__version__}" in props.comments
+    assert ds.content_hash[:12] in props.comments
+    assert "level=0.1" in props.keywords and "kiemnhiem" in props.keywords
+    assert props.identifier == SETTINGS[issuer]["number"]
+    assert props.author.startswith(EXPECTED[issuer]["superior"][0])
+    # The synthetic notice stays on every page, in the header.
+    notice = label("report_synthetic_title", "vi")
+    section = doc.sections[0]
+    for header in (section.first_page_header, section.header):
+        assert notice in _part_text(header)
+
+
+def test_issued_pilot_carries_comments_and_notebook_figures(issued_docs, notebook_figures):
+    for issuer in KINDS:
+        doc = _open(issued_docs[(issuer, "pilot")])
+        assert any(COMMENT in p.text for p in doc.paragraphs)
+        blobs = [
+            shape._inline.graphic.graphicData.pic.blipFill.blip.embed for shape in doc.inline_shapes
+        ]
+        images = [doc.part.related_parts[r].blob for r in blobs]
+        # The notebook's own figures, in order, none drawn again.
+        assert images == list(notebook_figures.values())
+
+
+def test_issued_summary_carries_the_article_claims(issued_docs, results):
+    from kiemnhiem.report.frames import builtin_claims
+
+    claims = builtin_claims()
+    tested = claims[claims["indicator"].ne("") & claims["model"].isin(set(results["model"]))]
+    for issuer in KINDS:
+        doc = _open(issued_docs[(issuer, "summary")])
+        tables = _tables(doc, label("summary_col_model", "vi"))
+        cells = {c.text for t in tables for row in t.rows for c in row.cells}
+        assert label("summary_col_claim", "vi") in cells
+        assert set(tested["claim_vi"]) <= cells
+
+
+def _words(pdf: Path, page: int) -> list[tuple[str, float, float]]:
+    """(word, x, y) of a page's words, in points from the top left (pdftotext -bbox)."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    found = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]*)</word>', html)
+    return [(w, float(x), float(y)) for x, y, w in found]
+
+
+@pytest.fixture(scope="module")
+def issued_pdfs(issued_docs, tmp_path_factory):
+    """The four documents converted in one LibreOffice process."""
+    _need_programs()
+    from kiemnhiem.report.documents import convert_documents
+
+    folder = tmp_path_factory.mktemp("issued-pdf")
+    started = time.monotonic()
+    converted = convert_documents({f"{i}-{k}": data for (i, k), data in issued_docs.items()})
+    print(f"\nLibreOffice: 4 documents in one process, {time.monotonic() - started:.1f} s")
+    out = {}
+    for issuer, kind in issued_docs:
+        data = converted[f"{issuer}-{kind}"]
+        assert isinstance(data, bytes), data
+        path = folder / f"{issuer}-{kind}.pdf"
+        path.write_bytes(data)
+        out[(issuer, kind)] = path
+    return out
+
+
+@pytest.mark.parametrize("issuer", KINDS)
+@pytest.mark.parametrize("kind", ("pilot", "summary"))
+def test_issued_pdf_text_and_positions(issued_pdfs, issuer, kind):
+    path = issued_pdfs[(issuer, kind)]
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    first, last = _squash(pages[0]), _squash(pages[-1])
+    expected = EXPECTED[issuer]
+    for key in ("head", "superior", "issuer", "number", "date", "type"):
+        assert expected[key][0] in first, key
+    for key in ("authority", "title", "name"):
+        assert expected[key][0] in last, key
+    assert expected["recipients_head"][0] in last
+    for line in expected["recipients"][0]:
+        assert _squash(line) in last
+    assert "kiemnhiem" not in text.lower()
+    assert all(label("report_synthetic_title", "vi") in p for p in pages)
+    # Positions on the page (A4 is 595 pt wide): title or national name in the right half,
+    # the issuer in the left half, on the first page; "Nơi nhận" bottom left and the signer's
+    # name bottom right on the last.
+    mid = 595 / 2
+    words = _words(path, 1)
+    head_first, *_, head_last = expected["head"][0].split()
+    issuer_word = expected["issuer"][0].split()[0]
+    issuer_at = [(x, y) for w, x, y in words if w == issuer_word and x < mid]
+    assert issuer_at and issuer_at[0][1] < 200  # in the top block, left half
+    head_at = [(x, y) for w, x, y in words if w == head_first]
+    assert head_at and head_at[0][0] > issuer_at[0][0] + 100  # right of the issuer
+    assert any(w == head_last and x > mid for w, x, _ in words)  # ending in the right half
+    assert abs(head_at[0][1] - issuer_at[0][1]) < 40  # on the same level
+    if issuer == "party":
+        assert any(w == "*" and x < mid for w, x, _ in words)
+    words = _words(path, len(pages))
+    recipients = [(x, y) for w, x, y in words if w == "Nơi"]
+    name = expected["name"][0].split()[-1]
+    signed = [(x, y) for w, x, y in words if w == name]
+    assert recipients and recipients[-1][0] < mid
+    assert signed and signed[-1][0] > mid
+    # The name under its title, with room for the signature between them.
+    title_word = expected["title"][0].split()[-1]
+    title_y = max(y for w, x, y in words if w == title_word and x > mid)
+    assert signed[-1][1] - title_y > 40
+
+
+def test_convert_documents_reports_each_document(tmp_path, issued_docs):
+    """One broken document among good ones: the others still get their PDF, the broken one
+    its own error naming it."""
+    _need_programs()
+    from kiemnhiem.report.documents import convert_documents
+
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"PK\x03\x04 not a document")
+    converted = convert_documents({"good": issued_docs[("party", "summary")], "bad": broken})
+    assert isinstance(converted["good"], bytes) and converted["good"].startswith(b"%PDF")
+    assert isinstance(converted["bad"], RunError)
+    assert "broken.docx" in converted["bad"].message_en

@@ -38,3 +38,35 @@ def test_changed_code_is_never_unchanged(demo):
     assert prints.of(job, {**params, "dataset": "/a"}) == prints.of(
         job, {**params, "dataset": "/b"}
     )
+
+
+def test_document_settings_join_the_fingerprint(demo):
+    """A changed document number remakes the reports (their documents), and says why."""
+    from kiemnhiem.run.params import RunSettings
+    from kiemnhiem.run.plan import _reason
+
+    notebooks = {"pilot": notebook_path("pilot_report"), "summary": None}
+    job = ReportJob("122", "Huyện Phù Yên", "Phù Yên", "tuyengiao_ttct", "vi")
+    params = {"unit": "122", "lang": "vi"}
+    first = RunSettings(document={"kind": "Đảng", "number": "15-BC/BTCTU"})
+    second = RunSettings(document={"kind": "Đảng", "number": "16-BC/BTCTU"})
+    assert first.document.kind == "party"
+    assert first.as_dict()["document"] == {"kind": "party", "number": "15-BC/BTCTU"}
+    before = fingerprints.Fingerprints(demo, notebooks, "c", first.document.as_dict())
+    after = fingerprints.Fingerprints(demo, notebooks, "c", second.document.as_dict())
+    assert before.of(job, params) != after.of(job, params)
+    old = {"fingerprint": before.of(job, params), "inputs": before.inputs(job, params)}
+    assert _reason(old, after.of(job, params), after.inputs(job, params), False) == "document"
+    same = fingerprints.Fingerprints(demo, notebooks, "c", dict(first.document.as_dict()))
+    assert same.of(job, params) == before.of(job, params)
+
+
+def test_bad_document_settings_are_refused_before_anything_runs():
+    import pytest
+
+    from kiemnhiem.exceptions import ParameterError
+    from kiemnhiem.run.params import RunSettings
+
+    with pytest.raises(ParameterError) as err:
+        RunSettings(document={"kind": "party", "number": "15/BC-UBND"})
+    assert "15-BC/BTCTU" in err.value.message_vi

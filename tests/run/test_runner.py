@@ -138,6 +138,47 @@ def test_force_remakes_everything_and_formats_add_documents(fake_copy, fake_repo
     assert site_problems(site) == []
 
 
+def test_pdfs_are_made_in_one_call_after_the_reports(fake_copy, fake_reports, monkeypatch):
+    """The run's PDFs come from one conversion of every Word document, after the reports; a
+    document that cannot be converted fails its own report only, with the converter's words."""
+    from kiemnhiem.exceptions import RunError
+    from kiemnhiem.run import execute
+
+    calls = []
+
+    def convert(documents, timeout=None):
+        calls.append(dict(documents))
+        out = {}
+        for key, data in documents.items():
+            if key == "tuyengiao_ttct/122/vi":
+                out[key] = RunError("PDF hỏng: 122", "broken PDF: 122")
+            else:
+                out[key] = b"%PDF-1.7 from " + data
+        return out
+
+    monkeypatch.setattr(execute, "convert_run_documents", convert)
+    data, site = fake_copy
+    result = run_reports(
+        data,
+        out=site,
+        executor=fake_reports.executor,
+        quiet=True,
+        formats="html,pdf",
+        only=["122:tuyengiao_ttct", "118:tuyengiao_ttct"],
+        document={"number": "15-BC/BTCTU"},
+    )
+    assert len(calls) == 1
+    assert set(calls[0]) == {"tuyengiao_ttct/122/vi", "tuyengiao_ttct/118/vi"}
+    assert [o.job.key for o in result.failed] == ["tuyengiao_ttct/122/vi"]
+    assert result.failed[0].error == "PDF hỏng: 122"
+    ok = result.ok[0]
+    pdf = ok.job.document_path("pdf")
+    assert (site / pdf).read_bytes() == b"%PDF-1.7 from docx of 118"
+    # Word was not asked for: the document made for the PDF is not published.
+    assert not (site / ok.job.document_path("docx")).exists()
+    assert pdf in {e["path"]: e for e in read_manifest(site)["reports"]}[ok.job.html_path]["files"]
+
+
 def test_a_run_in_which_nothing_succeeded_publishes_nothing(fake_copy, fake_reports):
     data, site = fake_copy
     before = (site / "manifest.json").read_bytes()
