@@ -42,6 +42,7 @@ from ..data.issuing import DocumentSettings
 from ..exceptions import ParameterError, RunError
 from ..labels import both, check_lang, format_number, format_percent, label
 from ..stats.evaluation import chance_verdicts, evaluate_all, evaluate_pilot, pilot_series
+from . import conclusions
 from .docx_layout import (
     FONT,
     NOTE_PT,
@@ -67,11 +68,8 @@ from .docx_layout import (
     settings_with_issuer,
 )
 from .frames import (
-    builtin_claims,
-    claims_table,
     indicator_table,
     summary_table,
-    untestable_claims,
 )
 from .indicators import indicator_info, model_label
 from .plots import figure_png, plot_before_after, plot_series
@@ -83,7 +81,6 @@ from .text import (
     interval_text,
     method_markdown,
     verdict_code,
-    verdict_symbol,
     verdict_text,
 )
 
@@ -269,7 +266,6 @@ def build_pilot_docx(
             )
         _indicator_section(doc, i, row, series, dataset.indicators, lang, counter, dpi, given)
 
-    _comments_section(doc, dataset, unit_code, model, lang, section)
     add_markdown(
         doc,
         method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
@@ -438,7 +434,6 @@ def build_summary_docx(
             add_note(doc, lang, text)
         _chance(doc, model_pooled, level, lang, "doc_pooled_chance_heading")
 
-    _claims_section(doc, dataset, results, lang, counter, section)
     add_markdown(
         doc,
         method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
@@ -760,43 +755,6 @@ def _properties(doc, dataset, lang, settings, subject, parameters: Mapping) -> N
     )
 
 
-def _comments_rows(dataset, unit_code: str, model: str) -> pd.DataFrame:
-    comments = getattr(dataset, "comments", None)
-    if comments is None or comments.empty:
-        return pd.DataFrame(columns=["comment"])
-    return comments[
-        (comments["unit_code"].astype(str) == str(unit_code))
-        & (comments["model"].astype(str) == str(model))
-    ]
-
-
-def _comments_section(doc, dataset, unit_code, model, lang, section: _Sections) -> None:
-    """The analyst's comments on the pilot ("Nhận xét, kiến nghị"), as the HTML report shows
-    them; a sentence when there are none."""
-    if _overview_module() is not None:
-        return  # the conclusions' "Đề xuất, kiến nghị" carry them
-    add_heading(doc, 1, section.next(), label("report_comments_heading", lang))
-    rows = _comments_rows(dataset, unit_code, model)
-    if rows.empty:
-        add_body(doc, label("report_comments_none", lang))
-        return
-    for rec in rows.to_dict("records"):
-        text = " ".join(str(rec.get("comment", "") or "").split())
-        who = [str(rec.get(k, "") or "").strip() for k in ("author", "date")]
-        who = [w for w in who if w and w.lower() not in ("nan", "nat", "none")]
-        add_body(doc, text + (f" ({', '.join(who)})" if who else ""), prefix="- ")
-
-
-def _overview_module():
-    """:mod:`kiemnhiem.report.conclusions` when it exists (the first page and conclusions the
-    HTML reports share), else None."""
-    try:
-        from . import conclusions
-    except ImportError:
-        return None
-    return conclusions
-
-
 def _conclusions_pilot(
     doc, dataset, results, rows, unit_code, model, lang, section: _Sections, windows
 ) -> None:
@@ -804,23 +762,22 @@ def _conclusions_pilot(
     report's first page (:func:`~kiemnhiem.report.conclusions.district_overview`). The
     model's own rows lead each answer: taken from ``results`` when it has them, else
     evaluated here."""
-    module = _overview_module()
-    if module is None:
-        return
     frame = results if results is not None else rows
     if "scope" not in frame or not (frame["scope"] == "model").any():
         pre_years, post_years, level = windows
-        _rows, model_frame = module.evaluate_report(
+        _rows, model_frame = conclusions.evaluate_report(
             dataset, unit_code, model, pre_years=pre_years, post_years=post_years, level=level
         )
         frame = pd.concat([rows, model_frame[model_frame["scope"] == "model"]], ignore_index=True)
-    overview = module.district_overview(dataset, frame, unit_code, model, lang)
+    overview = conclusions.district_overview(dataset, frame, unit_code, model, lang)
     add_heading(doc, 1, section.next(), label("conc_answers_heading", lang))
     for answer in overview.answers:
         p = add_body(doc, "")
         p.paragraph_format.first_line_indent = None
         p.paragraph_format.keep_with_next = True
-        head = p.add_run(f"{verdict_symbol(answer.verdict)} {answer.label} – ")
+        # No verdict symbol here: Times New Roman (and its clone) has no ▲ △ ◇ glyphs, so a
+        # signed document would fall back to another font; the words carry the verdict.
+        head = p.add_run(f"{answer.label} – ")
         head.bold = True
         p.add_run(verdict_text(answer.verdict, lang)).bold = True
         for i, line in enumerate((answer.model_line, answer.own_line), start=1):
@@ -838,12 +795,9 @@ def _conclusions_pilot(
 def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, section) -> None:
     """Per model: «Đánh giá chung», the article's claims with the answer the data give and
     their caveats, the analysts' comments (:func:`~kiemnhiem.report.conclusions.model_overview`)."""
-    module = _overview_module()
-    if module is None:
-        return
     add_heading(doc, 1, section.next(), label("conc_assessment_heading", lang))
     for k, model in enumerate(dict.fromkeys(str(m) for m in results["model"]), start=1):
-        overview = module.model_overview(dataset, results, model, lang)
+        overview = conclusions.model_overview(dataset, results, model, lang)
         add_heading(doc, 2, k, model_label(dataset.models, model, lang))
         for sentence in overview.assessment:
             add_body(doc, str(sentence), prefix="- ")
@@ -856,7 +810,8 @@ def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, sectio
                     answer = f"{verdict_text(rec['verdict'], lang)}. {answer}"
                 rows.append(
                     [
-                        f"{rec.get('claim', '')} (“{rec.get('quote', '')}”)",
+                        str(rec.get("claim", "") or ""),
+                        f"“{rec.get('quote', '')}”" if rec.get("quote") else "–",
                         answer,
                         str(rec.get("caveats", "") or "") or "–",
                     ]
@@ -865,6 +820,7 @@ def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, sectio
                 rows,
                 columns=[
                     label("summary_col_claim", lang),
+                    label("summary_col_quote", lang),
                     label("conc_col_answer", lang),
                     label("conc_col_caveats", lang),
                 ],
@@ -875,7 +831,11 @@ def _conclusions_summary(doc, dataset, results, lang, counter: Numbering, sectio
                 label("summary_claims_heading", lang),
             )
             add_table(
-                doc, frame, widths=[60, 60, TEXT_MM - 120], font_pt=TABLE_PT, align_rest="left"
+                doc,
+                frame,
+                widths=[35, 40, 45, TEXT_MM - 120],
+                font_pt=TABLE_PT,
+                align_rest="left",
             )
         if overview.recommendations:
             p = add_body(doc, "")
@@ -895,50 +855,6 @@ def _assessment_blocks(doc, overview, lang, section) -> None:
         add_body(doc, label("conc_recommendations_none", lang))
     for item in items:
         add_body(doc, item, prefix="- ")
-
-
-def _claims_section(doc, dataset, results, lang, counter: Numbering, section: _Sections) -> None:
-    """The source article's claims against the data, as the HTML summary shows them (the
-    conclusions' own claims table replaces this one when report/conclusions.py exists)."""
-    if _overview_module() is not None:
-        return
-    claims = builtin_claims()
-    tested = claims_table(
-        claims, results, lang, indicators=dataset.indicators, models=dataset.models
-    )
-    untested = untestable_claims(claims, results, lang, models=dataset.models)
-    add_heading(doc, 1, section.next(), label("doc_claims_heading", lang))
-    add_body(doc, label("summary_claims_note", lang))
-    if tested.empty and untested.empty:
-        add_body(doc, label("summary_claims_none", lang))
-        return
-    if not tested.empty:
-        add_caption(
-            doc,
-            label("doc_table_number", lang, n=counter.table()),
-            label("doc_claims_heading", lang),
-        )
-        n = tested.shape[1]
-        add_table(
-            doc,
-            tested,
-            widths=[18, 26, 36, 20, 22, 25, TEXT_MM - 147][:n],
-            font_pt=TABLE_PT - 1,
-            align_rest="left",
-        )
-    if not untested.empty:
-        add_caption(
-            doc,
-            label("doc_table_number", lang, n=counter.table()),
-            label("doc_claims_untestable_heading", lang),
-        )
-        add_table(
-            doc,
-            untested,
-            widths=[28, 40, 55, TEXT_MM - 123],
-            font_pt=TABLE_PT - 1,
-            align_rest="left",
-        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -476,10 +476,15 @@ def _run_notebook(nb, spec: dict, token: str):
 
 def _evaluate(spec: dict):
     """The report's evaluation in the worker, from the same dataset and parameters as the
-    notebook (whose kernel cannot easily hand it back): ``evaluate_pilot`` for a pilot (the
-    cost grows with the reports made, not with the dataset's size), ``evaluate_all`` for the
-    summary. None when it cannot be computed (the report shows why)."""
-    from ..stats.evaluation import evaluate_all, evaluate_pilot
+    notebook (whose kernel cannot easily hand it back): for a pilot its rows and its model's
+    rows (:func:`~kiemnhiem.report.conclusions.evaluate_report`: the model's estimates lead
+    the document's first page, so one evaluation serves the manifest and the document),
+    ``evaluate_all`` for the summary. None when it cannot be computed (the report shows
+    why)."""
+    import pandas as pd
+
+    from ..report.conclusions import evaluate_report
+    from ..stats.evaluation import evaluate_all
 
     ev = spec["evaluate"]
     try:
@@ -491,7 +496,8 @@ def _evaluate(spec: dict):
         }
         if ev["kind"] == "summary":
             return evaluate_all(ds, **windows)
-        return evaluate_pilot(ds, ev["unit"], ev["model"], **windows)
+        rows, frame = evaluate_report(ds, ev["unit"], ev["model"], **windows)
+        return pd.concat([rows, frame[frame["scope"] == "model"]], ignore_index=True)
     except Exception as exc:  # the report shows its results; the index does without them
         logger.warning(label("run_results_failed", spec.get("lang", "vi"), error=exc))
         return None
@@ -506,8 +512,7 @@ def report_results(spec: dict, frame=None) -> list[dict] | None:
         frame = _evaluate(spec)
     if frame is None:
         return None
-    if ev["kind"] == "summary":
-        frame = frame[frame["scope"] == "model"]
+    frame = frame[frame["scope"] == ("model" if ev["kind"] == "summary" else "pilot")]
     out = []
     for rec in frame.itertuples(index=False):
         did = getattr(rec, "did", None)

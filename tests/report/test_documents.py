@@ -176,14 +176,18 @@ def _indicator_names(ds, rows: pd.DataFrame, lang: str) -> list[str]:
 def test_pilot_headings_follow_the_report(pilot, ds, pilot_rows):
     lang, data = pilot
     doc = _open(data)
+    # The HTML report's first page first (issue 12/13): the answers per indicator, «Đánh giá
+    # chung», «Đề xuất, kiến nghị»; then the tables, the charts and how to read the report.
     sections = [
+        "conc_answers_heading",
+        "conc_assessment_heading",
+        "conc_recommendations_heading",
         "report_summary_heading",
         "report_indicators_heading",
         "report_figures_heading",
-        "report_comments_heading",
         "report_method_heading",
     ]
-    numerals = ["I", "II", "III", "IV", "V"]
+    numerals = ["I", "II", "III", "IV", "V", "VI", "VII"]
     assert _paragraphs(doc, "Heading 1") == [
         f"{n}. {label(key, lang).upper()}" for n, key in zip(numerals, sections)
     ]
@@ -211,11 +215,15 @@ def test_pilot_verdict_table_matches_the_evaluation(pilot, ds, pilot_rows):
         for p in doc.paragraphs
         if p.text.startswith(label("report_verdict_label", lang) + ":")
     ]
-    assert len(verdict_lines) == len(pilot_rows)
-    for line, verdict in zip(verdict_lines, pilot_rows["verdict"]):
-        assert line.startswith(
-            f"{label('report_verdict_label', lang)}: {verdict_text(verdict, lang)}."
-        )
+    # Twice per indicator: its answer on the first page («Kết luận: <verdict>: why»), then
+    # its own section («Kết luận: <verdict>. ...»), in the same order.
+    n = len(pilot_rows)
+    assert len(verdict_lines) == 2 * n
+    head = label("report_verdict_label", lang)
+    for first, section, verdict in zip(verdict_lines[:n], verdict_lines[n:], pilot_rows["verdict"]):
+        lead = f"{head}: {verdict_text(verdict, lang)}"
+        assert first.startswith(lead) and first[len(lead)] in ":,"  # then why, in words
+        assert section.startswith(f"{head}: {verdict_text(verdict, lang)}.")
 
 
 def test_pilot_figures_and_captions(pilot, pilot_rows):
@@ -894,9 +902,10 @@ def test_issued_summary_carries_the_article_claims(issued_docs, results):
     tested = claims[claims["indicator"].ne("") & claims["model"].isin(set(results["model"]))]
     for issuer in KINDS:
         doc = _open(issued_docs[(issuer, "summary")])
-        tables = _tables(doc, label("summary_col_model", "vi"))
+        # One claims table per model, under its «Đánh giá chung» (the HTML summary's order).
+        tables = _tables(doc, label("summary_col_claim", "vi"))
+        assert len(tables) == len(set(tested["model"]))
         cells = {c.text for t in tables for row in t.rows for c in row.cells}
-        assert label("summary_col_claim", "vi") in cells
         assert set(tested["claim_vi"]) <= cells
 
 
