@@ -33,7 +33,7 @@ PRETREND_SPAN = 2
 # =========================================================================== array core
 #: The pooled test evaluates its assignments in chunks holding about this many numbers in its
 #: largest array, so its memory is bounded whatever the number of units and assignments.
-CHUNK_CELLS = 1_500_000
+CHUNK_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -258,11 +258,20 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     K = prep.G.shape[1]
     qbits = (prep.qvalid * (1 << np.arange(J))).sum(-1)  # (S, n) pattern of post years
     combos, combo_of = np.unique(prep.key * (1 << J) + qbits, return_inverse=True)
+    combo_of = combo_of.reshape(S, n)
+    C = len(combos)
+    # The combinations each stratum's units use (sets of a stratum need only those).
+    rc = np.unique(code[None, :] * C + combo_of)
+    r_of = rc // C
+    n_c = np.bincount(r_of, minlength=R)
+    c_start = np.concatenate([[0], np.cumsum(n_c)[:-1]])
+    local = np.zeros(R * C, dtype=np.intp)
+    local[rc] = np.arange(len(rc)) - c_start[r_of]
     fx = _PooledFixed(prep, code, members, _ByStratum(prep.G, members),
                       combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0,
-                      combo_of.reshape(S, n))
+                      combo_of, rc % C, n_c, c_start, local)
     F = K * J * (L + 1)
-    width = R * (2 * w + 2 * F) + P * (3 * L + 10) + 2 * n
+    width = 2 * F + P * (3 * L + 10) + 2 * n + R
     step = max(1, int(chunk_cells // width))
     out = np.empty((B, L))
     for a in range(0, B, step):
@@ -281,6 +290,10 @@ class _PooledFixed:
     combo_key: np.ndarray  # (C,) the key of each (key, post-year pattern) combination
     combo_q: np.ndarray  # (C, J) its post-year pattern
     combo_of: np.ndarray  # (S, n) the combination of unit n under schedule s
+    rc_combo: np.ndarray  # each stratum's combinations, stratum after stratum
+    n_c: np.ndarray  # (R,) how many each stratum has
+    c_start: np.ndarray  # (R,) where they start in ``rc_combo``
+    local: np.ndarray  # (R * C,) a combination's position among its stratum's
 
 
 def _distinct_sets(W: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray,
@@ -340,21 +353,34 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
             total[:, layer] += np.bincount(pb[sel], weights=d[:, layer], minlength=B)
         rest[sel] = False
 
-    def settle_static(sums: np.ndarray, rows: np.ndarray) -> None:
+    def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray | None) -> None:
         """Unsettled pilots compared with the sets whose sums (D, K, J, L + 1) are at
-        ``rows``: comparison units' mean deviation per set and combination, looked up."""
+        ``rows``: comparison units' mean deviation per set and combination (those of the
+        set's stratum ``r_d``; every one when None), looked up."""
         sel = np.flatnonzero(rest)
         if not len(sel):
             return
-        tab = sums[:, fx.combo_key]  # (D, C, J, L + 1)
+        D = len(sums)
+        if r_d is None:
+            pair_d, pair_c = np.repeat(np.arange(D), C), np.tile(np.arange(C), D)
+            off, where = np.arange(D) * C, pc
+        else:
+            counts = fx.n_c[r_d]
+            off = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            pair_d = np.repeat(np.arange(D), counts)
+            within = np.arange(len(pair_d)) - np.repeat(off, counts)
+            pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
+            where = fx.local[pr * C + pc]
+        tab = sums[pair_d, fx.combo_key[pair_c]]  # (pairs, J, L + 1)
+        qm = fx.combo_q[pair_c]
         den = tab[..., L]
-        inc = (den > 0) & fx.combo_q[None]
-        k = inc.sum(-1)  # (D, C)
+        inc = (den > 0) & qm
+        k = inc.sum(-1)
         comp = tab[..., :L] / np.where(den > 0, den, 1.0)[..., None]
-        beta = np.einsum("dcj,dcjl->dcl", inc.astype(float), comp)
-        beta /= np.maximum(k, 1)[..., None]
-        full = (inc == fx.combo_q[None]).all(-1)
-        i = rows[sel] * C + pc[sel]
+        beta = np.einsum("pj,pjl->pl", inc.astype(float), comp)
+        beta /= np.maximum(k, 1)[:, None]
+        full = (inc == qm).all(-1)
+        i = off[rows[sel]] + where[sel]
         has = np.take(k.ravel(), i) > 0
         sel, i = sel[has], i[has]
         d = own[:, sel].T - np.take(beta.reshape(-1, L), i, axis=0)
@@ -370,7 +396,7 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
     if (present == 0).any():
         U, r, inv = _distinct_sets(labels == 0, fx.members)
         sums = _set_sums(fx, U, r).reshape(-1, K, J, L + 1)
-        settle_static(sums, inv[pb, pr])
+        settle_static(sums, inv[pb, pr], r)
         never = [(sums, inv)]
     present_T = T_of_label[present]
     years = [int(y) for y in np.unique(prep.qyears[prep.qin]) if (present_T > y).any()]
@@ -403,7 +429,7 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
                     whole += sums[inv[:, k]]
                 wholes.append((whole, *year))
             if level is never:
-                settle_static(wholes[0][0], pb)
+                settle_static(wholes[0][0], pb, None)
             else:
                 _settle_by_year(prep, wholes, [pb] * len(wholes), ps, pu, rest, add)
     if rest.any():
