@@ -35,6 +35,12 @@ eigendecomposition per pilot, P = 96 pilots of one model: O(P^4)). After (``--un
 33 s under the profiler, CPU): ``_pooled`` 20.6 s (``_settle_by_year`` 10.7 s: per pilot
 and year look-ups of the not-yet sums), per-pilot rows 6.6 s, ``_district`` 4.6 s, reason
 wording 2.1 s (babel number formatting).
+
+Measured 2026-12-07 (``--units 12,48,96,192,696``, load 1.5 at start; issue 17's "before" in
+brackets): 12 units 1.8 s (baseline 217a35c 1.76 s warm: same), 48 units 8.2 s (12.1 s),
+96 units 14.7 s (29.2 s), 192 units 33.7 s, 270 MiB (138.9 s, 3.6 GiB), 696 units 201 s wall,
+175 s CPU, 433 MiB (killed, > 24 GiB). Memory goal met; the 30 s goal is not (time still grows
+about as n^1.4: the per-pilot rows, the pooled test's per-pilot look-ups and the wording).
 """
 
 from __future__ import annotations
