@@ -16,6 +16,12 @@ years: :mod:`kiemnhiem.stats.timeline`). Readings of the contract made here:
   (``comparison`` = "none"). The level is chosen once per pilot, never mixed: a post year in
   which the chosen level offers no unit with data is left out of ``did`` (``did_years_used``
   lists the years it averages) rather than compared before/after;
+- provinces as strata (README, "Provinces as strata"): in a dataset whose units span several
+  provinces, ``C_t`` is first sought in the pilot's own province (never, then not-yet
+  units), and only when its province has neither, among the whole dataset's never, then
+  not-yet units (``comparison`` "never_all", "notyet_all"); the model test places each
+  province's multiset of schedules on its own districts (stratified assignments). A dataset
+  of one province is one stratum, unchanged;
 - ``did`` is reported only for a pilot that can be assessed (at least 2 usable years on each
   side); the pre/post means and the change are reported whenever they exist;
 - ``pretrend_flag`` (an interface change from the contract; README, "What the statistics can
