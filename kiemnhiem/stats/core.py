@@ -1,15 +1,16 @@
 """The array core of the evaluation: one units x years matrix per indicator.
-from .timeline import Window, usable_years
 
-:class:`_Prep` holds every unit's pre and post means under a set of windows, so that the
-contract's ``did`` for any set of comparison units is one matrix product (:func:`_did_from`),
-:func:`_pooled` evaluates the model statistic for thousands of placements at once, and
-:func:`_cores` gives one pilot's estimate, pre-trend check (:func:`pretrend`) and placebo
-statistics (:func:`_placebos`). Readings of the contract are documented in
+:class:`_Prep` holds per-unit pieces prepared once per indicator and set of schedules (every
+unit's pre means over the few distinct sets of pre years, its post-year deviations and their
+validity), so that the contract's sums over any set of comparison units are one product of a
+weight vector with ``G`` (:func:`_sums`), linear in the units, never a units x units array.
+:func:`_pooled` evaluates the model statistic for thousands of placements in chunks of bounded
+memory, within provinces when the dataset spans several (strata), and :func:`_cores` gives one
+pilot's estimate, pre-trend check (:func:`pretrend`) and placebo statistics
+(:func:`_placebos`). Readings of the contract are documented in
 :mod:`kiemnhiem.stats.evaluation`; this module knows nothing of datasets, catalogs or words.
 The names keep their leading underscore: they are the evaluation's internals, shared by the
-modules of this package only.
-"""
+modules of this package only."""
 
 from __future__ import annotations
 
@@ -30,12 +31,27 @@ PRETREND_SPAN = 2
 
 
 # =========================================================================== array core
+#: The pooled test evaluates its assignments in chunks holding about this many numbers in its
+#: largest array, so its memory is bounded whatever the number of units and assignments.
+CHUNK_CELLS = 4_000_000
+
+
 @dataclass(frozen=True)
 class _Prep:
-    """Everything about one indicator and a few schedules that does not depend on assignments.
+    """Per-unit pieces of one indicator under a few schedules, prepared once.
+
+    Nothing here depends on which units compare with which: a comparison set only weights
+    units, so the contract's sums over ``C_t`` are one product of a weight vector with ``G``
+    (:func:`_sums`), linear in the units.
+
+    A unit ``u`` taking schedule ``s`` uses its usable pre years ``pre_mask[s, u]``, and every
+    comparison unit's pre mean over exactly those years. Units share these years except where
+    values are missing, so the distinct pre-year sets ("keys", K of them, a handful per
+    schedule) carry the comparison units' pre means and deviations, and ``key[s, u]`` points
+    at the one unit ``u`` uses under ``s``.
 
     Shapes: L layers (0 the outcome Y, 1 the treatment indicator D), S schedules, n units,
-    m years, J post-window slots. ``u`` indexes a unit taking the schedule, ``c`` a
+    m years, J post-window slots, K keys. ``u`` indexes a unit taking the schedule, ``c`` a
     comparison unit.
     """
 
@@ -49,16 +65,22 @@ class _Prep:
     qyears: np.ndarray  # (S, J) post-window years (0 for padding)
     qin: np.ndarray  # (S, J) slot holds a window year inside the matrix
     qvalid: np.ndarray  # (S, u, J) u has a value in that post year
-    pm: np.ndarray  # (L, S, u, c) c's mean over u's usable pre years (NaN if c lacks one)
-    valid: np.ndarray  # (S, u, c, J) c usable as u's comparison in slot j
-    G: np.ndarray  # (c, S, J, L + 1, u) valid deviations (L layers) and validity, for matmul
+    key: np.ndarray  # (S, u) u's pre-year set under s, an index into the K keys
+    key_s: np.ndarray  # (K,) the schedule of each key
+    pm: np.ndarray  # (L, K, c) c's mean over the key's pre years (NaN if c lacks one)
+    G: np.ndarray  # (c, K, J, L + 1) c's valid deviations (L layers) and validity
     pdev: np.ndarray  # (L, S, u, J) the unit's own deviation from its pre mean
     none_did: np.ndarray  # (L, S, u) before/after change
+    windows: tuple[Window, ...] = ()  # the S schedules
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         L, n, _ = self.values.shape
         return L, self.qyears.shape[0], n, self.qyears.shape[1]
+
+    def pre_means(self, s: int, u: int) -> np.ndarray:
+        """(L, c): every unit's mean over the pre years ``u`` uses under schedule ``s``."""
+        return self.pm[:, self.key[s, u]]
 
 
 def _prepare(values: np.ndarray, years: np.ndarray, windows: list[Window]) -> _Prep:
@@ -85,65 +107,74 @@ def _prepare(values: np.ndarray, years: np.ndarray, windows: list[Window]) -> _P
     qvalid = obs_q
     n_post = qvalid.sum(-1)
     assess = (n_pre >= 2) & (n_post >= 2)
-    pmf = pre_mask.astype(float)
-    missing = np.einsum("sum,cm->suc", pmf, (~obs).astype(float)) > 0
-    valid_pre = ~missing & (n_pre[:, :, None] > 0)
+    # The distinct pre-year sets of each schedule: one integer code per unit (bit t: year t).
+    key = np.zeros((S, n), dtype=np.intp)
+    kmask, key_s = [], []
+    bits = np.left_shift(np.int64(1), np.arange(m, dtype=np.int64)) if m else np.zeros(0, int)
+    for s in range(S):
+        codes = pre_mask[s].astype(np.int64) @ bits if m else np.zeros(n, np.int64)
+        uniq, first, inv = np.unique(codes, return_index=True, return_inverse=True)
+        key[s] = len(key_s) + inv.ravel()
+        kmask += [pre_mask[s, i] for i in first]
+        key_s += [s] * len(uniq)
+    kmask = np.array(kmask, dtype=bool).reshape(-1, m)
+    key_s = np.array(key_s, dtype=np.intp)
+    n_k = kmask.sum(1)
+    # c has every year of the key's set (and the set is not empty).
+    ok = (n_k > 0)[:, None] & ~(kmask[:, None, :] & ~obs[None]).any(-1)  # (K, c)
     filled = np.nan_to_num(values)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pm = np.einsum("sum,lcm->lsuc", pmf, filled) / n_pre[None, :, :, None]
-    pm = np.where(valid_pre[None], pm, np.nan)
-    ypost = np.where(qin[None, None], values[:, :, qcols], np.nan).transpose(0, 2, 1, 3)
-    dev = ypost[:, :, None, :, :] - pm[..., None]  # (L, S, u, c, J)
-    valid = qvalid[:, :, None, :] & valid_pre[..., None] & obs_q[:, None, :, :]
+        pm = np.einsum("km,lcm->lkc", kmask.astype(float), filled) / n_k[None, :, None]
+    pm = np.where(ok[None], pm, np.nan)
+    qc, qi = qcols[key_s], qin[key_s]  # (K, J)
+    ypost = np.where(qi[None, None], values[:, :, qc], np.nan)  # (L, c, K, J)
+    dev = ypost - pm.transpose(0, 2, 1)[..., None]
+    valid = ok.T[:, :, None] & obs[:, qc] & qi[None]  # (c, K, J)
+    G = np.concatenate([np.where(valid[None], dev, 0.0), valid[None].astype(float)], axis=0)
+    G = np.ascontiguousarray(G.transpose(1, 2, 3, 0))  # (c, K, J, L + 1)
     idx = np.arange(n)
-    valid[:, idx, idx, :] = False  # a unit is never its own comparison
-    X = np.where(valid[None], dev, 0.0)
-    G = np.concatenate([X, valid[None].astype(float)], axis=0)  # (L+1, S, u, c, J)
-    G = np.ascontiguousarray(G.transpose(3, 1, 4, 0, 2))
-    pdev = np.where(qvalid[None], dev[:, :, idx, idx, :], np.nan)  # (L, S, u, J)
+    pdev = dev[:, idx[None, :], key]  # (L, S, u, J): u's deviation under its own key
+    pdev = np.where(qvalid[None], pdev, np.nan)
     k = qvalid.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         none_did = np.where(qvalid[None], pdev, 0.0).sum(-1) / k[None]
     none_did = np.where(k[None] > 0, none_did, np.nan)
     return _Prep(values, years, obs, pre_mask, n_pre, n_post, assess, qyears, qin, qvalid,
-                 pm, valid, G, pdev, none_did)
+                 key, key_s, pm, G, pdev, none_did, tuple(windows))
 
 
-def _compare_static(prep: _Prep, W: np.ndarray) -> np.ndarray:
-    """Sums over comparison units with weights ``W`` (B, n), the same in every year.
+def _sums(prep: _Prep, W: np.ndarray) -> np.ndarray:
+    """Weighted sums over comparison units, the same weights ``W`` (B, n) in every year.
 
-    Returns (B, S, J, L + 1, u): per layer the summed deviations, then the count.
+    Returns (B, K, J, L + 1): per key and post slot the summed deviations (L layers), then
+    the count.
     """
-    L, S, n, J = prep.shape
-    B = W.shape[0]
-    return (W @ prep.G.reshape(n, -1)).reshape(B, S, J, L + 1, n)
+    n, K, J, L1 = prep.G.shape
+    return _dot(W, prep.G.reshape(n, -1)).reshape(W.shape[0], K, J, L1)
 
 
-def _compare_by_year(prep: _Prep, T: np.ndarray) -> np.ndarray:
-    """Like :func:`_compare_static` with the units untreated through each year (T > year)."""
-    L, S, n, J = prep.shape
-    B = T.shape[0]
-    R = np.zeros((B, S, J, L + 1, n))
-    for y in np.unique(prep.qyears[prep.qin]):
-        s_idx, j_idx = np.nonzero(prep.qin & (prep.qyears == y))
-        W = (T > y).astype(float)
-        Gy = prep.G[:, s_idx, j_idx]  # (c, k, L+1, u)
-        R[:, s_idx, j_idx] = (W @ Gy.reshape(n, -1)).reshape(B, len(s_idx), L + 1, n)
-    return R
+def _did_units(prep: _Prep, s: np.ndarray, u: np.ndarray, R: np.ndarray,
+               self_weight: np.ndarray | None = None,
+               slots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``did`` (N, L) and the number of post years it averages (N,) of units ``u`` (N,)
+    taking schedules ``s`` (N,), from their comparison sums ``R`` (N, J, L + 1) at their keys.
 
-
-def _did_from(prep: _Prep, R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``did`` (B, S, L, u) and the number of post years it averages (B, S, u)."""
+    ``self_weight`` (N,): the weight the sums gave the unit itself, taken out (a unit is never
+    its own comparison). ``slots`` (N, J): the post slots that may count (default all).
+    """
     L = prep.values.shape[0]
-    num = R[:, :, :, :L, :]
-    den = R[:, :, :, L, :]
-    inc = (den > 0) & prep.qvalid.transpose(0, 2, 1)[None]  # (B, S, J, u)
-    comp = num / np.where(den > 0, den, 1.0)[:, :, :, None, :]
-    own = prep.pdev.transpose(1, 3, 0, 2)[None]  # (1, S, J, L, u)
-    term = np.where(inc[:, :, :, None, :], own - comp, 0.0)
-    k = inc.sum(2)
-    did = term.sum(2) / np.where(k > 0, k, 1)[:, :, None, :]
-    return np.where(k[:, :, None, :] > 0, did, np.nan), k
+    if self_weight is not None:
+        R = R - self_weight[:, None, None] * prep.G[u, prep.key[s, u]]
+    den = R[..., L]
+    inc = (den > 0) & prep.qvalid[s, u]
+    if slots is not None:
+        inc &= slots
+    comp = R[..., :L] / np.where(den > 0, den, 1.0)[..., None]
+    own = prep.pdev[:, s, u, :].transpose(1, 2, 0)  # (N, J, L)
+    term = np.where(inc[..., None], own - comp, 0.0)
+    k = inc.sum(1)
+    did = term.sum(1) / np.where(k > 0, k, 1)[:, None]
+    return np.where(k[:, None] > 0, did, np.nan), k
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -157,108 +188,288 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b
 
 
-def _distinct_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean matrix, and each row's index among them."""
-    B, n = mask.shape
-    if n <= 16:
-        # One integer key per row and a lookup table: no sort at all.
-        keys = np.packbits(mask, axis=1, bitorder="little")
-        keys = keys[:, 0].astype(np.int64) + (keys[:, 1].astype(np.int64) << 8 if n > 8 else 0)
-        present = np.zeros(1 << n, dtype=bool)
-        present[keys] = True
-        uniq_keys = np.flatnonzero(present)
-        lut = np.zeros(1 << n, dtype=np.intp)
-        lut[uniq_keys] = np.arange(len(uniq_keys))
-        uniq = ((uniq_keys[:, None] >> np.arange(n)) & 1).astype(bool)
-        return uniq, np.take(lut, keys)
-    uniq, inverse = np.unique(mask, axis=0, return_inverse=True)
-    return uniq, inverse.ravel()
+def _strata(strata, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(stratum index 0..R-1 of each unit, (R, w) unit rows of each stratum padded with n)."""
+    if strata is None:
+        code = np.zeros(n, dtype=np.intp)
+    else:
+        code = np.unique(np.asarray(strata), return_inverse=True)[1].ravel().astype(np.intp)
+    R = int(code.max()) + 1 if n else 1
+    sizes = np.bincount(code, minlength=R)
+    members = np.full((R, int(sizes.max()) if n else 0), n, dtype=np.intp)
+    order = np.argsort(code, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    members[code[order], np.arange(n) - starts[code[order]]] = order
+    return code, members
 
 
-def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
+class _ByStratum:
+    """Comparison sums of many assignments at once, within each stratum: ``W`` (B, n) ->
+    (B, R, F) with ``F`` columns of ``G``. One batched product over strata padded to the
+    largest (a padding row points at a zero column), never a (B, n, F) array."""
+
+    def __init__(self, G: np.ndarray, members: np.ndarray):
+        n = G.shape[0]
+        self.members = members
+        Gz = np.concatenate([G.reshape(n, -1), np.zeros((1, G[0].size))])
+        self.G = Gz[members]  # (R, w, F)
+
+    def __call__(self, W: np.ndarray, cols=None) -> np.ndarray:
+        B = W.shape[0]
+        Wz = np.concatenate([W, np.zeros((B, 1))], axis=1)[:, self.members]  # (B, R, w)
+        G = self.G if cols is None else self.G[:, :, cols]
+        if self.members.shape[0] == 1:
+            return _dot(Wz[:, 0], G[0])[:, None]
+        return np.matmul(Wz.transpose(1, 0, 2), G).transpose(1, 0, 2)
+
+
+def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None,
+            chunk_cells: int = CHUNK_CELLS) -> np.ndarray:
     """The pooled statistic (mean ``did`` over the assessable pilots) of each assignment.
 
     ``labels`` (B, n): schedule of each unit (0 = never, s + 1 = ``prep``'s schedule s), the
-    same multiset in every row. Each pilot's comparison level is chosen as for an observed
-    pilot: the never units of that assignment, else its not-yet units, else before/after.
+    same multiset in every row (within each stratum when stratified). ``strata`` (n,): each
+    unit's province, or None for one. Each pilot's comparison level is chosen as for an
+    observed pilot (:func:`_cores_in`): the never units of its stratum in that assignment,
+    else its stratum's not-yet units, else (with several strata) the never units of all
+    strata, else all not-yet units, else before/after.
 
-    A pilot's ``did`` depends on the assignment only through its comparison sets, and among
-    thousands of assignments there are at most a few hundred distinct sets. So the terms are
-    tabulated once per distinct set (one matrix product), then looked up for every pilot of
-    every assignment with flat indices (``np.take``, much faster than fancy indexing).
+    Per-unit pieces (:class:`_Prep`) are prepared once. A pilot's ``did`` depends on the
+    assignment only through its comparison set, which lies in its stratum, and among
+    thousands of assignments a stratum has far fewer distinct sets (a province of 11 districts
+    with 4 pilots has at most 330 never sets). So each chunk of assignments finds the distinct
+    sets of each stratum, makes their sums with ``G`` (one product per stratum), tabulates
+    the comparison units' mean deviation per set, key and pattern of post years, and each
+    pilot adds looked-up numbers (a pilot with a post year no comparison unit covers is
+    recomputed in full). The whole dataset's sums, for pilots whose stratum offers no
+    comparison, are the sum of the strata's. The cost grows as assignments x (units +
+    pilots) at worst, never assignments x units x units or x years; memory is bounded by
+    ``chunk_cells`` whatever the number of assignments.
     Returns (B, L); NaN where no pilot can be assessed.
     """
     L, S, n, J = prep.shape
     labels = np.asarray(labels)
     B = labels.shape[0]
-    P = int((labels[0] > 0).sum())
+    P = int((labels[0] > 0).sum()) if B else 0
     if P == 0:
         return np.full((B, L), np.nan)
-    pu = np.nonzero(labels > 0)[1].reshape(B, P)
-    ps = np.take(labels.ravel(), pu + (np.arange(B) * n)[:, None]).astype(np.intp) - 1
-    slot = ps * n + pu
-    assess = np.take(prep.assess.reshape(-1), slot)  # (B, P)
-    # The statistic is a sum over pilots of three masked parts (never, not yet, before/after
-    # comparisons), each tabulated with zeros where it does not apply: no NaN, no masking
-    # pass over (B, P, L) arrays.
+    code, members = _strata(strata, n)
+    R, w = members.shape
+    K = prep.G.shape[1]
+    qbits = (prep.qvalid * (1 << np.arange(J))).sum(-1)  # (S, n) pattern of post years
+    combos, combo_of = np.unique(prep.key * (1 << J) + qbits, return_inverse=True)
+    combo_of = combo_of.reshape(S, n)
+    C = len(combos)
+    # The combinations each stratum's units use (sets of a stratum need only those).
+    rc = np.unique(code[None, :] * C + combo_of)
+    r_of = rc // C
+    n_c = np.bincount(r_of, minlength=R)
+    c_start = np.concatenate([[0], np.cumsum(n_c)[:-1]])
+    local = np.zeros(R * C, dtype=np.intp)
+    local[rc] = np.arange(len(rc)) - c_start[r_of]
+    fx = _PooledFixed(prep, code, members, _ByStratum(prep.G, members),
+                      combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0,
+                      combo_of, rc % C, n_c, c_start, local)
+    F = K * J * (L + 1)
+    width = 2 * F + P * (3 * L + 10) + 2 * n + R
+    step = max(1, int(chunk_cells // width))
+    out = np.empty((B, L))
+    for a in range(0, B, step):
+        out[a:a + step] = _pooled_chunk(fx, labels[a:a + step], T_of_label)
+    return out
+
+
+@dataclass(frozen=True)
+class _PooledFixed:
+    """What :func:`_pooled` prepares once for all its chunks."""
+
+    prep: _Prep
+    code: np.ndarray  # (n,) stratum of each unit
+    members: np.ndarray  # (R, w) unit rows of each stratum, padded with n
+    by: _ByStratum
+    combo_key: np.ndarray  # (C,) the key of each (key, post-year pattern) combination
+    combo_q: np.ndarray  # (C, J) its post-year pattern
+    combo_of: np.ndarray  # (S, n) the combination of unit n under schedule s
+    rc_combo: np.ndarray  # each stratum's combinations, stratum after stratum
+    n_c: np.ndarray  # (R,) how many each stratum has
+    c_start: np.ndarray  # (R,) where they start in ``rc_combo``
+    local: np.ndarray  # (R * C,) a combination's position among its stratum's
+
+
+def _distinct_sets(W: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                  np.ndarray]:
+    """The distinct comparison sets of each stratum among the rows of ``W`` (B, n) bool.
+
+    Returns (U (D, w) bool: each set over its stratum's padded members, r (D,) its stratum,
+    sorted, inv (B, R): each row's set in each stratum).
+    """
+    R, w = members.shape
+    B = W.shape[0]
+    Wp = np.concatenate([W, np.zeros((B, 1), dtype=bool)], axis=1)[:, members]  # (B, R, w)
+    rbits = max(1, int(R - 1).bit_length())
+    if w + rbits <= 62:
+        codes = (Wp.astype(np.int64) << np.arange(w, dtype=np.int64)).sum(-1)
+        keys = codes | (np.arange(R, dtype=np.int64) << w)[None, :]
+        uniq, inv = np.unique(keys, return_inverse=True)
+        U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
+        return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
+    rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
+                           Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
+
+
+def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.ndarray:
+    """Sums (D, F) of ``G`` (its columns ``cols``) over each distinct set ``U`` of stratum
+    ``r`` (sorted): one product per stratum."""
+    G = fx.by.G if cols is None else fx.by.G[:, :, cols]
+    out = np.empty((len(U), G.shape[2]))
+    bounds = np.searchsorted(r, np.arange(G.shape[0] + 1))
+    for k in range(G.shape[0]):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi > lo:
+            out[lo:hi] = _dot(U[lo:hi].astype(float), G[k])
+    return out
+
+
+def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
+    prep = fx.prep
+    L, S, n, J = prep.shape
+    K = prep.G.shape[1]
+    R = fx.members.shape[0]
+    C = len(fx.combo_key)
+    B = labels.shape[0]
+    pb, pu = np.nonzero(labels > 0)  # row by row, P pilots each
+    ps = labels[pb, pu].astype(np.intp) - 1
+    rest = prep.assess[ps, pu].copy()
+    n_assessed = np.bincount(pb[rest], minlength=B)
+    pc = fx.combo_of[ps, pu]
+    pr = fx.code[pu]
+    own = prep.none_did[:, ps, pu]  # (L, B * P) before/after changes
     total = np.zeros((B, L))
-    done = np.zeros((B, P), dtype=bool)
-    never = labels == 0
-    if never.any():
-        uniq, inv = _distinct_rows(never)
-        R = _dot(uniq.astype(float), prep.G.reshape(n, -1)).reshape(len(uniq), S, J, L + 1, n)
-        d_tab, k_tab = _did_from(prep, R)  # (K, S, L, n), (K, S, n)
-        ok = (k_tab > 0) & prep.assess[None]
-        d_tab = np.where(ok[:, :, None, :], d_tab, 0.0)
-        idx = inv[:, None] * (S * n) + slot
-        done = np.take(ok.reshape(-1), idx)
-        total += np.take(d_tab.transpose(0, 1, 3, 2).reshape(-1, L), idx, axis=0).sum(1)
-    # Units untreated through y exist only if some label has T > y.
-    present_T = T_of_label[np.unique(labels[0])]
-    rest = assess & ~done
-    if rest.any() and (present_T > prep.qyears[prep.qin].min()).any():
+
+    def add(sel: np.ndarray, d: np.ndarray) -> None:
+        for layer in range(L):
+            total[:, layer] += np.bincount(pb[sel], weights=d[:, layer], minlength=B)
+        rest[sel] = False
+
+    def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray | None) -> None:
+        """Unsettled pilots compared with the sets whose sums (D, K, J, L + 1) are at
+        ``rows``: comparison units' mean deviation per set and combination (those of the
+        set's stratum ``r_d``; every one when None), looked up."""
+        sel = np.flatnonzero(rest)
+        if not len(sel):
+            return
+        D = len(sums)
+        if r_d is None:
+            pair_d, pair_c = np.repeat(np.arange(D), C), np.tile(np.arange(C), D)
+            off, where = np.arange(D) * C, pc
+        else:
+            counts = fx.n_c[r_d]
+            off = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            pair_d = np.repeat(np.arange(D), counts)
+            within = np.arange(len(pair_d)) - np.repeat(off, counts)
+            pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
+            where = fx.local[pr * C + pc]
+        tab = sums[pair_d, fx.combo_key[pair_c]]  # (pairs, J, L + 1)
+        qm = fx.combo_q[pair_c]
+        den = tab[..., L]
+        inc = (den > 0) & qm
+        k = inc.sum(-1)
+        comp = tab[..., :L] / np.where(den > 0, den, 1.0)[..., None]
+        beta = np.einsum("pj,pjl->pl", inc.astype(float), comp)
+        beta /= np.maximum(k, 1)[:, None]
+        full = (inc == qm).all(-1)
+        i = off[rows[sel]] + where[sel]
+        has = np.take(k.ravel(), i) > 0
+        sel, i = sel[has], i[has]
+        d = own[:, sel].T - np.take(beta.reshape(-1, L), i, axis=0)
+        partial = ~np.take(full.ravel(), i)
+        if partial.any():  # a post year no comparison unit covers: that pilot in full
+            j = sel[partial]
+            tj = sums.reshape(-1, J, L + 1)[rows[j] * K + prep.key[ps[j], pu[j]]]
+            d[partial] = _did_units(prep, ps[j], pu[j], tj)[0]
+        add(sel, d)
+
+    present = np.unique(labels[0])
+    never = []
+    if (present == 0).any():
+        U, r, inv = _distinct_sets(labels == 0, fx.members)
+        sums = _set_sums(fx, U, r).reshape(-1, K, J, L + 1)
+        settle_static(sums, inv[pb, pr], r)
+        never = [(sums, inv)]
+    present_T = T_of_label[present]
+    years = [int(y) for y in np.unique(prep.qyears[prep.qin]) if (present_T > y).any()]
+    notyet = []
+    if years and rest.any():
         T = T_of_label[labels]
-        tot = np.zeros((B, P, L))
-        cnt = np.zeros((B, P))
-        for y in np.unique(prep.qyears[prep.qin]):
-            if not (present_T > y).any():
+        qin_k, qy_k = prep.qin[prep.key_s], prep.qyears[prep.key_s]  # (K, J)
+        for y in years:
+            sel_kj = qin_k & (qy_k == y)
+            if not sel_kj.any():
                 continue
-            s_q, j_q = np.nonzero(prep.qin & (prep.qyears == y))
-            k = len(s_q)
-            uniq, inv = _distinct_rows(T > y)
-            Gy = prep.G[:, s_q, j_q].reshape(n, -1)
-            R = _dot(uniq.astype(float), Gy).reshape(len(uniq), k, L + 1, n)
-            den = R[:, :, L, :]
-            inc = (den > 0) & prep.qvalid[s_q, :, j_q][None]  # (K, k, n)
-            own = prep.pdev[:, s_q, :, j_q]  # (k, L, n)
-            comp = R[:, :, :L, :] / np.where(den > 0, den, 1.0)[:, :, None, :]
-            term = np.where(inc[:, :, None, :], own[None] - comp, 0.0)
-            # Per distinct set a block of k * n entries and a trailing zero, where pilots whose
-            # schedule has no post year y point.
-            K, width = len(uniq), k * n + 1
-            term_tab = np.zeros((K, width, L))
-            term_tab[:, :-1] = term.transpose(0, 1, 3, 2).reshape(K, k * n, L)
-            inc_tab = np.zeros((K, width))
-            inc_tab[:, :-1] = inc.reshape(K, k * n)
-            qpos = np.full(S, -1)
-            qpos[s_q] = np.arange(k)  # a schedule meets a calendar year in one slot at most
-            off = np.where(qpos[:, None] >= 0, qpos[:, None] * n + np.arange(n), k * n)
-            idx = np.take(off.reshape(-1), slot) + inv[:, None] * width
-            tot += np.take(term_tab.reshape(-1, L), idx, axis=0)
-            cnt += np.take(inc_tab.reshape(-1), idx)
-        has = (cnt > 0) & rest
-        rest &= ~has
-        np.maximum(cnt, 1.0, out=cnt)
-        total += np.einsum("bp,bpl->bl", has / cnt, tot)
+            U, r, inv = _distinct_sets(T > y, fx.members)
+            cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
+            full = np.zeros((len(U), K, J, L + 1))
+            full[:, sel_kj] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
+            notyet.append((full, inv, y))
+        _settle_by_year(prep, [(t, y) for t, _, y in notyet],
+                        [inv[pb, pr] for _, inv, _ in notyet], ps, pu, rest, add)
+
+    if R > 1:
+        # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
+        # units, whose sums are the sum of the strata's sets' sums.
+        for level in (never, notyet):
+            if not level or not rest.any():
+                continue
+            wholes = []
+            for sums, inv, *year in level:
+                whole = np.zeros((B,) + sums.shape[1:])
+                for k in range(R):
+                    whole += sums[inv[:, k]]
+                wholes.append((whole, *year))
+            if level is never:
+                settle_static(wholes[0][0], pb, None)
+            else:
+                _settle_by_year(prep, wholes, [pb] * len(wholes), ps, pu, rest, add)
     if rest.any():
         # Before/after, the last resort.
-        none_tab = prep.none_did.transpose(1, 2, 0).reshape(-1, L)
-        none_tab = np.where(np.isnan(none_tab), 0.0, none_tab)
-        total += np.einsum("bp,bpl->bl", rest.astype(float),
-                           np.take(none_tab, slot, axis=0))
-    n_assessed = assess.sum(1)
+        sel = np.flatnonzero(rest)
+        add(sel, np.nan_to_num(own[:, sel].T))
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / n_assessed[:, None]
+
+
+def _settle_by_year(prep: _Prep, tables: list, rows: list, ps: np.ndarray, pu: np.ndarray,
+                    rest: np.ndarray, add) -> None:
+    """Unsettled pilots compared, year by year, with the not-yet sets whose sums (D, K, J,
+    L + 1) for year ``y`` are ``tables[i] = (sums, y)`` at ``rows[i]``: each year is a
+    different table, so a pilot's terms are summed over the years of its window."""
+    L = prep.values.shape[0]
+    sel = np.flatnonzero(rest)
+    if not len(sel) or not tables:
+        return
+    K, J = prep.G.shape[1], prep.G.shape[2]
+    tot = np.zeros((len(sel), L))
+    cnt = np.zeros(len(sel))
+    s_sel = ps[sel]
+    for (sums, y), r in zip(tables, rows, strict=True):
+        at = prep.qin & (prep.qyears == y)  # (S, J): a schedule meets y in one slot at most
+        jpos = np.where(at.any(1), at.argmax(1), -1)
+        js = jpos[s_sel]
+        m = np.flatnonzero(js >= 0)
+        if not len(m):
+            continue
+        j = js[m]
+        s_m, u_m = s_sel[m], pu[sel[m]]
+        t = sums.reshape(-1, J, L + 1)[r[sel[m]] * K + prep.key[s_m, u_m], j]  # (N, L + 1)
+        inc = (t[:, L] > 0) & prep.qvalid[s_m, u_m, j]
+        comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
+        term = prep.pdev[:, s_m, u_m, j].T - comp
+        tot[m] += np.where(inc[:, None], term, 0.0)
+        cnt[m] += inc
+    has = cnt > 0
+    add(sel[has], tot[has] / cnt[has, None])
 
 
 # =========================================================================== one pilot
@@ -281,34 +492,57 @@ class _Core:
     placebo: np.ndarray | None  # (A, L): observed first, then each usable placebo
     prep: _Prep
     s: int  # this window's index in prep
+    pool: np.ndarray  # bool (n,) the units the comparison level draws from (its scope)
+
+
+#: The comparison levels, in the order they are tried (module docstring of evaluation):
+#: (name, never units only, whole dataset). The "_all" levels exist only with several strata.
+LEVELS = (("never", True, False), ("notyet", False, False),
+          ("never_all", True, True), ("notyet_all", False, True))
+
+
+def eligible_units(comparison: str, p: int, never: np.ndarray, T_units: np.ndarray,
+                   strata: np.ndarray | None, last_year: int) -> np.ndarray:
+    """The units a pilot's placebos and reference districts come from: its comparison level's
+    pool (the never units, or those untreated through ``last_year``), in its own stratum
+    unless the level is one of the whole dataset's; the pilot itself never."""
+    base = comparison.removesuffix("_all")
+    out = never.copy() if base == "never" else T_units > last_year
+    if strata is not None and not comparison.endswith("_all"):
+        out &= strata == strata[p]
+    out[p] = False
+    return out
 
 
 def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
-           never: np.ndarray, T_units: np.ndarray, inference: bool = True) -> list[_Core]:
+           never: np.ndarray, T_units: np.ndarray, inference: bool = True,
+           strata: np.ndarray | None = None) -> list[_Core]:
     """Estimates for pilot row ``p`` under each of ``windows`` (the main one first, then the
-    shifted starts of the sensitivity check), sharing one :class:`_Prep`.
+    shifted starts of the sensitivity check), sharing one :class:`_Prep`."""
+    prep = _prepare(values, years, windows)
+    return _cores_in(prep, p, list(range(len(windows))), never, T_units, inference, strata)
+
+
+def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
+              T_units: np.ndarray, inference: bool = True,
+              strata: np.ndarray | None = None) -> list[_Core]:
+    """:func:`_cores` on a prepared ``prep`` (shared by every pilot of a model), pilot row
+    ``p`` under its ``schedules`` (indices into ``prep``'s windows, the main one first).
 
     ``did`` is computed only where the pilot can be assessed; the pre-trend only for the main
-    window.
+    window. Comparison levels (:data:`LEVELS`): the never units of the pilot's stratum, its
+    not-yet units, then (several strata only) the whole dataset's never and not-yet units.
     """
-    prep = _prepare(values, years, windows)
     L, _, n, J = prep.shape
+    values, years = prep.values, prep.years
     obs_p = prep.obs[p]
     Y = values[0]
-    lazy: dict[str, tuple] = {}
-
-    def never_did():
-        if "never" not in lazy:
-            lazy["never"] = _did_from(prep, _compare_static(prep, never[None].astype(float)))
-        return lazy["never"]
-
-    def notyet_did():
-        if "notyet" not in lazy:
-            lazy["notyet"] = _did_from(prep, _compare_by_year(prep, T_units[None]))
-        return lazy["notyet"]
-
+    windows = prep.windows
+    several = strata is not None and len(np.unique(strata)) > 1
+    same = strata == strata[p] if several else np.ones(n, dtype=bool)
     out = []
-    for s, window in enumerate(windows):
+    for s in schedules:
+        window = windows[s]
         pre_used, post_used = usable_years(window, years[obs_p])
         if not obs_p.any():
             reason = "no_data"
@@ -324,38 +558,52 @@ def _cores(values: np.ndarray, years: np.ndarray, p: int, windows: list[Window],
             post_mean = float(np.mean(Y[p, [int(y - years[0]) for y in post_used]]))
         comp_by_year = np.zeros((n, J), dtype=bool)
         did, comparison, did_years = np.full(L, np.nan), "none", ()
+        pool = np.zeros(n, dtype=bool)
         if not reason:
-            d_n, k_n = never_did()
-            if k_n[0, s, p] > 0:
-                comparison, did = "never", d_n[0, s, :, p]
-                weights = np.broadcast_to(never[:, None], (n, J))
-            else:
-                d_y, k_y = notyet_did()
-                if k_y[0, s, p] > 0:
-                    comparison, did = "notyet", d_y[0, s, :, p]
-                    weights = T_units[:, None] > prep.qyears[s][None, :]
+            k_p = prep.key[s, p]
+            Gp = prep.G[:, k_p]  # (c, J, L + 1)
+            sv, uv = np.array([s]), np.array([p])
+            weights = np.zeros((n, J), dtype=bool)
+            for name, only_never, whole in LEVELS:
+                if whole and not several:
+                    break
+                scope = np.ones(n, dtype=bool) if whole else same
+                if only_never:
+                    w = np.repeat((never & scope)[:, None], J, axis=1)
                 else:
-                    did, weights = prep.none_did[:, s, p], np.zeros((n, J), dtype=bool)
-            comp_by_year = prep.valid[s, p] & weights
+                    w = (T_units[:, None] > prep.qyears[s][None, :]) & scope[:, None]
+                w[p] = False  # a unit is never its own comparison
+                R = np.einsum("cj,cjl->jl", w.astype(float), Gp)[None]
+                d, k = _did_units(prep, sv, uv, R)
+                if k[0] > 0:
+                    comparison, did, pool, weights = name, d[0], scope, w
+                    break
+            if comparison == "none":
+                did = prep.none_did[:, s, p]
+            comp_by_year = (Gp[:, :, L] > 0) & weights & prep.qvalid[s, p][None, :]
+            comp_by_year[p] = False
             slots = prep.qvalid[s, p] & (comp_by_year.any(0) if comparison != "none" else True)
             did_years = tuple(int(y) for y in prep.qyears[s][slots])
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
-        if s == 0 and not reason:
+        if s == schedules[0] and not reason:
             trend = pretrend(Y, years, p, window, prep.pre_mask[s, p], comp_units, did[0],
                              did_years)
         placebo = None
         if inference and not reason and comparison != "none":
-            placebo = _placebos(prep, s, p, did, comparison, never, T_units, did_years)
+            eligible = eligible_units(comparison, p, never, T_units,
+                                      strata if several else None, max(did_years))
+            placebo = _placebos(prep, s, p, did, eligible, did_years)
         out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
                          comparison, comp_units, comp_by_year, trend, reason, placebo,
-                         prep, s))
+                         prep, s, pool))
     return out
 
 
-def _core(values, years, p, window, never, T_units, inference: bool = True) -> _Core:
+def _core(values, years, p, window, never, T_units, inference: bool = True,
+          strata=None) -> _Core:
     """The estimate for pilot row ``p`` under one window (see :func:`_cores`)."""
-    return _cores(values, years, p, [window], never, T_units, inference)[0]
+    return _cores(values, years, p, [window], never, T_units, inference, strata)[0]
 
 
 @dataclass(frozen=True)
@@ -459,36 +707,32 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
     return PreTrend(slope, effect, p_value, tuple(int(y) for y in t), flag)
 
 
-def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, comparison: str,
-              never: np.ndarray, T_units: np.ndarray, did_years) -> np.ndarray:
+def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray,
+              did_years) -> np.ndarray:
     """Observed and placebo statistics (A, L) for the per-pilot rank test.
 
-    Eligible: the never units (the model's other pilots never), or under not-yet comparison the
-    units untreated through the last year the pilot's ``did`` averages (``did_years``; not the
-    last year of its window: the tuyengiao pilots that start in 2018 compare the single year
-    2019 with the units that start in 2020, which can take the pilot's windows in turn). Each
-    takes the pilot's windows with the other eligible units as its controls and averages the
-    same years as the pilot's ``did`` (those it has data in); a placebo unit is kept when it has
-    at least 2 usable years on each side and a control with data.
+    Eligible (:func:`eligible_units`): the units of the pilot's comparison pool, i.e. the
+    never units (the model's other pilots never), or under not-yet comparison the units
+    untreated through the last year the pilot's ``did`` averages (``did_years``; not the last
+    year of its window: the tuyengiao pilots that start in 2018 compare the single year 2019
+    with the units that start in 2020, which can take the pilot's windows in turn), within the
+    pilot's stratum unless its level is the whole dataset's. Each takes the pilot's windows
+    with the other eligible units as its controls and averages the same years as the pilot's
+    ``did`` (those it has data in); a placebo unit is kept when it has at least 2 usable years
+    on each side and a control with data. The controls' sums are the sum over all eligible
+    units less the placebo unit's own term: linear in the units.
     """
-    n = prep.shape[2]
-    if comparison == "never":
-        eligible = never.copy()
-    else:
-        eligible = T_units > max(did_years)
+    eligible = eligible & prep.obs.any(1)
     eligible[p] = False
-    eligible &= prep.obs.any(1)
     idx = np.flatnonzero(eligible)
     rows = [did]
     if len(idx):
-        W = np.broadcast_to(eligible.astype(float), (len(idx), n)).copy()
-        W[np.arange(len(idx)), idx] = 0.0
-        R = _compare_static(prep, W)
-        # Only the years the pilot's did averages: a count of 0 leaves a slot out.
-        outside = ~np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) | ~prep.qin[s]
-        R[:, s, outside, -1, :] = 0.0
-        d, k = _did_from(prep, R)
-        for i, c in enumerate(idx):
-            if prep.assess[s, c] and k[i, s, c] > 0:
-                rows.append(d[i, s, :, c])
+        keys, inv = np.unique(prep.key[s, idx], return_inverse=True)
+        tot = np.einsum("c,ckjl->kjl", eligible.astype(float), prep.G[:, keys])
+        # Only the years the pilot's did averages.
+        slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
+        d, k = _did_units(prep, np.full(len(idx), s), idx, tot[inv.ravel()],
+                          self_weight=np.ones(len(idx)), slots=slots[None, :])
+        keep = prep.assess[s, idx] & (k > 0)
+        rows += list(d[keep])
     return np.array(rows)

@@ -29,6 +29,16 @@ one indicator, with ``b`` = +1 when higher is better and -1 when lower is better
 - the verdict (:func:`district_verdict`) and the model row's minimum detectable effect
   (:func:`minimum_detectable_effect`).
 
+Provinces as strata (issue 17): in a dataset spanning several provinces the evaluation pools
+and checks consistency within each province (``evaluation._district``), with ``Sigma`` over
+that province's pilots only. At the province comparison levels pilots of different provinces
+share no comparison district, so the full covariance is block-diagonal by province anyway;
+one national model would add only the claim that a rich and a poor province's pilots work
+alike, and would cost a P x P eigendecomposition per left-out pilot (P in the hundreds).
+Within a province P is at most about 30 (the largest has 30 districts), so the cost is linear
+in the number of provinces. A province with fewer than 3 pilots with an own estimate gets no
+consistency check; the long difference compares a district with its own province's others.
+
 Everything here is pure numpy/scipy.special on arrays (no pandas, no I/O); the evaluation module
 gathers the arrays (:mod:`kiemnhiem.evaluation`).
 """

@@ -16,6 +16,12 @@ years: :mod:`kiemnhiem.stats.timeline`). Readings of the contract made here:
   (``comparison`` = "none"). The level is chosen once per pilot, never mixed: a post year in
   which the chosen level offers no unit with data is left out of ``did`` (``did_years_used``
   lists the years it averages) rather than compared before/after;
+- provinces as strata (README, "Provinces as strata"): in a dataset whose units span several
+  provinces, ``C_t`` is first sought in the pilot's own province (never, then not-yet
+  units), and only when its province has neither, among the whole dataset's never, then
+  not-yet units (``comparison`` "never_all", "notyet_all"); the model test places each
+  province's multiset of schedules on its own districts (stratified assignments). A dataset
+  of one province is one stratum, unchanged;
 - ``did`` is reported only for a pilot that can be assessed (at least 2 usable years on each
   side); the pre/post means and the change are reported whenever they exist;
 - ``pretrend_flag`` (an interface change from the contract; README, "What the statistics can
@@ -108,9 +114,10 @@ from .core import (
     PRETREND_SPAN,
     _Core,
     _core,
-    _cores,
+    _cores_in,
     _pooled,
     _prepare,
+    eligible_units,
     size_rule,
 )
 from .inference import (
@@ -193,6 +200,7 @@ class _Context:
     post_years: int
     indicators: dict  # code -> catalog row (dict)
     concerned: dict  # code -> models with pilots that the indicator concerns
+    strata: np.ndarray | None = None  # (n,) each unit's province, None within one province
 
     def pilot(self, code: str) -> _Pilot:
         return next(p for p in self.pilots if p.code == code)
@@ -261,7 +269,21 @@ def _context(dataset, model: str, pre_years: int, post_years: int, annual=None) 
     return _Context(
         dataset, model, annual, units, years, tuple(pilots), T_units, np.isinf(T_units),
         unit_models, models_with, pre_years, post_years, ind_rows, concerned,
+        _unit_strata(dataset, units),
     )
+
+
+def _unit_strata(dataset, units: tuple[str, ...]) -> np.ndarray | None:
+    """Each unit's province code, when the units span more than one province (else None).
+
+    A dataset of one province is one stratum, evaluated exactly as before strata existed.
+    """
+    table = dataset.units
+    if not len(table) or "province_code" not in table:
+        return None
+    codes = dict(zip(table["unit_code"].astype(str), table["province_code"], strict=True))
+    strata = np.array([str(codes.get(u, "") or "") for u in units])
+    return strata if len(np.unique(strata)) > 1 else None
 
 
 def _layers(ctx: _Context, indicator: str) -> tuple[np.ndarray, np.ndarray]:
@@ -334,16 +356,24 @@ def _sign(ind: dict) -> int:
     return -1 if ind["better"] == "lower" else 1
 
 
-def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, values: np.ndarray,
-               level: float, sensitivity: bool) -> tuple[dict, _Core]:
-    ind = ctx.indicators[indicator]
+def _pilot_windows(ctx: _Context, pilot: _Pilot, sensitivity: bool) -> list[Window]:
+    """The pilot's window, then (approximate and assumed starts) one year earlier and later."""
     windows = [pilot.window]
-    shifting = sensitivity and pilot.status in SHIFTED_STATUSES
-    if shifting:
+    if sensitivity and pilot.status in SHIFTED_STATUSES:
         windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
                                  ctx.post_years, shift=shift) for shift in (-1, 1)]
-    core, *shifted_cores = _cores(values, ctx.years, pilot.row, windows, ctx.never,
-                                  ctx.T_units)
+    return windows
+
+
+def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, level: float,
+               sensitivity: bool, prep, index: dict) -> tuple[dict, _Core, list]:
+    """One pilot's row; ``prep`` holds every pilot's windows (``index``: window -> its
+    schedule in ``prep``), prepared once for the model and indicator."""
+    ind = ctx.indicators[indicator]
+    windows = _pilot_windows(ctx, pilot, sensitivity)
+    shifting = len(windows) > 1
+    core, *shifted_cores = _cores_in(prep, pilot.row, [index[w] for w in windows], ctx.never,
+                                     ctx.T_units, strata=ctx.strata)
     row = _empty_row()
     w = pilot.window
     row.update(
@@ -522,9 +552,10 @@ def _pooled_test(ctx, values, pilots, ind, level, seed, max_enumerate, draws):
         labels[pos[p.row]] = keys.index(_schedule_key(p.window)) + 1
     prep = _prepare(values[:, usable], ctx.years, windows)
     T_of_label = np.array([np.inf] + [w.T for w in windows])
-    A = draw_assignments(labels, max_enumerate, draws, seed)
+    strata = ctx.strata[usable] if ctx.strata is not None else None
+    A = draw_assignments(labels, max_enumerate, draws, seed, strata=strata)
     # One pass for the observed assignment (row 0) and all the others.
-    stats = _pooled(prep, np.vstack([labels[None], A.labels]), T_of_label)
+    stats = _pooled(prep, np.vstack([labels[None], A.labels]), T_of_label, strata)
     observed, stats = stats[0], stats[1:]
     if not np.isfinite(observed[0]):
         return math.nan, None, 0, "no_pilots", math.nan
@@ -561,8 +592,14 @@ def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool,
     """
     values, _ = _layers(ctx, indicator)
     rows, cores, shifted = [], [], []
+    # One set of per-unit pieces for every pilot's windows (linear in the units).
+    index: dict[Window, int] = {}
     for pilot in ctx.pilots:
-        row, core, moved = _pilot_row(ctx, pilot, indicator, values, level, sensitivity)
+        for w in _pilot_windows(ctx, pilot, sensitivity):
+            index.setdefault(w, len(index))
+    prep = _prepare(values, ctx.years, list(index)) if index else None
+    for pilot in ctx.pilots:
+        row, core, moved = _pilot_row(ctx, pilot, indicator, level, sensitivity, prep, index)
         rows.append(row)
         cores.append((pilot, core))
         shifted.append(moved)
@@ -588,11 +625,8 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     post = pre.copy()
     pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
     post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
-    if core.comparison == "never":
-        cand = ctx.never.copy()
-    else:
-        cand = ctx.T_units > max(core.did_years)
-    cand[p] = False
+    cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata,
+                          max(core.did_years))
     obs = ~np.isnan(Y)
     ref = cand & obs[:, pre | post].all(axis=1)
     e = dist.changes(Y, pre, post)
@@ -654,27 +688,30 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
         row.update(own_estimate=own.estimate, own_low=own.low, own_high=own.high,
                    own_p_better=own.p_better, own_p_worse=own.p_worse,
                    noise_floor=own.noise_floor, n_reference=own.n_reference)
-    # Pooled and leave-one-out over the pilots with an own estimate.
-    idx = [i for i, E in enumerate(Es) if E is not None]
+    # Pooled and leave-one-out over the pilots with an own estimate, within each province
+    # (module docstring of kiemnhiem.stats.district: "Provinces as strata").
+    # A pilot whose noise floor is infinite (its reference districts never vary, it does)
+    # carries no evidence to pool.
+    idx = [i for i, E in enumerate(Es) if E is not None and math.isfinite(owns[i].noise_floor)]
     P = len(idx)
-    pooled = (np.full(P, np.nan),) * 3
+    pos = {k: j for j, k in enumerate(idx)}
+    pooled = tuple(np.full(P, np.nan) for _ in range(3))
     p_het, expected = np.full(P, np.nan), np.full(P, np.nan)
-    if P >= 2:
-        d = np.array([owns[i].estimate for i in idx])
-        Sigma = dist.shared_covariance(np.array([Es[i] for i in idx]),
-                                       np.array([owns[i].noise_floor for i in idx]))
-        nu = min(owns[i].n_reference for i in idx) - 1
-        pooled = dist.pooled_effects(d, Sigma, nu, level)
-        p_het, expected = dist.loo_consistency(d, Sigma, nu)
+    others = np.zeros(P, dtype=int)
+    for group in _by_stratum(ctx, [cores[i][0] for i in idx]):
+        members = [idx[j] for j in group]
+        others[group] = len(group) - 1
+        if len(group) < 2:
+            continue
+        d = np.array([owns[i].estimate for i in members])
+        Sigma = dist.shared_covariance(np.array([Es[i] for i in members]),
+                                       np.array([owns[i].noise_floor for i in members]))
+        nu = min(owns[i].n_reference for i in members) - 1
+        for out, values in zip(pooled, dist.pooled_effects(d, Sigma, nu, level), strict=True):
+            out[group] = values
+        p_het[group], expected[group] = dist.loo_consistency(d, Sigma, nu)
     # Long difference, for the pilots with no comparison after their start.
-    long_pre = long_post = None
-    starts = [p.window.T for p in ctx.pilots]
-    if starts:
-        last = [p.window.treated_until for p in ctx.pilots if p.window.treated_until is not None]
-        long_pre = ctx.years < min(starts)
-        long_post = ctx.years >= max(p.window.g for p in ctx.pilots)
-        if last:
-            long_post &= ctx.years <= min(last)
+    long_windows = _long_windows(ctx)
     joint = _joint_with(ctx, indicator) if model_row["joint_test"] else []
     joint_names = {lang: ", ".join(_model_name(ctx, m, lang) for m in joint)
                    for lang in ("vi", "en")} if joint else {}
@@ -688,8 +725,8 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
         comparison = core.comparison != "none"
         flagged, rel = False, ""
         ld = dist.NO_LONG_DIFFERENCE
-        if k in idx:
-            j = idx.index(k)
+        if k in pos:
+            j = pos[k]
             row["pooled_estimate"], row["pooled_low"], row["pooled_high"] = (
                 float(pooled[0][j]), float(pooled[1][j]), float(pooled[2][j]))
             row["consistency_p"] = float(p_het[j])
@@ -700,8 +737,10 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
                 row["consistency"] = rel
                 if flagged:  # shown only "if the pilots work alike"
                     row["pooled_estimate"] = row["pooled_low"] = row["pooled_high"] = np.nan
-        elif not core.reason and not comparison and long_pre is not None:
-            ld = dist.long_difference(Y, ctx.years, long_pre, long_post, pilot.row)
+        elif not core.reason and not comparison and long_windows:
+            rows_in, long_pre, long_post = long_windows[_stratum(ctx, pilot.row)]
+            ld = dist.long_difference(Y[rows_in], ctx.years, long_pre, long_post,
+                                      int(np.flatnonzero(rows_in == pilot.row)[0]))
             row["long_diff"], row["long_diff_p"] = ld.estimate, ld.p_two
             if np.isfinite(ld.p_two):
                 flagged = bool(ld.p_two <= dist.FLAG_LEVEL)
@@ -718,8 +757,8 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
         verdict = rule(core, M, own)
         row["verdict"] = verdict
         _district_reason(row, verdict, core, own, ld, rel, M, ind, level, joint_names,
-                         float(expected[idx.index(k)]) if k in idx else math.nan,
-                         P - 1 if k in idx else 0)
+                         float(expected[pos[k]]) if k in pos else math.nan,
+                         int(others[pos[k]]) if k in pos else 0)
         if shifted[k]:
             moved = []
             for c, key in zip(shifted[k], ("verdict_earlier", "verdict_later"), strict=True):
@@ -728,6 +767,36 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
                 moved.append(rule(c, m, o))
             row["verdict_earlier"], row["verdict_later"] = moved
             row["start_sensitive"] = any(v != verdict for v in moved)
+
+
+def _stratum(ctx: _Context, row: int):
+    return ctx.strata[row] if ctx.strata is not None else ""
+
+
+def _by_stratum(ctx: _Context, pilots: list[_Pilot]) -> list[list[int]]:
+    """Positions in ``pilots`` grouped by province (one group within one province)."""
+    groups: dict = {}
+    for j, p in enumerate(pilots):
+        groups.setdefault(_stratum(ctx, p.row), []).append(j)
+    return list(groups.values())
+
+
+def _long_windows(ctx: _Context) -> dict:
+    """Per province: (its unit rows, pre years, post years) of the long difference: before
+    any of its pilots of the model started, after all of them had (and before any ended)."""
+    out = {}
+    for group in _by_stratum(ctx, list(ctx.pilots)):
+        pilots = [ctx.pilots[j] for j in group]
+        key = _stratum(ctx, pilots[0].row)
+        rows = (np.flatnonzero(ctx.strata == key) if ctx.strata is not None
+                else np.arange(len(ctx.units)))
+        last = [p.window.treated_until for p in pilots if p.window.treated_until is not None]
+        pre = ctx.years < min(p.window.T for p in pilots)
+        post = ctx.years >= max(p.window.g for p in pilots)
+        if last:
+            post &= ctx.years <= min(last)
+        out[key] = (rows, pre, post)
+    return out
 
 
 def _rule(c: _Core, m: str, o: dist.OwnEstimate, **fixed) -> str:
@@ -996,11 +1065,13 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
         raise ParameterError(vi, en)
     values, partial = _layers(ctx, indicator)
     core = _core(values, ctx.years, pilot.row, pilot.window, ctx.never, ctx.T_units,
-                 inference=False)
+                 inference=False, strata=ctx.strata)
     Y = values[0]
     p = pilot.row
     obs = ~np.isnan(Y)
-    pm = core.prep.pm[0, core.s, p]  # (c,) comparison units' pre means, pilot's pre years
+    pm = core.prep.pre_means(core.s, p)[0]  # (c,) units' pre means, pilot's pre years
+    # Without a comparison, the units shown are the pilot's province's.
+    scope = ctx.strata == ctx.strata[p] if ctx.strata is not None else np.ones(len(Y), bool)
     pre_mean = core.pre_mean
     slot = {int(y): j for j, y in enumerate(core.prep.qyears[core.s])
             if core.prep.qin[core.s, j]}
@@ -1016,10 +1087,10 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
             members = core.comp_by_year[:, slot[year]]
         elif core.comparison != "none":
             members = core.comp_units & obs[:, i]
-        elif ctx.never.any() and (ctx.never & obs[:, i]).any():
-            members = ctx.never & obs[:, i]
+        elif (ctx.never & scope & obs[:, i]).any():
+            members = ctx.never & scope & obs[:, i]
         else:
-            members = (ctx.T_units > year) & obs[:, i]
+            members = (ctx.T_units > year) & scope & obs[:, i]
         members = members.copy()
         members[p] = False
         n_c = int(members.sum())

@@ -98,6 +98,7 @@ def draw_assignments(
     max_enumerate: int = MAX_ENUMERATE,
     draws: int = DRAWS,
     seed: int = SEED,
+    strata=None,
 ) -> Assignments:
     """All placements of the observed multiset of labels, or a uniform sample of them.
 
@@ -109,9 +110,19 @@ def draw_assignments(
         Enumerate when there are at most this many assignments.
     draws : int
         Otherwise draw this many uniformly, with replacement, from ``seed``.
+    strata : array, shape (n,), optional
+        Each unit's stratum (province). When given with more than one value the placements
+        are stratified: each stratum's observed multiset of labels goes on its own units only,
+        so there are ``prod_s n_s! / prod_k m_{s,k}!`` of them (a product of
+        :func:`count_assignments` per stratum). Enumerated, they are the product of each
+        stratum's placements (the first stratum varying slowest); sampled, each stratum's
+        units are permuted independently by one generator from ``seed``.
     """
     observed = np.asarray(observed, dtype=np.int16)
     k = int(observed.max()) + 1 if observed.size else 1
+    groups = _groups(strata, len(observed))
+    if len(groups) > 1:
+        return _stratified(observed, k, groups, max_enumerate, draws, seed)
     counts = tuple(int(c) for c in np.bincount(observed, minlength=k))
     total = count_assignments(counts)
     if total <= max_enumerate:
@@ -131,6 +142,57 @@ def _permutations(n: int, draws: int, seed: int) -> np.ndarray:
     """
     rng = np.random.default_rng(seed)
     perm = rng.permuted(np.tile(np.arange(n, dtype=np.intp), (draws, 1)), axis=1)
+    perm.flags.writeable = False
+    return perm
+
+
+def _groups(strata, n: int) -> list[np.ndarray]:
+    """The unit positions of each stratum, strata in sorted order (one group without)."""
+    if strata is None:
+        return [np.arange(n)]
+    strata = np.asarray(strata)
+    return [np.flatnonzero(strata == v) for v in np.unique(strata)]
+
+
+def _stratified(observed: np.ndarray, k: int, groups: list[np.ndarray], max_enumerate: int,
+                draws: int, seed: int) -> Assignments:
+    counts = [tuple(int(c) for c in np.bincount(observed[g], minlength=k)) for g in groups]
+    total = math.prod(count_assignments(c) for c in counts)
+    n = len(observed)
+    if total <= max_enumerate:
+        rows = np.zeros((1, n), dtype=np.int16)
+        for g, c in zip(groups, counts, strict=True):
+            local = _enumerate(c)
+            new = np.repeat(rows, len(local), axis=0)
+            new[:, g] = np.tile(local, (len(rows), 1))
+            rows = new
+        rows.flags.writeable = False
+        return Assignments(rows, True, total)
+    sizes = tuple(len(g) for g in groups)
+    positions = tuple(int(i) for g in groups for i in g)
+    perm = _stratified_permutations(sizes, positions, int(draws), int(seed))
+    return Assignments(np.take(observed, perm), False, total)
+
+
+@cache
+def _stratified_permutations(sizes: tuple[int, ...], positions: tuple[int, ...], draws: int,
+                             seed: int) -> np.ndarray:
+    """``draws`` rows, each a permutation of ``range(n)`` within every stratum, from ``seed``.
+
+    ``sizes``: the strata's sizes; ``positions``: their units' positions, stratum after
+    stratum (hashable, for the cache: indicators with the same usable units share the draws,
+    as :func:`_permutations` does).
+    """
+    n = len(positions)
+    rng = np.random.default_rng(seed)
+    perm = np.tile(np.arange(n, dtype=np.int32), (draws, 1))
+    start = 0
+    for size in sizes:
+        g = np.asarray(positions[start:start + size], dtype=np.int32)
+        start += size
+        if size > 1:
+            local = rng.permuted(np.tile(np.arange(size, dtype=np.int32), (draws, 1)), axis=1)
+            perm[:, g] = g[local]
     perm.flags.writeable = False
     return perm
 
