@@ -59,6 +59,9 @@ _COMPARISON_KEYS = {
     "notyet": "report_comparison_notyet",
     "not_yet": "report_comparison_notyet",
     "none": "report_comparison_none",
+    # Multi-province datasets: the pilot's own province had no comparison unit left.
+    "never_all": "report_comparison_never_all",
+    "notyet_all": "report_comparison_notyet_all",
 }
 
 

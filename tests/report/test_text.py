@@ -16,6 +16,7 @@ from kiemnhiem.report.indicators import indicator_info
 from kiemnhiem.report.text import (
     VERDICTS,
     chance_note,
+    comparison_text,
     data_quality_notes,
     indicator_markdown,
     indicator_notes,
@@ -274,7 +275,7 @@ def test_data_quality_notes_on_uncertain_starts():
 _FAMILIES = [
     *(f"eval_verdict_{v}" for v in VERDICTS),
     *(f"report_status_{s}" for s in ("documented", "approximate", "assumed")),
-    *(f"report_comparison_{c}" for c in ("never", "notyet", "none")),
+    *(f"report_comparison_{c}" for c in ("never", "notyet", "none", "never_all", "notyet_all")),
     *(f"index_status_{s}" for s in ("ok", "failed", "unchanged")),
     *(f"index_lang_{lang}" for lang in ("vi", "en")),
     *(f"report_legend_{v}" for v in VERDICTS),
@@ -320,3 +321,25 @@ def test_every_label_the_reports_use_exists():
     table = labels_table()
     missing = sorted(k for k in _keys_in_code() | set(_FAMILIES) if k not in table)
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("comparison", "vi"),
+    [
+        ("never", "7 đơn vị chưa từng thực hiện mô hình"),
+        ("notyet", "7 đơn vị chưa thực hiện mô hình trong các năm so sánh"),
+        ("never_all", "7 đơn vị chưa từng thực hiện mô hình, ở các tỉnh khác"),
+        ("notyet_all", "7 đơn vị chưa thực hiện mô hình trong các năm so sánh, ở các tỉnh khác"),
+    ],
+)
+def test_comparison_text_names_where_the_comparison_units_come_from(comparison, vi):
+    text = comparison_text({"comparison": comparison, "n_comparison": 7}, "vi")
+    assert text.startswith(vi)
+    # A multi-province fallback says that the unit's own province had none left.
+    assert ("trong tỉnh không có đơn vị so sánh" in text) == comparison.endswith("_all")
+
+
+def test_comparison_text_before_after_only():
+    assert comparison_text({"comparison": "none", "n_comparison": 0}, "en") == (
+        "No comparison units; before and after only"
+    )
