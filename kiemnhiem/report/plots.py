@@ -362,12 +362,7 @@ def series_title(
     """The title of :func:`plot_series` (also for captions): "against the comparison group"
     only when one is drawn; a before/after-only pilot's title says that its change includes
     the province-wide change."""
-    lang = check_lang(lang)
-    frame = _check_series(series)
-    info = indicator_info(indicators, str(result["indicator"]), lang)
-    unit = str(result.get("unit_name", "") or "")
-    key = "plot_series_title" if _has_comparison(result, frame) else "plot_series_title_alone"
-    return label(key, lang, indicator=info.label, unit=unit)
+    return _chart_title("plot_series_title", series, result, indicators, lang)
 
 
 def before_after_title(
@@ -377,15 +372,17 @@ def before_after_title(
     lang: str = "vi",
 ) -> str:
     """The title of :func:`plot_before_after` (also for captions), as :func:`series_title`."""
+    return _chart_title("plot_before_after_title", series, result, indicators, lang)
+
+
+def _chart_title(key: str, series, result, indicators, lang: str) -> str:
+    """``key`` when the chart draws a comparison, else ``key + "_alone"``."""
     lang = check_lang(lang)
     frame = _check_series(series)
     info = indicator_info(indicators, str(result["indicator"]), lang)
     unit = str(result.get("unit_name", "") or "")
-    key = (
-        "plot_before_after_title"
-        if _has_comparison(result, frame)
-        else "plot_before_after_title_alone"
-    )
+    if not _has_comparison(result, frame):
+        key += "_alone"
     return label(key, lang, indicator=info.label, unit=unit)
 
 
