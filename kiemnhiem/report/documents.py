@@ -1,5 +1,10 @@
 """Word and PDF documents for official circulation: what they say.
 
+(About 1,150 lines, over the layout's 1,000 on purpose: the pilot and the summary documents
+share their sections (first page from :mod:`.conclusions`, tables, figures, notes, the closing
+block) and their numbering; the page layout, fonts and the Party's and the State's forms are
+apart in :mod:`.docx_layout`, the PDF conversion at the end of this module.)
+
 The documents are built in memory with python-docx from the same results and figures the
 notebooks show (:func:`~kiemnhiem.stats.evaluation.evaluate_pilot` rows,
 :func:`~kiemnhiem.stats.evaluation.pilot_series`, :func:`~kiemnhiem.report.plots.plot_series`

@@ -1,5 +1,12 @@
 """Per-pilot and per-model estimates of the pilots' effects, with exact rank inference.
 
+(About 1,100 lines, over the layout's 1,000 on purpose: the pilot rows, the model rows and the
+district-evidence rows are built from the same per-model context (:class:`_Context`), the same
+per-pilot cores and the same row dictionary, and each kind of row reads the others (a district
+verdict needs its model row; a model row needs its pilots' cores). The arithmetic lives apart,
+in :mod:`.core`, :mod:`.district`, :mod:`.inference` and :mod:`.did`; the words in
+:mod:`.wording`. Splitting the row builders further would pass that context across modules.)
+
 DESIGN.md, "Evaluation contract" and "Inference". For pilot ``p`` of a model on one indicator:
 
 ``did = mean over usable post-window years t of (Y[p,t] - pre_mean[p])
