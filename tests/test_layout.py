@@ -35,6 +35,7 @@ DATA_ORDER = (
     "kiemnhiem.data.choices",
     "kiemnhiem.data.table_layout",
     "kiemnhiem.data.readers",
+    "kiemnhiem.data.issuing",
     "kiemnhiem.data.units",
     "kiemnhiem.data.catalog",
     "kiemnhiem.data.demo",

@@ -67,6 +67,7 @@ from .docx_layout import (
     add_title_block,
     area_text,
     column_widths,
+    fit_property,
     rules_for,
     set_properties,
     set_up_document,
@@ -742,7 +743,8 @@ def _properties(doc, dataset, lang, settings, subject, parameters: Mapping) -> N
         "doc_properties_comment",
         lang,
         version=__version__,
-        name=dataset.name,
+        # Shortened first, so that the hash and the parameters still fit the property.
+        name=fit_property(dataset.name, 60),
         hash=str(dataset.content_hash)[:12],
         parameters=shown,
     )

@@ -405,20 +405,31 @@ def set_properties(
     (kiemnhiem's version, the dataset, its hash and the parameters) in the comments and
     keywords rather than in the body, which carries only what the issuer signs."""
     props = doc.core_properties
-    props.title = title
-    props.subject = subject
-    props.author = issuer_name(dataset, lang, settings)
+    props.title = fit_property(title)
+    props.subject = fit_property(subject)
+    props.author = fit_property(issuer_name(dataset, lang, settings))
     props.last_modified_by = f"kiemnhiem {__version__}"
     props.language = _LANG_TAGS[lang]
-    props.keywords = "; ".join([f"kiemnhiem {__version__}", *keywords])
-    props.identifier = settings.number or ""
+    props.keywords = fit_property("; ".join([f"kiemnhiem {__version__}", *keywords]))
+    props.identifier = fit_property(settings.number or "")
     props.category = label("doc_type_report", lang)
     stamp = datetime.combine(settings.issued or date.today(), time(0, 0))
     props.created = stamp
     props.modified = stamp
     props.revision = 1
     props.content_status = label("report_synthetic_title", lang) if dataset.synthetic else ""
-    props.comments = provenance
+    props.comments = fit_property(provenance)
+
+
+#: Word's text properties hold at most 255 characters (python-docx refuses more).
+PROPERTY_LIMIT = 255
+
+
+def fit_property(text: str, limit: int = PROPERTY_LIMIT) -> str:
+    """``text`` shortened to ``limit`` characters with an ellipsis (a long dataset name must
+    never stop a document from being made)."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------

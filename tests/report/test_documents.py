@@ -997,3 +997,15 @@ def test_convert_documents_reports_each_document(tmp_path, issued_docs):
     assert isinstance(converted["good"], bytes) and converted["good"].startswith(b"%PDF")
     assert isinstance(converted["bad"], RunError)
     assert "broken.docx" in converted["bad"].message_en
+
+
+def test_a_long_dataset_name_still_makes_the_document(ds, results):
+    # Word's text properties hold 255 characters; a 300-character name (a pasted paragraph)
+    # once failed every document of a run. The name is shortened in the properties only.
+    name = "Số liệu " + "x" * 292
+    long_named = dataclasses.replace(ds, name=name)
+    doc = _open(_saved(build_pilot_docx(long_named, UNIT, MODEL, results=results)))
+    comments = doc.core_properties.comments
+    assert len(comments) <= 255
+    assert str(ds.content_hash)[:12] in comments and "level=" in comments
+    assert name not in comments and "Số liệu xxx" in comments
