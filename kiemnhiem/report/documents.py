@@ -272,21 +272,9 @@ def build_pilot_docx(
             )
         _indicator_section(doc, i, row, series, dataset.indicators, lang, counter, dpi, given)
 
-    add_markdown(
-        doc,
-        method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
-        numbering=section.next(),
-    )
-    add_closing_block(doc, lang, chosen, rules)
-    parameters = {
-        "unit": unit_code,
-        "model": model,
-        "lang": lang,
-        "pre_years": pre_years,
-        "post_years": post_years,
-        "level": level,
-    }
-    _properties(doc, dataset, lang, chosen, subject, parameters)
+    parameters = {"unit": unit_code, "model": model, "lang": lang}
+    parameters.update(pre_years=pre_years, post_years=post_years, level=level)
+    _finish(doc, dataset, lang, chosen, rules, subject, section.next(), parameters)
     return doc
 
 
@@ -440,20 +428,9 @@ def build_summary_docx(
             add_note(doc, lang, text)
         _chance(doc, model_pooled, level, lang, "doc_pooled_chance_heading")
 
-    add_markdown(
-        doc,
-        method_markdown(lang, pre_years=pre_years, post_years=post_years, level=level),
-        numbering=section.next(),
-    )
-    add_closing_block(doc, lang, chosen, rules)
-    parameters = {
-        "lang": lang,
-        "pre_years": pre_years,
-        "post_years": post_years,
-        "level": level,
-        "models": ",".join(model_codes),
-    }
-    _properties(doc, dataset, lang, chosen, subject, parameters)
+    parameters = {"lang": lang, "pre_years": pre_years, "post_years": post_years}
+    parameters.update(level=level, models=",".join(model_codes))
+    _finish(doc, dataset, lang, chosen, rules, subject, section.next(), parameters)
     return doc
 
 
@@ -734,6 +711,15 @@ class _Sections:
     def next(self) -> int:
         self.n += 1
         return self.n
+
+
+def _finish(doc, dataset, lang, chosen, rules, subject, numbering: int, parameters) -> None:
+    """How to read the report (numbered ``numbering``), the closing block (recipients and
+    signature) and the properties: the same end for the pilot and the summary documents."""
+    windows = {k: parameters[k] for k in ("pre_years", "post_years", "level")}
+    add_markdown(doc, method_markdown(lang, **windows), numbering=numbering)
+    add_closing_block(doc, lang, chosen, rules)
+    _properties(doc, dataset, lang, chosen, subject, parameters)
 
 
 def _properties(doc, dataset, lang, settings, subject, parameters: Mapping) -> None:
