@@ -228,12 +228,6 @@ def test_print_summary_fits_its_pages(printed):
     assert len(pages) <= SUMMARY_PAGES, f"summary prints on {len(pages)} A4 landscape pages"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12, still open: with the leader pages and the compact answers the longest "
-    "district report (10 indicators) prints on 10 A4 portrait pages, one with 8 indicators on "
-    "8; each indicator's plain table and two charts take about two thirds of a page",
-)
 def test_print_district_report_fits_its_pages(printed):
     _pdf, pages, _headings, _size_line = printed["district"]
     assert len(pages) <= DISTRICT_PAGES, f"a district report prints on {len(pages)} A4 pages"
