@@ -267,9 +267,14 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     c_start = np.concatenate([[0], np.cumsum(n_c)[:-1]])
     local = np.zeros(R * C, dtype=np.intp)
     local[rc] = np.arange(len(rc)) - c_start[r_of]
+    # The post years, and each post slot's year among them (-1: none).
+    years = np.unique(prep.qyears[prep.qin])
+    ys = np.where(prep.qin, np.searchsorted(years, prep.qyears), -1)  # (S, J)
     fx = _PooledFixed(prep, code, members, _ByStratum(prep.G, members),
                       combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0,
-                      combo_of, rc % C, n_c, c_start, local)
+                      combo_of, rc % C, n_c, c_start, local, K, years, ys, ys[prep.key_s],
+                      members < n, prep.qvalid.reshape(S * n, J),
+                      np.ascontiguousarray(prep.pdev.transpose(1, 2, 3, 0)).reshape(S * n, J, L))
     F = K * J * (L + 1)
     width = 2 * F + P * (3 * L + 10) + 2 * n + R
     step = max(1, int(chunk_cells // width))
@@ -294,29 +299,49 @@ class _PooledFixed:
     n_c: np.ndarray  # (R,) how many each stratum has
     c_start: np.ndarray  # (R,) where they start in ``rc_combo``
     local: np.ndarray  # (R * C,) a combination's position among its stratum's
+    K: int  # the keys
+    years: np.ndarray  # (Y,) the post years of every schedule, sorted
+    ys: np.ndarray  # (S, J) each post slot's year, an index into ``years`` (-1: none)
+    kj_year: np.ndarray  # (K, J) the same for each key's schedule
+    real: np.ndarray  # (R, w) a member, not padding
+    qvalid: np.ndarray  # (S * n, J) ``prep.qvalid`` by (schedule, unit) row
+    pdev: np.ndarray  # (S * n, J, L) ``prep.pdev`` likewise
 
 
-def _distinct_sets(W: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """The distinct comparison sets of each stratum among the rows of ``W`` (B, n) bool.
+def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct comparison sets of each stratum among the rows of ``Wp`` (B, R, w) bool,
+    each row's units of each stratum over its padded members (padding False).
 
     Returns (U (D, w) bool: each set over its stratum's padded members, r (D,) its stratum,
     sorted, inv (B, R): each row's set in each stratum).
+
+    A set is coded as the integer whose bit ``i`` is member ``i`` (``np.packbits``), the
+    stratum in the bits above. When the codes' range is small against their number (the
+    demo: 12 units, 4,096 codes for 10,000 rows) a table of seen codes replaces the sort of
+    ``np.unique``.
     """
-    R, w = members.shape
-    B = W.shape[0]
-    Wp = np.concatenate([W, np.zeros((B, 1), dtype=bool)], axis=1)[:, members]  # (B, R, w)
+    B, R, w = Wp.shape
     rbits = max(1, int(R - 1).bit_length())
-    if w + rbits <= 62:
-        codes = (Wp.astype(np.int64) << np.arange(w, dtype=np.int64)).sum(-1)
-        keys = codes | (np.arange(R, dtype=np.int64) << w)[None, :]
+    if w + rbits > 62:
+        rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
+                               Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
+        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+        return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
+    packed = np.packbits(Wp, axis=-1, bitorder="little")  # (B, R, ceil(w / 8))
+    wide = np.zeros((B, R, 8), dtype=np.uint8)
+    wide[:, :, :packed.shape[2]] = packed
+    keys = wide.view("<u8")[..., 0].astype(np.int64) | (np.arange(R, dtype=np.int64) << w)
+    space = R << w
+    if space <= 4 * keys.size:
+        seen = np.zeros(space, dtype=bool)
+        seen[keys] = True
+        uniq = np.flatnonzero(seen)
+        lookup = np.cumsum(seen) - 1
+        inv = lookup[keys]
+    else:
         uniq, inv = np.unique(keys, return_inverse=True)
-        U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
-        return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
-    rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
-                           Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
-    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-    return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
+    U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
+    return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
 
 
 def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.ndarray:
@@ -325,27 +350,33 @@ def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.n
     G = fx.by.G if cols is None else fx.by.G[:, :, cols]
     out = np.empty((len(U), G.shape[2]))
     bounds = np.searchsorted(r, np.arange(G.shape[0] + 1))
-    for k in range(G.shape[0]):
+    Uf = U.astype(float)
+    for k in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[k], bounds[k + 1]
-        if hi > lo:
-            out[lo:hi] = _dot(U[lo:hi].astype(float), G[k])
+        out[lo:hi] = _dot(Uf[lo:hi], G[k])
     return out
 
 
 def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
+    """:func:`_pooled` on one chunk of assignments ``labels`` (B, n).
+
+    Only the assessable pilots of each row enter its statistic, so only they are followed:
+    each comparison level settles the pilots it gives a comparison to and leaves the others
+    to the next (:data:`LEVELS`), then before/after.
+    """
     prep = fx.prep
     L, S, n, J = prep.shape
-    K = prep.G.shape[1]
     R = fx.members.shape[0]
     C = len(fx.combo_key)
     B = labels.shape[0]
     pb, pu = np.nonzero(labels > 0)  # row by row, P pilots each
     ps = labels[pb, pu].astype(np.intp) - 1
-    rest = prep.assess[ps, pu].copy()
-    n_assessed = np.bincount(pb[rest], minlength=B)
-    pc = fx.combo_of[ps, pu]
+    ok = prep.assess[ps, pu]
+    n_assessed = np.bincount(pb[ok], minlength=B)
+    pb, pu, ps = pb[ok], pu[ok], ps[ok]
+    pk = prep.key[ps, pu]
     pr = fx.code[pu]
-    own = prep.none_did[:, ps, pu]  # (L, B * P) before/after changes
+    rest = np.ones(len(pb), dtype=bool)
     total = np.zeros((B, L))
 
     def add(sel: np.ndarray, d: np.ndarray) -> None:
@@ -353,24 +384,24 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
             total[:, layer] += np.bincount(pb[sel], weights=d[:, layer], minlength=B)
         rest[sel] = False
 
-    def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray | None) -> None:
+    def settle(sel: np.ndarray, sums: np.ndarray) -> None:
+        """Pilots ``sel`` compared with the sets whose sums (N, J, L + 1) are given."""
+        d, k = _did_units(prep, ps[sel], pu[sel], sums)
+        has = k > 0
+        add(sel[has], d[has])
+
+    def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray) -> None:
         """Unsettled pilots compared with the sets whose sums (D, K, J, L + 1) are at
         ``rows``: comparison units' mean deviation per set and combination (those of the
-        set's stratum ``r_d``; every one when None), looked up."""
+        set's stratum ``r_d``), looked up."""
         sel = np.flatnonzero(rest)
         if not len(sel):
             return
-        D = len(sums)
-        if r_d is None:
-            pair_d, pair_c = np.repeat(np.arange(D), C), np.tile(np.arange(C), D)
-            off, where = np.arange(D) * C, pc
-        else:
-            counts = fx.n_c[r_d]
-            off = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            pair_d = np.repeat(np.arange(D), counts)
-            within = np.arange(len(pair_d)) - np.repeat(off, counts)
-            pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
-            where = fx.local[pr * C + pc]
+        counts = fx.n_c[r_d]
+        off = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pair_d = np.repeat(np.arange(len(sums)), counts)
+        within = np.arange(len(pair_d)) - np.repeat(off, counts)
+        pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
         tab = sums[pair_d, fx.combo_key[pair_c]]  # (pairs, J, L + 1)
         qm = fx.combo_q[pair_c]
         den = tab[..., L]
@@ -380,96 +411,107 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         beta = np.einsum("pj,pjl->pl", inc.astype(float), comp)
         beta /= np.maximum(k, 1)[:, None]
         full = (inc == qm).all(-1)
-        i = off[rows[sel]] + where[sel]
-        has = np.take(k.ravel(), i) > 0
+        i = off[rows[sel]] + fx.local[pr[sel] * C + fx.combo_of[ps[sel], pu[sel]]]
+        has = k[i] > 0
         sel, i = sel[has], i[has]
-        d = own[:, sel].T - np.take(beta.reshape(-1, L), i, axis=0)
-        partial = ~np.take(full.ravel(), i)
+        d = prep.none_did[:, ps[sel], pu[sel]].T - beta[i]
+        partial = ~full[i]
         if partial.any():  # a post year no comparison unit covers: that pilot in full
             j = sel[partial]
-            tj = sums.reshape(-1, J, L + 1)[rows[j] * K + prep.key[ps[j], pu[j]]]
-            d[partial] = _did_units(prep, ps[j], pu[j], tj)[0]
+            d[partial] = _did_units(prep, ps[j], pu[j], sums[rows[j], pk[j]])[0]
         add(sel, d)
 
-    present = np.unique(labels[0])
-    never = []
-    if (present == 0).any():
-        U, r, inv = _distinct_sets(labels == 0, fx.members)
-        sums = _set_sums(fx, U, r).reshape(-1, K, J, L + 1)
-        settle_static(sums, inv[pb, pr], r)
-        never = [(sums, inv)]
-    present_T = T_of_label[present]
-    years = [int(y) for y in np.unique(prep.qyears[prep.qin]) if (present_T > y).any()]
-    notyet = []
-    if years and rest.any():
-        T = T_of_label[labels]
-        qin_k, qy_k = prep.qin[prep.key_s], prep.qyears[prep.key_s]  # (K, J)
-        for y in years:
-            sel_kj = qin_k & (qy_k == y)
-            if not sel_kj.any():
-                continue
-            U, r, inv = _distinct_sets(T > y, fx.members)
-            cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
-            full = np.zeros((len(U), K, J, L + 1))
-            full[:, sel_kj] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
-            notyet.append((full, inv, y))
-        _settle_by_year(prep, [(t, y) for t, _, y in notyet],
-                        [inv[pb, pr] for _, inv, _ in notyet], ps, pu, rest, add)
+    def settle_by_year(sel: np.ndarray, nt: _NotYet, whole: bool = False) -> None:
+        """Pilots ``sel`` compared, post slot by post slot, with the not-yet sets of the
+        slot's year (of their stratum, or of every stratum when ``whole``): each year is a
+        different set, so a pilot's terms are summed over the years of its window."""
+        su = ps[sel] * n + pu[sel]
+        yi = nt.ymap[fx.ys[ps[sel]]]  # (N, J)
+        if whole:
+            at = nt.at[yi[..., None], pb[sel, None, None], np.arange(R)]  # (N, J, R)
+            t = nt.tab[at + pk[sel, None, None]].sum(2)
+        else:
+            at = nt.at.reshape(-1)[(yi * B + pb[sel, None]) * R + pr[sel, None]]
+            t = nt.tab[at + pk[sel, None]]  # (N, J, L + 1)
+        den = t[..., L]
+        inc = (den > 0) & fx.qvalid[su]
+        comp = t[..., :L] / np.where(inc, den, 1.0)[..., None]
+        term = np.where(inc[..., None], fx.pdev[su] - comp, 0.0)
+        cnt = inc.sum(1)
+        has = cnt > 0
+        add(sel[has], term[has].sum(1) / cnt[has, None])
 
+    padded = np.concatenate([labels, np.zeros((B, 1), dtype=labels.dtype)], axis=1)
+    padded = padded[:, fx.members]  # (B, R, w)
+    present = np.unique(labels[0])
+    never = None
+    if (present == 0).any():
+        U, r, inv = _distinct_sets((padded == 0) & fx.real)
+        sums = _set_sums(fx, U, r).reshape(len(U), fx.K, J, L + 1)
+        settle_static(sums, inv[pb, pr], r)
+        never = (sums, inv)
+    # The years some unit is still untreated in, and the pilots with a post slot in one.
+    listed = (T_of_label[present][:, None] > fx.years[None, :]).any(0)
+    meets = np.append(listed, False)[fx.ys].any(1)  # (S,)
+    notyet = None
+    sel = np.flatnonzero(rest & meets[ps])
+    if len(sel):
+        notyet = _notyet_tables(fx, T_of_label[padded], listed)
+        settle_by_year(sel, notyet)
     if R > 1:
         # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
         # units, whose sums are the sum of the strata's sets' sums.
-        for level in (never, notyet):
-            if not level or not rest.any():
-                continue
-            wholes = []
-            for sums, inv, *year in level:
-                whole = np.zeros((B,) + sums.shape[1:])
-                for k in range(R):
-                    whole += sums[inv[:, k]]
-                wholes.append((whole, *year))
-            if level is never:
-                settle_static(wholes[0][0], pb, None)
-            else:
-                _settle_by_year(prep, wholes, [pb] * len(wholes), ps, pu, rest, add)
+        if never is not None and rest.any():
+            sel = np.flatnonzero(rest)
+            sums, inv = never
+            settle(sel, sums[inv[pb[sel]], pk[sel, None]].sum(1))  # (N, J, L + 1)
+        sel = np.flatnonzero(rest & meets[ps])
+        if notyet is not None and len(sel):
+            settle_by_year(sel, notyet, whole=True)
     if rest.any():
         # Before/after, the last resort.
         sel = np.flatnonzero(rest)
-        add(sel, np.nan_to_num(own[:, sel].T))
+        add(sel, np.nan_to_num(prep.none_did[:, ps[sel], pu[sel]].T))
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / n_assessed[:, None]
 
 
-def _settle_by_year(prep: _Prep, tables: list, rows: list, ps: np.ndarray, pu: np.ndarray,
-                    rest: np.ndarray, add) -> None:
-    """Unsettled pilots compared, year by year, with the not-yet sets whose sums (D, K, J,
-    L + 1) for year ``y`` are ``tables[i] = (sums, y)`` at ``rows[i]``: each year is a
-    different table, so a pilot's terms are summed over the years of its window."""
-    L = prep.values.shape[0]
-    sel = np.flatnonzero(rest)
-    if not len(sel) or not tables:
-        return
-    K, J = prep.G.shape[1], prep.G.shape[2]
-    tot = np.zeros((len(sel), L))
-    cnt = np.zeros(len(sel))
-    s_sel = ps[sel]
-    for (sums, y), r in zip(tables, rows, strict=True):
-        at = prep.qin & (prep.qyears == y)  # (S, J): a schedule meets y in one slot at most
-        jpos = np.where(at.any(1), at.argmax(1), -1)
-        js = jpos[s_sel]
-        m = np.flatnonzero(js >= 0)
-        if not len(m):
+@dataclass(frozen=True)
+class _NotYet:
+    """The not-yet comparison sums of one chunk, every year's distinct sets stacked."""
+
+    tab: np.ndarray  # (rows, L + 1): per year, set and key, the sums at the key's slot in
+    # that year; the last K rows zero
+    at: np.ndarray  # (Y + 1, B, R) the row where each assignment's set of each stratum
+    # starts in ``tab`` for each year of ``fx.years`` (last: the zero rows)
+    ymap: np.ndarray  # (Y + 1,) a year's index in ``at`` (-1, no year: the zero rows)
+
+
+def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _NotYet:
+    """For each ``listed`` year ``y`` of ``fx.years``: the distinct sets of each stratum's
+    units untreated in ``y`` (``Tp`` (B, R, w): each padded member's start), and their sums
+    with ``G`` at the post slot where each key meets ``y``, stacked."""
+    L = fx.prep.values.shape[0]
+    K, Y = fx.K, len(fx.years)
+    B, R, _ = Tp.shape
+    tabs, start = [], 0
+    at = np.empty((Y + 1, B, R), dtype=np.intp)
+    ymap = np.full(Y + 1, Y, dtype=np.intp)
+    for yi, y in enumerate(fx.years):
+        sel_kj = fx.kj_year == yi  # (K, J): a key meets y in one slot at most
+        if not listed[yi] or not sel_kj.any():
             continue
-        j = js[m]
-        s_m, u_m = s_sel[m], pu[sel[m]]
-        t = sums.reshape(-1, J, L + 1)[r[sel[m]] * K + prep.key[s_m, u_m], j]  # (N, L + 1)
-        inc = (t[:, L] > 0) & prep.qvalid[s_m, u_m, j]
-        comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
-        term = prep.pdev[:, s_m, u_m, j].T - comp
-        tot[m] += np.where(inc[:, None], term, 0.0)
-        cnt[m] += inc
-    has = cnt > 0
-    add(sel[has], tot[has] / cnt[has, None])
+        U, r, inv = _distinct_sets((Tp > y) & fx.real)
+        cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
+        tab = np.zeros((len(U), K, L + 1))
+        tab[:, sel_kj.any(1)] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
+        tabs.append(tab.reshape(-1, L + 1))
+        at[yi] = (start + inv) * K
+        ymap[yi] = yi
+        start += len(U)
+    tabs.append(np.zeros((K, L + 1)))
+    at[Y] = start * K
+    return _NotYet(np.concatenate(tabs), at, ymap)
 
 
 # =========================================================================== one pilot
