@@ -270,18 +270,50 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     # The post years, and each post slot's year among them (-1: none).
     years = np.unique(prep.qyears[prep.qin])
     ys = np.where(prep.qin, np.searchsorted(years, prep.qyears), -1)  # (S, J)
-    fx = _PooledFixed(prep, code, members, _ByStratum(prep.G, members),
-                      combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0,
-                      combo_of, rc % C, n_c, c_start, local, K, years, ys, ys[prep.key_s],
-                      members < n, prep.qvalid.reshape(S * n, J),
-                      np.ascontiguousarray(prep.pdev.transpose(1, 2, 3, 0)).reshape(S * n, J, L))
+    # Per (schedule, unit) row s * n + u, then a last block of n rows for units that are
+    # not pilots (label 0); layers and post slots lead, so that each look-up is a ``take``.
+    s_of = np.repeat(np.arange(S), n)
+    local_su = local[code[None, :] * C + combo_of].ravel()
+    Y = len(years)
+    ys_su = np.where(prep.qin, np.searchsorted(years, prep.qyears), Y)[s_of].T  # (J, S n)
+    pdev = np.nan_to_num(prep.pdev).reshape(L, S * n, J).transpose(0, 2, 1)  # (L, J, S n)
+    su = _SU(np.append(prep.assess.ravel(), np.zeros(n, dtype=bool)),
+             np.hstack([np.nan_to_num(prep.none_did.reshape(L, -1)), np.zeros((L, n))]),
+             np.append(local_su, np.zeros(n, dtype=np.intp)),
+             np.append(prep.key.ravel(), np.zeros(n, dtype=np.intp)),
+             np.hstack([ys_su, np.full((J, n), Y)]),
+             np.hstack([prep.qvalid.reshape(S * n, J).T, np.zeros((J, n), dtype=bool)]),
+             np.ascontiguousarray(np.concatenate([pdev, np.zeros((L, J, n))], axis=2)),
+             np.append(s_of, np.full(n, S)))
+    fx = _PooledFixed(
+        prep, code, members, _ByStratum(prep.G, members),
+        combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0, rc % C, n_c, c_start,
+        K, years, np.where(ys >= 0, ys, Y)[prep.key_s], np.vstack([np.where(ys >= 0, ys, Y),
+                                                                   np.full((1, J), Y)]),
+        members < n, np.append(np.arange(S) * n, S * n)[np.r_[S, 0:S]], su)
     F = K * J * (L + 1)
-    width = 2 * F + P * (3 * L + 10) + 2 * n + R
+    width = 2 * F + n * (5 * L + 12) + R * (w + len(years) + 2)
     step = max(1, int(chunk_cells // width))
     out = np.empty((B, L))
     for a in range(0, B, step):
         out[a:a + step] = _pooled_chunk(fx, labels[a:a + step], T_of_label)
     return out
+
+
+@dataclass(frozen=True)
+class _SU:
+    """Per (schedule, unit) pieces, row ``s * n + u`` (then n rows for units that are not
+    pilots), so that a chunk's (B, n) labels index them at once."""
+
+    ok: np.ndarray  # (M,) assessable
+    none: np.ndarray  # (L, M) before/after change (0 for none)
+    local: np.ndarray  # (M,) its combination's position among its stratum's
+    key: np.ndarray  # (M,)
+    ys: np.ndarray  # (J, M) each post slot's year, an index into ``_PooledFixed.years``
+    # (Y: none)
+    qvalid: np.ndarray  # (J, M)
+    pdev: np.ndarray  # (L, J, M) its deviations from its pre mean (0 where invalid)
+    s: np.ndarray  # (M,) the schedule (S: not a pilot)
 
 
 @dataclass(frozen=True)
@@ -294,18 +326,17 @@ class _PooledFixed:
     by: _ByStratum
     combo_key: np.ndarray  # (C,) the key of each (key, post-year pattern) combination
     combo_q: np.ndarray  # (C, J) its post-year pattern
-    combo_of: np.ndarray  # (S, n) the combination of unit n under schedule s
     rc_combo: np.ndarray  # each stratum's combinations, stratum after stratum
     n_c: np.ndarray  # (R,) how many each stratum has
     c_start: np.ndarray  # (R,) where they start in ``rc_combo``
-    local: np.ndarray  # (R * C,) a combination's position among its stratum's
     K: int  # the keys
     years: np.ndarray  # (Y,) the post years of every schedule, sorted
-    ys: np.ndarray  # (S, J) each post slot's year, an index into ``years`` (-1: none)
-    kj_year: np.ndarray  # (K, J) the same for each key's schedule
+    kj_year: np.ndarray  # (K, J) each key's post slots' years, indices into ``years``
+    # (Y: none)
+    ys: np.ndarray  # (S + 1, J) the same for each schedule, then for no schedule
     real: np.ndarray  # (R, w) a member, not padding
-    qvalid: np.ndarray  # (S * n, J) ``prep.qvalid`` by (schedule, unit) row
-    pdev: np.ndarray  # (S * n, J, L) ``prep.pdev`` likewise
+    row_of_label: np.ndarray  # (S + 1,) label -> first row of its block in ``su``
+    su: _SU
 
 
 def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -357,46 +388,48 @@ def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.n
     return out
 
 
+def _rowsum(a: np.ndarray) -> np.ndarray:
+    # einsum's loop: ``a.sum(1)`` is ten times slower on rows of a dozen units.
+    return np.einsum("ij->i", a)
+
+
 def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
     """:func:`_pooled` on one chunk of assignments ``labels`` (B, n).
 
-    Only the assessable pilots of each row enter its statistic, so only they are followed:
-    each comparison level settles the pilots it gives a comparison to and leaves the others
-    to the next (:data:`LEVELS`), then before/after.
+    Works on (B, n) arrays, a unit's label pointing at its row of ``fx.su``: no index
+    arrays of pilots, and a row's total is a sum along the units. Each comparison level
+    (:data:`LEVELS`) settles the assessable pilots it gives a comparison to and leaves the
+    others to the next, then before/after. Look-ups are ``take`` on one-dimensional tables
+    (a layer at a time) and masks multiply finite numbers: numpy's fancy indexing into
+    (rows, 2) tables and ``np.where`` on random masks are an order of magnitude slower.
     """
-    prep = fx.prep
+    prep, su_ = fx.prep, fx.su
     L, S, n, J = prep.shape
     R = fx.members.shape[0]
-    C = len(fx.combo_key)
     B = labels.shape[0]
-    pb, pu = np.nonzero(labels > 0)  # row by row, P pilots each
-    ps = labels[pb, pu].astype(np.intp) - 1
-    ok = prep.assess[ps, pu]
-    n_assessed = np.bincount(pb[ok], minlength=B)
-    pb, pu, ps = pb[ok], pu[ok], ps[ok]
-    pk = prep.key[ps, pu]
-    pr = fx.code[pu]
-    rest = np.ones(len(pb), dtype=bool)
-    total = np.zeros((B, L))
+    lab = labels.astype(np.intp)
+    su = fx.row_of_label.take(lab) + np.arange(n)  # (B, n) rows of ``fx.su``
+    rest = su_.ok.take(su)  # assessable pilots not settled yet
+    n_assessed = rest.sum(1)
+    total = np.zeros((L, B))
 
-    def add(sel: np.ndarray, d: np.ndarray) -> None:
+    def add(has: np.ndarray, d: list) -> None:
+        """Pilots ``has`` (B, n) settled with ``did`` ``d`` (L arrays (B, n), finite)."""
         for layer in range(L):
-            total[:, layer] += np.bincount(pb[sel], weights=d[:, layer], minlength=B)
-        rest[sel] = False
+            total[layer] += _rowsum(d[layer] * has)
+        np.logical_and(rest, ~has, out=rest)
 
-    def settle(sel: np.ndarray, sums: np.ndarray) -> None:
-        """Pilots ``sel`` compared with the sets whose sums (N, J, L + 1) are given."""
-        d, k = _did_units(prep, ps[sel], pu[sel], sums)
+    def add_at(b: np.ndarray, u: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
+        """Pilots (``b``, ``u``) settled with ``did`` ``d`` (N, L) where ``k`` > 0."""
         has = k > 0
-        add(sel[has], d[has])
+        for layer in range(L):
+            total[layer] += np.bincount(b[has], weights=d[has, layer], minlength=B)
+        rest[b[has], u[has]] = False
 
     def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray) -> None:
         """Unsettled pilots compared with the sets whose sums (D, K, J, L + 1) are at
-        ``rows``: comparison units' mean deviation per set and combination (those of the
-        set's stratum ``r_d``), looked up."""
-        sel = np.flatnonzero(rest)
-        if not len(sel):
-            return
+        ``rows`` (B, n): comparison units' mean deviation per set and combination (those of
+        the set's stratum ``r_d``), looked up."""
         counts = fx.n_c[r_d]
         off = np.concatenate([[0], np.cumsum(counts)[:-1]])
         pair_d = np.repeat(np.arange(len(sums)), counts)
@@ -408,83 +441,106 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         inc = (den > 0) & qm
         k = inc.sum(-1)
         comp = tab[..., :L] / np.where(den > 0, den, 1.0)[..., None]
-        beta = np.einsum("pj,pjl->pl", inc.astype(float), comp)
-        beta /= np.maximum(k, 1)[:, None]
+        beta = np.einsum("pj,pjl->lp", inc.astype(float), comp)
+        beta /= np.maximum(k, 1)[None, :]
         full = (inc == qm).all(-1)
-        i = off[rows[sel]] + fx.local[pr[sel] * C + fx.combo_of[ps[sel], pu[sel]]]
-        has = k[i] > 0
-        sel, i = sel[has], i[has]
-        d = prep.none_did[:, ps[sel], pu[sel]].T - beta[i]
-        partial = ~full[i]
+        i = off.take(rows) + su_.local.take(su)  # (B, n)
+        has = rest & (k > 0).take(i)
+        d = [su_.none[layer].take(su) - beta[layer].take(i) for layer in range(L)]
+        partial = has & ~full.take(i)
         if partial.any():  # a post year no comparison unit covers: that pilot in full
-            j = sel[partial]
-            d[partial] = _did_units(prep, ps[j], pu[j], sums[rows[j], pk[j]])[0]
-        add(sel, d)
+            b, u = np.nonzero(partial)
+            s = su_.s[su[b, u]]
+            again = _did_units(prep, s, u, sums[rows[b, u], prep.key[s, u]])[0]
+            for layer in range(L):
+                d[layer][b, u] = again[:, layer]
+        add(has, d)
 
-    def settle_by_year(sel: np.ndarray, nt: _NotYet, whole: bool = False) -> None:
-        """Pilots ``sel`` compared, post slot by post slot, with the not-yet sets of the
-        slot's year (of their stratum, or of every stratum when ``whole``): each year is a
-        different set, so a pilot's terms are summed over the years of its window."""
-        su = ps[sel] * n + pu[sel]
-        yi = nt.ymap[fx.ys[ps[sel]]]  # (N, J)
-        if whole:
-            at = nt.at[yi[..., None], pb[sel, None, None], np.arange(R)]  # (N, J, R)
-            t = nt.tab[at + pk[sel, None, None]].sum(2)
-        else:
-            at = nt.at.reshape(-1)[(yi * B + pb[sel, None]) * R + pr[sel, None]]
-            t = nt.tab[at + pk[sel, None]]  # (N, J, L + 1)
-        den = t[..., L]
-        inc = (den > 0) & fx.qvalid[su]
-        comp = t[..., :L] / np.where(inc, den, 1.0)[..., None]
-        term = np.where(inc[..., None], fx.pdev[su] - comp, 0.0)
-        cnt = inc.sum(1)
+    def settle_by_year(nt: _NotYet) -> None:
+        """Unsettled pilots compared, post slot by post slot, with their stratum's not-yet
+        set of the slot's year: each year is a different set, so a pilot's terms are summed
+        over the years of its window."""
+        at = np.take(nt.at, fx.code, axis=1).reshape(-1)  # (B, n, Y' + 1) flat
+        cell = np.arange(0, B * n * nt.at.shape[2], nt.at.shape[2]).reshape(B, n)
+        key = su_.key.take(su)
+        ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
+        tot = [np.zeros((B, n)) for _ in range(L)]
+        cnt = np.zeros((B, n), dtype=np.intp)
+        for j in range(J):
+            idx = at.take(ysm[j].take(su) + cell) + key
+            inc = nt.ok.take(idx) & su_.qvalid[j].take(su) & rest
+            for layer in range(L):
+                term = su_.pdev[layer, j].take(su) - nt.comp[layer].take(idx)
+                tot[layer] += term * inc
+            cnt += inc
         has = cnt > 0
-        add(sel[has], term[has].sum(1) / cnt[has, None])
+        k = np.maximum(cnt, 1)
+        add(has, [t / k for t in tot])
+
+    def settle_whole(nt: _NotYet, meets: np.ndarray) -> None:
+        """The few pilots left whose stratum had no not-yet unit: the whole dataset's, the
+        sum of every stratum's set, year by year."""
+        b, u = np.nonzero(rest & meets.take(su_.s.take(su)))
+        if not len(b):
+            return
+        r_su = su[b, u]
+        tot = np.zeros((len(b), L))
+        cnt = np.zeros(len(b), dtype=np.intp)
+        for j in range(J):
+            yi = nt.ymap[su_.ys[j, r_su]]
+            t = nt.tab[nt.at[b, :, yi] + su_.key[r_su, None]].sum(1)  # (N, L + 1)
+            inc = (t[:, L] > 0) & su_.qvalid[j, r_su]
+            comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
+            tot += np.where(inc[:, None], su_.pdev[:, j, r_su].T - comp, 0.0)
+            cnt += inc
+        add_at(b, u, tot / np.maximum(cnt, 1)[:, None], cnt)
 
     padded = np.concatenate([labels, np.zeros((B, 1), dtype=labels.dtype)], axis=1)
-    padded = padded[:, fx.members]  # (B, R, w)
+    padded = np.take(padded, fx.members, axis=1)  # (B, R, w)
     present = np.unique(labels[0])
     never = None
     if (present == 0).any():
         U, r, inv = _distinct_sets((padded == 0) & fx.real)
         sums = _set_sums(fx, U, r).reshape(len(U), fx.K, J, L + 1)
-        settle_static(sums, inv[pb, pr], r)
+        settle_static(sums, np.take(inv, fx.code, axis=1), r)
         never = (sums, inv)
-    # The years some unit is still untreated in, and the pilots with a post slot in one.
+    # The years some unit is still untreated in, and the schedules with a post slot in one.
     listed = (T_of_label[present][:, None] > fx.years[None, :]).any(0)
-    meets = np.append(listed, False)[fx.ys].any(1)  # (S,)
+    meets = np.append(listed, False)[fx.ys].any(1)  # (S + 1,): S, no pilot, meets none
     notyet = None
-    sel = np.flatnonzero(rest & meets[ps])
-    if len(sel):
-        notyet = _notyet_tables(fx, T_of_label[padded], listed)
-        settle_by_year(sel, notyet)
+    if listed.any() and rest.any():
+        notyet = _notyet_tables(fx, T_of_label.take(padded), listed)
+        settle_by_year(notyet)
     if R > 1:
         # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
         # units, whose sums are the sum of the strata's sets' sums.
         if never is not None and rest.any():
-            sel = np.flatnonzero(rest)
+            b, u = np.nonzero(rest)
             sums, inv = never
-            settle(sel, sums[inv[pb[sel]], pk[sel, None]].sum(1))  # (N, J, L + 1)
-        sel = np.flatnonzero(rest & meets[ps])
-        if notyet is not None and len(sel):
-            settle_by_year(sel, notyet, whole=True)
+            s = su_.s[su[b, u]]
+            t = sums[inv[b], prep.key[s, u][:, None]].sum(1)  # (N, J, L + 1)
+            add_at(b, u, *_did_units(prep, s, u, t))
+        if notyet is not None and rest.any():
+            settle_whole(notyet, meets)
     if rest.any():
         # Before/after, the last resort.
-        sel = np.flatnonzero(rest)
-        add(sel, np.nan_to_num(prep.none_did[:, ps[sel], pu[sel]].T))
+        add(rest.copy(), [su_.none[layer].take(su) for layer in range(L)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return total / n_assessed[:, None]
+        return (total / n_assessed[None, :]).T
 
 
 @dataclass(frozen=True)
 class _NotYet:
-    """The not-yet comparison sums of one chunk, every year's distinct sets stacked."""
+    """The not-yet comparison sums of one chunk, every listed year's distinct sets stacked."""
 
     tab: np.ndarray  # (rows, L + 1): per year, set and key, the sums at the key's slot in
     # that year; the last K rows zero
-    at: np.ndarray  # (Y + 1, B, R) the row where each assignment's set of each stratum
-    # starts in ``tab`` for each year of ``fx.years`` (last: the zero rows)
-    ymap: np.ndarray  # (Y + 1,) a year's index in ``at`` (-1, no year: the zero rows)
+    comp: np.ndarray  # (L, rows): the mean deviation (0 without a unit)
+    ok: np.ndarray  # (rows,): some unit of the set has the year
+    at: np.ndarray  # (B, R, Y' + 1) the row where each assignment's set of each stratum
+    # starts in ``tab`` for each listed year (last: the zero rows)
+    ymap: np.ndarray  # (Y + 1,) a year of ``fx.years``'s index in ``at`` (Y, no year, or
+    # not listed: the zero rows)
 
 
 def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _NotYet:
@@ -492,26 +548,28 @@ def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _Not
     units untreated in ``y`` (``Tp`` (B, R, w): each padded member's start), and their sums
     with ``G`` at the post slot where each key meets ``y``, stacked."""
     L = fx.prep.values.shape[0]
-    K, Y = fx.K, len(fx.years)
+    K = fx.K
     B, R, _ = Tp.shape
+    use = [yi for yi in np.flatnonzero(listed) if (fx.kj_year == yi).any()]
     tabs, start = [], 0
-    at = np.empty((Y + 1, B, R), dtype=np.intp)
-    ymap = np.full(Y + 1, Y, dtype=np.intp)
-    for yi, y in enumerate(fx.years):
-        sel_kj = fx.kj_year == yi  # (K, J): a key meets y in one slot at most
-        if not listed[yi] or not sel_kj.any():
-            continue
-        U, r, inv = _distinct_sets((Tp > y) & fx.real)
+    at = np.empty((B, R, len(use) + 1), dtype=np.intp)
+    ymap = np.full(len(fx.years) + 1, len(use), dtype=np.intp)
+    for i, yi in enumerate(use):
+        sel_kj = fx.kj_year == yi  # (K, J): a key meets the year in one slot at most
+        U, r, inv = _distinct_sets((Tp > fx.years[yi]) & fx.real)
         cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
         tab = np.zeros((len(U), K, L + 1))
         tab[:, sel_kj.any(1)] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
         tabs.append(tab.reshape(-1, L + 1))
-        at[yi] = (start + inv) * K
-        ymap[yi] = yi
+        at[:, :, i] = (start + inv) * K
+        ymap[yi] = i
         start += len(U)
     tabs.append(np.zeros((K, L + 1)))
-    at[Y] = start * K
-    return _NotYet(np.concatenate(tabs), at, ymap)
+    at[:, :, -1] = start * K
+    tab = np.concatenate(tabs)
+    ok = tab[:, L] > 0
+    comp = np.ascontiguousarray((tab[:, :L] / np.where(ok, tab[:, L], 1.0)[:, None]).T)
+    return _NotYet(tab, comp, ok, at, ymap)
 
 
 # =========================================================================== one pilot
