@@ -276,6 +276,12 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     local_su = local[code[None, :] * C + combo_of].ravel()
     Y = len(years)
     ys_su = np.where(prep.qin, np.searchsorted(years, prep.qyears), Y)[s_of].T  # (J, S n)
+    # A key's row among the keys that meet a year (a not-yet set's rows, in key order).
+    kj = np.where(ys >= 0, ys, Y)[prep.key_s]  # (K, J)
+    meet = np.zeros((Y + 1, K), dtype=bool)
+    meet[kj, np.arange(K)[:, None]] = True
+    meet[Y] = False
+    kpos = np.maximum(np.cumsum(meet, axis=1) - 1, 0)
     pdev = np.nan_to_num(prep.pdev).reshape(L, S * n, J).transpose(0, 2, 1)  # (L, J, S n)
     su = _SU(np.append(prep.assess.ravel(), np.zeros(n, dtype=bool)),
              np.hstack([np.nan_to_num(prep.none_did.reshape(L, -1)), np.zeros((L, n))]),
@@ -284,13 +290,14 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
              np.hstack([ys_su, np.full((J, n), Y)]),
              np.hstack([prep.qvalid.reshape(S * n, J).T, np.zeros((J, n), dtype=bool)]),
              np.ascontiguousarray(np.concatenate([pdev, np.zeros((L, J, n))], axis=2)),
-             np.append(s_of, np.full(n, S)))
+             np.append(s_of, np.full(n, S)),
+             np.hstack([kpos[ys_su, prep.key.ravel()[None, :]], np.zeros((J, n), dtype=np.intp)]))
     fx = _PooledFixed(
         prep, code, members, _ByStratum(prep.G, members),
         combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0, rc % C, n_c, c_start,
-        K, years, np.where(ys >= 0, ys, Y)[prep.key_s], np.vstack([np.where(ys >= 0, ys, Y),
+        K, years, kj, meet.sum(1), np.vstack([np.where(ys >= 0, ys, Y),
                                                                    np.full((1, J), Y)]),
-        members < n, np.append(np.arange(S) * n, S * n)[np.r_[S, 0:S]], su)
+        members < n, np.append(np.arange(S) * n, S * n)[np.r_[S, 0:S]], su, {})
     F = K * J * (L + 1)
     width = 2 * F + n * (5 * L + 12) + R * (w + len(years) + 2)
     step = max(1, int(chunk_cells // width))
@@ -314,6 +321,7 @@ class _SU:
     qvalid: np.ndarray  # (J, M)
     pdev: np.ndarray  # (L, J, M) its deviations from its pre mean (0 where invalid)
     s: np.ndarray  # (M,) the schedule (S: not a pilot)
+    kpos: np.ndarray  # (J, M) its key's row among a not-yet set's rows for the slot's year
 
 
 @dataclass(frozen=True)
@@ -333,10 +341,12 @@ class _PooledFixed:
     years: np.ndarray  # (Y,) the post years of every schedule, sorted
     kj_year: np.ndarray  # (K, J) each key's post slots' years, indices into ``years``
     # (Y: none)
+    n_kpos: np.ndarray  # (Y + 1,) how many keys meet each year (0 for Y)
     ys: np.ndarray  # (S + 1, J) the same for each schedule, then for no schedule
     real: np.ndarray  # (R, w) a member, not padding
     row_of_label: np.ndarray  # (S + 1,) label -> first row of its block in ``su``
     su: _SU
+    blocks: dict  # :func:`_column_blocks` by year (None: every column), made when needed
 
 
 def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,17 +385,44 @@ def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
 
 
-def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.ndarray:
-    """Sums (D, F) of ``G`` (its columns ``cols``) over each distinct set ``U`` of stratum
-    ``r`` (sorted): one product per stratum."""
-    G = fx.by.G if cols is None else fx.by.G[:, :, cols]
-    out = np.empty((len(U), G.shape[2]))
-    bounds = np.searchsorted(r, np.arange(G.shape[0] + 1))
+def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, year: int | None = None
+              ) -> np.ndarray:
+    """Sums (D, F) of ``G`` over each distinct set ``U`` of stratum ``r`` (sorted): one
+    product per stratum, over the columns of the keys its units use (a province's units
+    use a few of the dataset's keys); with ``year`` (an index into ``fx.years``) only the
+    columns of the post slot where each key meets that year (F: those columns only)."""
+    blocks = fx.blocks.get(year)
+    if blocks is None:
+        blocks = fx.blocks[year] = _column_blocks(fx, year)
+    F = blocks[0]
+    out = np.zeros((len(U), F))
+    bounds = np.searchsorted(r, np.arange(fx.members.shape[0] + 1))
     Uf = U.astype(float)
     for k in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[k], bounds[k + 1]
-        out[lo:hi] = _dot(Uf[lo:hi], G[k])
+        pos, G = blocks[1][k]
+        if len(pos):
+            out[lo:hi, pos] = _dot(Uf[lo:hi], G)
     return out
+
+
+def _column_blocks(fx: _PooledFixed, year: int | None) -> tuple[int, list]:
+    """(F, per stratum (output columns, its members' rows of ``G`` at those columns)) for
+    :func:`_set_sums`."""
+    prep = fx.prep
+    _, S, n, J = prep.shape
+    width = prep.G.shape[3]
+    cols = np.ones((fx.K, J), dtype=bool) if year is None else fx.kj_year == year
+    mask = np.repeat(cols[:, :, None], width, axis=2).ravel()  # over the K * J * width
+    position = np.cumsum(mask) - 1
+    blocks = []
+    for k, row in enumerate(fx.members):
+        units = row[row < n]
+        used = np.zeros(fx.K, dtype=bool)
+        used[np.unique(prep.key[:, units])] = True
+        mine = np.flatnonzero(mask & np.repeat(used, J * width))
+        blocks.append((position[mine], fx.by.G[k][:, mine]))
+    return int(mask.sum()), blocks
 
 
 def _rowsum(a: np.ndarray) -> np.ndarray:
@@ -435,15 +472,23 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         pair_d = np.repeat(np.arange(len(sums)), counts)
         within = np.arange(len(pair_d)) - np.repeat(off, counts)
         pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
-        tab = sums[pair_d, fx.combo_key[pair_c]]  # (pairs, J, L + 1)
+        D = len(sums)
+        tab = np.take(sums.reshape(D * fx.K, -1), pair_d * fx.K + fx.combo_key[pair_c], axis=0)
+        tab = tab.reshape(-1, J, L + 1)  # (pairs, J, L + 1)
         qm = fx.combo_q[pair_c]
-        den = tab[..., L]
-        inc = (den > 0) & qm
-        k = inc.sum(-1)
-        comp = tab[..., :L] / np.where(den > 0, den, 1.0)[..., None]
-        beta = np.einsum("pj,pjl->lp", inc.astype(float), comp)
+        # Slot by slot and layer by layer: numpy is slow on arrays whose last axis is 2 or 3.
+        beta = np.zeros((L, len(tab)))
+        k = np.zeros(len(tab), dtype=np.intp)
+        full = np.ones(len(tab), dtype=bool)
+        for j in range(J):
+            den = tab[:, j, L]
+            inc = (den > 0) & qm[:, j]
+            k += inc
+            full &= inc == qm[:, j]
+            den = np.where(inc, den, 1.0)
+            for layer in range(L):
+                beta[layer] += tab[:, j, layer] / den * inc
         beta /= np.maximum(k, 1)[None, :]
-        full = (inc == qm).all(-1)
         i = off.take(rows) + su_.local.take(su)  # (B, n)
         has = rest & (k > 0).take(i)
         d = [su_.none[layer].take(su) - beta[layer].take(i) for layer in range(L)]
@@ -462,12 +507,12 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         over the years of its window."""
         at = np.take(nt.at, fx.code, axis=1).reshape(-1)  # (B, n, Y' + 1) flat
         cell = np.arange(0, B * n * nt.at.shape[2], nt.at.shape[2]).reshape(B, n)
-        key = su_.key.take(su)
+        key = [su_.kpos[j].take(su) for j in range(J)]
         ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
         tot = [np.zeros((B, n)) for _ in range(L)]
         cnt = np.zeros((B, n), dtype=np.intp)
         for j in range(J):
-            idx = at.take(ysm[j].take(su) + cell) + key
+            idx = at.take(ysm[j].take(su) + cell) + key[j]
             inc = nt.ok.take(idx) & su_.qvalid[j].take(su) & rest
             for layer in range(L):
                 term = su_.pdev[layer, j].take(su) - nt.comp[layer].take(idx)
@@ -488,7 +533,7 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         cnt = np.zeros(len(b), dtype=np.intp)
         for j in range(J):
             yi = nt.ymap[su_.ys[j, r_su]]
-            t = nt.tab[nt.at[b, :, yi] + su_.key[r_su, None]].sum(1)  # (N, L + 1)
+            t = nt.tab[nt.at[b, :, yi] + su_.kpos[j, r_su, None]].sum(1)  # (N, L + 1)
             inc = (t[:, L] > 0) & su_.qvalid[j, r_su]
             comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
             tot += np.where(inc[:, None], su_.pdev[:, j, r_su].T - comp, 0.0)
@@ -546,29 +591,26 @@ class _NotYet:
 def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _NotYet:
     """For each ``listed`` year ``y`` of ``fx.years``: the distinct sets of each stratum's
     units untreated in ``y`` (``Tp`` (B, R, w): each padded member's start), and their sums
-    with ``G`` at the post slot where each key meets ``y``, stacked."""
+    with ``G`` at the post slot where each key that meets ``y`` meets it, stacked (a set's
+    rows: those keys, ``fx.kpos``)."""
     L = fx.prep.values.shape[0]
-    K = fx.K
     B, R, _ = Tp.shape
-    use = [yi for yi in np.flatnonzero(listed) if (fx.kj_year == yi).any()]
+    use = [yi for yi in np.flatnonzero(listed) if fx.n_kpos[yi]]
     tabs, start = [], 0
     at = np.empty((B, R, len(use) + 1), dtype=np.intp)
     ymap = np.full(len(fx.years) + 1, len(use), dtype=np.intp)
     for i, yi in enumerate(use):
-        sel_kj = fx.kj_year == yi  # (K, J): a key meets the year in one slot at most
         U, r, inv = _distinct_sets((Tp > fx.years[yi]) & fx.real)
-        cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
-        tab = np.zeros((len(U), K, L + 1))
-        tab[:, sel_kj.any(1)] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
-        tabs.append(tab.reshape(-1, L + 1))
-        at[:, :, i] = (start + inv) * K
+        tabs.append(_set_sums(fx, U, r, yi).reshape(-1, L + 1))
+        at[:, :, i] = start + inv * fx.n_kpos[yi]
         ymap[yi] = i
-        start += len(U)
-    tabs.append(np.zeros((K, L + 1)))
-    at[:, :, -1] = start * K
+        start += len(tabs[-1])
+    tabs.append(np.zeros((max(1, int(fx.n_kpos.max())), L + 1)))
+    at[:, :, -1] = start
     tab = np.concatenate(tabs)
     ok = tab[:, L] > 0
-    comp = np.ascontiguousarray((tab[:, :L] / np.where(ok, tab[:, L], 1.0)[:, None]).T)
+    den = np.where(ok, tab[:, L], 1.0)
+    comp = np.stack([tab[:, layer] / den for layer in range(L)])
     return _NotYet(tab, comp, ok, at, ymap)
 
 
