@@ -505,8 +505,9 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         """Unsettled pilots compared, post slot by post slot, with their stratum's not-yet
         set of the slot's year: each year is a different set, so a pilot's terms are summed
         over the years of its window."""
-        at = np.take(nt.at, fx.code, axis=1).reshape(-1)  # (B, n, Y' + 1) flat
-        cell = np.arange(0, B * n * nt.at.shape[2], nt.at.shape[2]).reshape(B, n)
+        at = nt.at.reshape(-1)
+        # Where each unit's stratum's sets start in ``at``, for the row of each assignment.
+        cell = (np.arange(B)[:, None] * R + fx.code[None, :]) * nt.at.shape[2]
         key = [su_.kpos[j].take(su) for j in range(J)]
         ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
         tot = [np.zeros((B, n)) for _ in range(L)]
