@@ -529,12 +529,15 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
         at = nt.at.reshape(-1)
         # Where each unit's stratum's sets start in ``at``, for the row of each assignment.
         cell = (np.arange(B)[:, None] * R + fx.code[None, :]) * nt.at.shape[2]
-        key = [su_.kpos[j].take(su) for j in range(J)]
+        key = su_.kpos
         ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
         tot = [np.zeros((B, n)) for _ in range(L)]
         cnt = np.zeros((B, n), dtype=np.intp)
+        zero = nt.at.shape[2] - 1  # the zero rows' year
         for j in range(J):
-            idx = at.take(ysm[j].take(su) + cell) + key[j]
+            if (nt.ymap[fx.ys[:S, j]] == zero).all():
+                continue  # no schedule's slot j falls in a year with a not-yet unit
+            idx = at.take(ysm[j].take(su) + cell) + key[j].take(su)
             inc = nt.ok.take(idx) & su_.qvalid[j].take(su) & rest
             for layer in range(L):
                 term = su_.pdev[layer, j].take(su) - nt.comp[layer].take(idx)
