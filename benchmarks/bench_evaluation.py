@@ -36,6 +36,32 @@ eigendecomposition per pilot, P = 96 pilots of one model: O(P^4)). After (``--un
 and year look-ups of the not-yet sums), per-pilot rows 6.6 s, ``_district`` 4.6 s, reason
 wording 2.1 s (babel number formatting).
 
+Pooled test, branch ``pooled`` (issues 11 and 17), profile before (main 7f399c1, quiet
+machine, one warm demo call 2.36 s under cProfile): ``_pooled_test`` 54 calls (18 main tests
++ 36 start-date shifts) 1.50 s cumulative, ``_pooled_chunk`` 0.32 s own time,
+``_settle_by_year`` 30 calls 0.44 s (a loop over every post year, fancy indexing per pilot),
+``_distinct_sets`` 0.11 s; at 192 units (42.7 s): ``_pooled_test`` 28.2 s, ``_settle_by_year``
+9.0 s, ``_pooled_chunk`` 6.6 s, ``_distinct_sets`` 3.6 s, ``settle_static`` 1.8 s. Numpy's
+fancy indexing into (rows, 2) tables was the hidden cost (3.2 ms for 120,000 look-ups where
+``take`` needs 0.12 ms), as were ``np.where`` on random masks, reductions over short axes and
+einsum for products BLAS does 30-50 times faster on one thread. After (the machine at load
+6-11, so shares rather than seconds): ``_pooled_test`` fell from 64 % to about 49 % of a warm
+demo call; within ``_pooled``, ``settle_by_year`` (now a loop over post slots on (assignments
+x units) arrays, slots no schedule can use skipped) and the ``take`` look-ups lead, then
+``rank_test``'s ``_pieces`` (now cut once per test instead of twice). CPU time of the
+captured ``_pooled`` calls, main's and the branch's interleaved in one process (same
+inputs, statistics equal to 1e-13 relative): the demo's 54 tests 1.03 s -> 0.58 s (0.56x); two
+696-unit tests (one per model) 4.82 s -> 1.79 s (0.37x).
+
+Measured 2026-12-07 on branch ``pooled`` at b41f3cb / ce88369, main 7f399c1 back to back,
+one ``evaluate_all`` per child process, load 8-11 (other sessions), so CPU seconds are the
+comparable figure (wall in brackets): demo warm CPU (best of 5) main 1.71 s, pooled 1.25 s
+(0.73x; wall at that load 3.4 s vs 2.8 s); 48 units main 9.1 s (43.8) vs pooled 6.0 s
+(30.9), 96 units 21.5 s (111) vs 14.1 s (91), 192 units 41.9 s (240) vs 28.9 s (137), 270 vs
+261 MiB; 696 units pooled 101.7 s CPU (617 s wall at load 11), 397 MiB, against main's 175 s
+CPU / 201 s wall below. The 30 s goal is still not met: the per-pilot rows (another branch)
+and the pooled test's per (assignment, unit) look-ups remain.
+
 Measured 2026-12-07 (``--units 12,48,96,192,696``, load 1.5 at start; issue 17's "before" in
 brackets): 12 units 1.8 s (baseline 217a35c 1.76 s warm: same), 48 units 8.2 s (12.1 s),
 96 units 14.7 s (29.2 s), 192 units 33.7 s, 270 MiB (138.9 s, 3.6 GiB), 696 units 201 s wall,
