@@ -259,13 +259,15 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     assignment only through its comparison set, which lies in its stratum, and among
     thousands of assignments a stratum has far fewer distinct sets (a province of 11 districts
     with 4 pilots has at most 330 never sets). So each chunk of assignments finds the distinct
-    sets of each stratum, makes their sums with ``G`` (one product per stratum), tabulates
-    the comparison units' mean deviation per set, key and pattern of post years, and each
+    sets of each stratum, makes their sums with ``G`` (one product per stratum, at the keys
+    its units use), tabulates the comparison units' mean deviation per set and combination
+    of key and post years (never) or per set and key of each year (not-yet), and each
     pilot adds looked-up numbers (a pilot with a post year no comparison unit covers is
-    recomputed in full). The whole dataset's sums, for pilots whose stratum offers no
-    comparison, are the sum of the strata's. The cost grows as assignments x (units +
-    pilots) at worst, never assignments x units x units or x years; memory is bounded by
-    ``chunk_cells`` whatever the number of assignments.
+    recomputed in full). The look-ups run on (assignments x units) arrays, a unit's label
+    pointing at its row of per (schedule, unit) tables (:class:`_SU`). The whole dataset's
+    sums, for the few pilots whose stratum offers no comparison, are the sum of the
+    strata's. The cost grows as assignments x units, never assignments x units x units or x
+    years; memory is bounded by ``chunk_cells`` whatever the number of assignments.
     Returns (B, L); NaN where no pilot can be assessed.
     """
     L, S, n, J = prep.shape
