@@ -53,14 +53,16 @@ captured ``_pooled`` calls, main's and the branch's interleaved in one process (
 inputs, statistics equal to 1e-13 relative): the demo's 54 tests 1.03 s -> 0.58 s (0.56x); two
 696-unit tests (one per model) 4.82 s -> 1.79 s (0.37x).
 
-Measured 2026-12-07 on branch ``pooled`` at b41f3cb / ce88369, main 7f399c1 back to back,
-one ``evaluate_all`` per child process, load 8-11 (other sessions), so CPU seconds are the
-comparable figure (wall in brackets): demo warm CPU (best of 5) main 1.71 s, pooled 1.25 s
-(0.73x; wall at that load 3.4 s vs 2.8 s); 48 units main 9.1 s (43.8) vs pooled 6.0 s
-(30.9), 96 units 21.5 s (111) vs 14.1 s (91), 192 units 41.9 s (240) vs 28.9 s (137), 270 vs
-261 MiB; 696 units pooled 101.7 s CPU (617 s wall at load 11), 397 MiB, against main's 175 s
-CPU / 201 s wall below. The 30 s goal is still not met: the per-pilot rows (another branch)
-and the pooled test's per (assignment, unit) look-ups remain.
+Measured 2026-12-07 23:30-23:46 UTC, branch ``pooled`` (78414ef) and main (7f399c1) back to
+back, one ``evaluate_all`` per child process, load 9-13 from other sessions, so CPU seconds
+are the comparable figure (wall in brackets): demo warm CPU (best of 5) main 1.71 s, pooled
+1.25 s (0.73x); 48 units main 6.1 s (27.1) vs pooled 3.6 s (8.2); 96 units 14.4 s (44.9) vs
+8.2 s (27.0); 192 units 30.4 s (104) vs 23.4 s (77), 271 vs 258 MiB. 696 units, pooled at
+ce88369 (before the last slot-skipping commit): 101.7 s CPU (617 s wall at load 11), 397 MiB,
+against main's 175 s CPU / 201 s wall below. Outputs equal to main's (every column, rtol
+1e-9) on the demo and at 48, 96 and 192 units. The 30 s goal is still not met: the
+per-pilot rows (another branch) now dominate at 192 units, and the pooled test's
+per (assignment, unit) look-ups remain.
 
 Measured 2026-12-07 (``--units 12,48,96,192,696``, load 1.5 at start; issue 17's "before" in
 brackets): 12 units 1.8 s (baseline 217a35c 1.76 s warm: same), 48 units 8.2 s (12.1 s),
