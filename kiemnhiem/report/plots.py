@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import AutoLocator, FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
@@ -101,9 +101,7 @@ def plot_series(
     if marks:
         figsize = (figsize[0], figsize[1] + 0.22 * math.ceil(len(marks) / 2))
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_figure(figsize)
 
     handles = _shade_windows(ax, frame, lang)
     years = frame["year"].to_numpy(dtype=float)
@@ -224,14 +222,8 @@ def plot_series(
     line_handles, _ = ax.get_legend_handles_labels()
     extra = [h for h in handles if h not in line_handles]
     extra += _draw_events(ax, marks, lang)
-    fig.legend(
-        handles=line_handles + extra,
-        loc="outside lower center",
-        ncols=2 if marks else 3,
-        fontsize="small",
-        frameon=False,
-    )
-    return _literal_text(fig)
+    _legend_below(fig, handles=line_handles + extra, ncols=2 if marks else 3)
+    return _finish(fig, ax)
 
 
 def plot_before_after(
@@ -269,9 +261,7 @@ def plot_before_after(
     info = indicator_info(indicators, str(result["indicator"]), lang)
     means = before_after_means(frame, result)
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_figure(figsize)
 
     groups = [label("plot_before", lang), label("plot_after", lang)]
     x = np.arange(len(groups), dtype=float)
@@ -315,8 +305,8 @@ def plot_before_after(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _literal_text(fig)
+    _legend_below(fig, handles=_axes_handles(ax), ncols=2)
+    return _finish(fig, ax)
 
 
 def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dict[str, float]:
@@ -514,9 +504,7 @@ def plot_event_study(
     data = _check_event_study(frame)
     info = indicator_info(indicators, indicator, lang)
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_figure(figsize)
     ax.axhline(0, color="#444444", linewidth=1, zorder=1)
     ax.axvline(
         -0.5,
@@ -632,8 +620,8 @@ def plot_event_study(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _literal_text(fig)
+    _legend_below(fig, handles=_axes_handles(ax), ncols=2)
+    return _finish(fig, ax)
 
 
 def event_study_alt(
@@ -766,9 +754,7 @@ def plot_start_dates(
     # Rows of units, then one legend row per model, status and event.
     n_legend = len(model_codes) + 3 + len(marks)
     height = figsize[1] if figsize else 1.2 + 0.34 * max(len(codes), 1) + 0.2 * n_legend
-    fig = Figure(figsize=(figsize[0] if figsize else 7.5, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = _new_figure((figsize[0] if figsize else 7.5, height))
 
     row_of = {code: i for i, code in enumerate(codes)}
     k = len(model_codes)
@@ -860,10 +846,8 @@ def plot_start_dates(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(
-        handles=handles, loc="outside lower center", ncols=1, fontsize="small", frameon=False
-    )
-    return _literal_text(fig)
+    _legend_below(fig, handles=handles, ncols=1)
+    return _finish(fig, ax)
 
 
 def start_dates_alt(
@@ -896,6 +880,80 @@ def start_dates_alt(
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+#: Space between the figure's edge, the legend and the axes' labels, in inches (constrained
+#: layout's default padding, which these figures used before).
+_PAD = 3 / 72
+
+
+def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, object]:
+    """A figure with one axes and no layout engine (:func:`_finish` places the axes once).
+
+    Constrained layout measured every text twice and made saving draw the figure twice (a
+    draw without rendering to lay it out, then the real one): about a third of a report's
+    figure time (``benchmarks/bench_figures.py``). These figures have one axes and one legend
+    below it, so measuring once and fixing the position gives the same picture.
+    """
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _axes_handles(ax) -> list:
+    handles, _labels = ax.get_legend_handles_labels()
+    return handles
+
+
+def _legend_below(fig: Figure, handles: list, ncols: int) -> None:
+    """The legend centred at the foot of the figure; :func:`_place_axes` puts the axes above."""
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=fig.transFigure,
+        ncols=ncols,
+        fontsize="small",
+        frameon=False,
+    )
+
+
+def _finish(fig: Figure, ax) -> Figure:
+    _literal_text(fig)
+    _place_axes(fig, ax)
+    return fig
+
+
+def _place_axes(fig: Figure, ax) -> None:
+    """Place ``ax`` so that it, its ticks, labels and title fill the figure above the legend.
+
+    Measured with the canvas's own renderer, whose text metrics the drawing then reuses. Twice
+    when a value axis picks its ticks by the axes' length (matplotlib's default locator): the
+    second pass measures the tick labels chosen for the final height.
+    """
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = _PAD * fig.dpi
+    floor = pad
+    for legend in fig.legends:
+        floor = max(floor, legend.get_window_extent(renderer).y1 + pad)
+    auto = not all(
+        isinstance(axis.get_major_locator(), (FixedLocator, MaxNLocator))
+        and not isinstance(axis.get_major_locator(), AutoLocator)
+        for axis in (ax.xaxis, ax.yaxis)
+    )
+    for _ in range(2 if auto else 1):
+        inner = ax.get_window_extent(renderer)
+        tight = ax.get_tightbbox(renderer)
+        left = pad + max(inner.x0 - tight.x0, 0.0)
+        right = width - pad - max(tight.x1 - inner.x1, 0.0)
+        bottom = floor + max(inner.y0 - tight.y0, 0.0)
+        top = height - pad - max(tight.y1 - inner.y1, 0.0)
+        if right - left < 0.2 * width or top - bottom < 0.2 * height:
+            return  # a figure too small for its texts: keep matplotlib's default position
+        ax.set_position(
+            [left / width, bottom / height, (right - left) / width, (top - bottom) / height]
+        )
 
 
 def _literal_text(fig: Figure) -> Figure:
