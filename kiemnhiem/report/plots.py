@@ -392,16 +392,123 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     if dpi != original:
         fig.dpi = dpi
     try:
-        raw, size = fig.canvas.print_to_buffer()
+        pixels = _draw_pixels(fig)
     finally:
         if fig.dpi != original:
             fig.dpi = original
-    image = Image.frombuffer("RGBA", size, raw, "raw", "RGBA", 0, 1)
+    image = Image.fromarray(pixels, "RGBA")
     if image.getextrema()[3][0] == 255:
         image = image.convert("RGB")
     buffer = io.BytesIO()
     image.save(buffer, format="png", dpi=(dpi, dpi), compress_level=1)
     return buffer.getvalue()
+
+
+#: Legends already drawn: key (:func:`_legend_key`) -> (left, bottom, pixels), in pixels from
+#: the figure's left and bottom edges. A report's series charts share one legend (the unit,
+#: the windows, the events) and its event studies another; drawing their text was about half
+#: of drawing a figure, glyph by glyph. Bounded, and per process (each kernel has its own).
+_LEGEND_PIXELS: dict[tuple, tuple[int, int, np.ndarray]] = {}
+_LEGEND_PIXELS_MAX = 24
+_LEGEND_GID = "kiemnhiem-legend-below"
+#: rcParams that change how a legend looks.
+_LEGEND_RC = ("font.", "legend.", "text.", "lines.", "patch.", "hatch.", "figure.facecolor")
+
+
+def _draw_pixels(fig: Figure) -> np.ndarray:
+    """The figure drawn by Agg at its dpi, as an RGBA array (rows from the top).
+
+    A legend below the axes (:func:`_legend_below`) that this process has drawn before, in a
+    figure of the same width, dpi and style, is pasted from its pixels instead of drawn again:
+    the key holds every text and the style of every symbol of the legend, so equal keys mean
+    equal pixels; the legend stands alone on the figure's background (the axes are placed
+    above it), so the pasted block replaces exactly what drawing it would have produced.
+    """
+    canvas = fig.canvas
+    legend = fig.legends[0] if len(fig.legends) == 1 and not fig.texts else None
+    key = _legend_key(fig, legend) if legend is not None and legend.get_visible() else None
+    known = _LEGEND_PIXELS.get(key) if key is not None else None
+    if known is not None:
+        legend.set_visible(False)
+    try:
+        raw, (width, height) = canvas.print_to_buffer()
+    finally:
+        if known is not None:
+            legend.set_visible(True)
+    pixels = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
+    if key is None:
+        return pixels
+    pixels = pixels.copy()
+    if known is not None:
+        left, bottom, block = known
+        rows = block.shape[0]
+        pixels[height - bottom - rows : height - bottom, left : left + block.shape[1]] = block
+        return pixels
+    box = legend.get_window_extent(canvas.get_renderer())
+    left, right = max(int(math.floor(box.x0)) - 1, 0), min(int(math.ceil(box.x1)) + 1, width)
+    bottom, top = max(int(math.floor(box.y0)) - 1, 0), min(int(math.ceil(box.y1)) + 1, height)
+    if right > left and top > bottom:
+        if len(_LEGEND_PIXELS) >= _LEGEND_PIXELS_MAX:
+            _LEGEND_PIXELS.clear()
+        _LEGEND_PIXELS[key] = (left, bottom, pixels[height - top : height - bottom, left:right].copy())
+    return pixels
+
+
+def _legend_key(fig: Figure, legend) -> tuple | None:
+    """Everything that decides a legend's pixels, or None when it may not be pasted."""
+    gid = str(legend.get_gid() or "")
+    if not gid.startswith(_LEGEND_GID):
+        return None
+    import matplotlib as mpl
+
+    rc = tuple(
+        (name, str(value))
+        for name, value in sorted(mpl.rcParams.items())
+        if name.startswith(_LEGEND_RC)
+    )
+    symbols = tuple(_artist_style(handle) for handle in legend.legend_handles)
+    texts = tuple(text.get_text() for text in legend.get_texts())
+    # The height too: Agg lays hatching out from the canvas's top edge.
+    size = (int(fig.bbox.width), int(fig.bbox.height))
+    look = (legend.get_title().get_text(), legend.get_frame_on(), str(fig.get_facecolor()))
+    return (gid, texts, symbols, size, fig.dpi, look, rc)
+
+
+def _artist_style(artist) -> tuple:
+    """What a legend symbol looks like, from its public getters."""
+    style: list = [type(artist).__name__]
+    for getter in (
+        "get_color",
+        "get_facecolor",
+        "get_edgecolor",
+        "get_linestyle",
+        "get_linewidth",
+        "get_marker",
+        "get_markersize",
+        "get_markerfacecolor",
+        "get_markeredgecolor",
+        "get_markeredgewidth",
+        "get_alpha",
+        "get_hatch",
+        "get_sizes",
+        "get_linewidths",
+    ):
+        method = getattr(artist, getter, None)
+        if method is None:
+            continue
+        try:
+            value = method()
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(value, np.ndarray):
+            value = (value.shape, value.round(6).tobytes())
+        elif not isinstance(value, (str, int, float, bool, type(None))):
+            value = repr(value)
+        style.append(value)
+    paths = getattr(artist, "get_paths", None)
+    if paths is not None:
+        style.append(tuple(np.asarray(p.vertices).round(6).tobytes() for p in paths()))
+    return tuple(style)
 
 
 def figure_output(fig: Figure, name: str, alt: str, dpi: int = 100) -> tuple[dict, dict]:
@@ -925,8 +1032,11 @@ def _axes_handles(ax) -> list:
 
 
 def _legend_below(fig: Figure, handles: list, ncols: int) -> None:
-    """The legend centred at the foot of the figure; :func:`_place_axes` puts the axes above."""
-    fig.legend(
+    """The legend centred at the foot of the figure; :func:`_place_axes` puts the axes above.
+
+    Its gid marks it as one whose pixels :func:`figure_png` may reuse (and says its columns).
+    """
+    legend = fig.legend(
         handles=handles,
         loc="lower center",
         bbox_to_anchor=(0.5, 0.0),
@@ -935,6 +1045,7 @@ def _legend_below(fig: Figure, handles: list, ncols: int) -> None:
         fontsize="small",
         frameon=False,
     )
+    legend.set_gid(f"{_LEGEND_GID}:{ncols}")
 
 
 def _finish(fig: Figure, ax) -> Figure:
