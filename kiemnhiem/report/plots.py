@@ -20,11 +20,12 @@ import base64
 import html
 import io
 import math
+import threading
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -1022,8 +1023,38 @@ def _new_figure(figsize: tuple[float, float]) -> tuple[Figure, object]:
     below it, so measuring once and fixing the position gives the same picture.
     """
     fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
+    _SharedRendererCanvas(fig)
     return fig, fig.add_subplot()
+
+
+class _SharedRendererCanvas(FigureCanvasAgg):
+    """An Agg canvas that draws through one renderer per figure size and dpi (per thread).
+
+    matplotlib caches the size of every text it measures per renderer; with one renderer per
+    figure, each of a report's twenty figures measured its tick labels, axis labels and legend
+    texts anew (each measure shapes the string with FreeType). Sharing the renderer shares
+    that cache. The price: a canvas's pixels (``buffer_rgba``) are only its own until another
+    figure of the same size is drawn in the thread, so read them right after drawing, as
+    :func:`figure_png` and ``savefig`` do.
+    """
+
+    def get_renderer(self):
+        width, height = self.get_width_height(physical=True)
+        key = (width, height, self.figure.dpi)
+        pool = getattr(_RENDERERS, "pool", None)
+        if pool is None:
+            pool = _RENDERERS.pool = {}
+        renderer = pool.get(key)
+        if renderer is None:
+            if len(pool) >= 4:
+                pool.clear()
+            renderer = pool[key] = RendererAgg(width, height, self.figure.dpi)
+        self.renderer = renderer
+        return renderer
+
+
+#: Per thread: (width, height, dpi) -> RendererAgg (:class:`_SharedRendererCanvas`).
+_RENDERERS = threading.local()
 
 
 def _axes_handles(ax) -> list:
