@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.artist import Artist
+from matplotlib.legend_handler import HandlerBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -493,6 +495,10 @@ def _artist_style(artist) -> tuple:
         "get_hatch",
         "get_sizes",
         "get_linewidths",
+        "get_text",
+        "get_fontsize",
+        "get_fontweight",
+        "get_position",
     ):
         method = getattr(artist, getter, None)
         if method is None:
@@ -1075,6 +1081,7 @@ def _legend_below(fig: Figure, handles: list, ncols: int) -> None:
         ncols=ncols,
         fontsize="small",
         frameon=False,
+        handler_map={_EventNumber: _NumberHandler()},
     )
     legend.set_gid(f"{_LEGEND_GID}:{ncols}")
 
@@ -1480,14 +1487,47 @@ def _draw_events(ax, marks: list[tuple], lang: str) -> list:
         )
         name = text_vi if lang == "vi" else text_en
         handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker=f"${i}$",
-                color="#222222",
-                markersize=7,
-                label=label("plot_event", lang, date=format_day(stamp.date(), lang), name=name),
+            _EventNumber(
+                i, label("plot_event", lang, date=format_day(stamp.date(), lang), name=name)
             )
         )
     return handles
+
+
+class _EventNumber(Artist):
+    """A legend entry for an event: its symbol is the event's number (:class:`_NumberHandler`)."""
+
+    def __init__(self, number: int, text: str):
+        super().__init__()
+        self.number = number
+        self.set_label(text)
+
+
+class _NumberHandler(HandlerBase):
+    """Draws an event's number, bold, as the legend symbol.
+
+    A mathtext marker (``marker="$1$"``) drew the same digit as a filled glyph outline, but
+    built that outline (a mathtext parse and a Bézier path) for every entry of every figure,
+    a tenth of a series chart's cost; text is drawn like the rest of the legend. At 11
+    points a bold digit is as tall as the former marker (7 points and its outline).
+    """
+
+    def update_prop(self, legend_handle, orig_handle, legend):
+        pass  # nothing to copy from the entry: the number's look is fixed here
+
+    def create_artists(
+        self, legend, orig_handle, xdescent, ydescent, width, height, fontsize, trans
+    ):
+        return [
+            Text(
+                width / 2 - xdescent,
+                height / 2 - ydescent,
+                str(orig_handle.number),
+                ha="center",
+                va="center",
+                fontsize=11,
+                fontweight="bold",
+                color="#222222",
+                transform=trans,
+            )
+        ]
