@@ -87,7 +87,9 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
         profiler.enable()
         loop()
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(int(os.environ.get("BENCH_TOP", "25")))
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+            os.environ.get("BENCH_SORT", "cumulative")
+        ).print_stats(int(os.environ.get("BENCH_TOP", "25")))
         return {}
     start = time.process_time()
     count, size = loop()

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
-from matplotlib.artist import Artist
 from matplotlib.legend_handler import HandlerBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -453,7 +453,11 @@ def _draw_pixels(fig: Figure) -> np.ndarray:
     if right > left and top > bottom:
         if len(_LEGEND_PIXELS) >= _LEGEND_PIXELS_MAX:
             _LEGEND_PIXELS.clear()
-        _LEGEND_PIXELS[key] = (left, bottom, pixels[height - top : height - bottom, left:right].copy())
+        _LEGEND_PIXELS[key] = (
+            left,
+            bottom,
+            pixels[height - top : height - bottom, left:right].copy(),
+        )
     return pixels
 
 
