@@ -10,13 +10,20 @@ the dataset and evaluating are done before the clock starts.
 
 ``--profile`` prints cProfile's top entries for the current checkout's figure loop.
 
-Measured on the shared 2-core machine (``python benchmarks/bench_figures.py --repeat 3``,
-unit 124, tuyengiao_ttct, 20 figures): see the figures printed at the end of the lead's
-report for issue 15; before the change the top of the profile was constrained layout
-(``do_constrained_layout``, measuring every text twice) and saving drawing each figure twice
-(a draw without rendering to lay it out, then the real one), then text shaping and glyph
-rendering (``ft2font._layout``, ``_render_glyph``, per glyph in matplotlib 3.11), then PNG
-encoding at zlib level 6 of an RGBA buffer.
+Measured on the shared 2-core machine, busy with other jobs (load 3 to 10), with
+``python benchmarks/bench_figures.py --repeat 3`` (unit 124, tuyengiao_ttct, 20 figures):
+baseline 4.84 s, current 3.15 s (0.65) and, later and busier, 5.83 s against 3.16 s (0.54);
+base64 PNG 1752 KiB against 1552 KiB, the pixels unchanged.
+
+Profile (``--profile``), cumulative, before: ``savefig`` 74 % of the loop, of which
+constrained layout (``do_constrained_layout``, every text measured twice) 29 % and a draw
+without rendering to lay out before the real draw; legends drawing about a third of each
+draw; text shaping and glyph rendering (``ft2font._layout``, ``set_text``,
+``_render_glyph``, per glyph in matplotlib 3.11) the largest self times; each event's
+legend number a mathtext outline (``_set_mathtext_path``, a tenth of a series chart). After:
+one draw per figure (``print_to_buffer``), legends pasted from pixels after the first of
+each kind, no mathtext; what remains is matplotlib's own per-figure cost (ticks created and
+measured, ``place_axes``' one measurement, text drawn glyph by glyph).
 
 Usage::
 
