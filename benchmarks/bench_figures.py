@@ -16,7 +16,7 @@ baseline 4.84 s, current 3.15 s (0.65) and, later and busier, 5.83 s against 3.1
 base64 PNG 1752 KiB against 1552 KiB, the pixels unchanged.
 
 Profile (``--profile``), cumulative, before: ``savefig`` 74 % of the loop, of which
-constrained layout (``do_constrained_layout``, every text measured twice) 29 % and a draw
+constrained layout (``do_constrained_layout``, every text measured twice) 22 % and a draw
 without rendering to lay out before the real draw; legends drawing about a third of each
 draw; text shaping and glyph rendering (``ft2font._layout``, ``set_text``,
 ``_render_glyph``, per glyph in matplotlib 3.11) the largest self times; each event's
