@@ -369,6 +369,10 @@ def main(argv=None) -> int:
     from kiemnhiem.resources import demo_dir
 
     work = Path(tempfile.mkdtemp(prefix="kn-bench-"))
+    # Every command runs in the work folder: ``python -m`` and a kernel put their working
+    # folder first on sys.path, and a checkout's would shadow the one measured.
+    here = os.getcwd()
+    os.chdir(work)
     try:
         print(f"cores: {os.cpu_count()}, workers: {args.workers}, python {sys.version.split()[0]}")
         print(f"checkout: {ROOT}")
@@ -446,6 +450,7 @@ def main(argv=None) -> int:
                     f" {c_cpu / k:>12.2f} {took:>6.0f}s"
                 )
     finally:
+        os.chdir(here)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
