@@ -70,19 +70,35 @@ def _become_subreaper() -> bool:
 
 
 def _reap_orphans(timeout: float = 10.0) -> int:
-    """Wait for the orphans this process inherited (up to ``timeout`` s); how many are left."""
+    """Wait for the orphans this process inherited (up to ``timeout`` s); how many are left.
+
+    Children of this process's own making (multiprocessing's resource tracker) stay.
+    """
+    import psutil
+
     deadline = time.monotonic() + timeout
     while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return 0
-        if pid == 0:
-            if time.monotonic() > deadline:
-                import psutil
+        if pid:
+            continue
+        left = [
+            p
+            for p in psutil.Process().children()
+            if "multiprocessing.resource_tracker" not in " ".join(_cmdline(p))
+        ]
+        if not left or time.monotonic() > deadline:
+            return len(left)
+        time.sleep(0.05)
 
-                return len(psutil.Process().children())
-            time.sleep(0.05)
+
+def _cmdline(process) -> list[str]:
+    try:
+        return process.cmdline()
+    except Exception:  # psutil.Error: gone meanwhile
+        return []
 
 
 def _children_cpu() -> float:

@@ -28,6 +28,7 @@ import site
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -358,6 +359,11 @@ def _worker_init(environ: Mapping[str, str] | None = None) -> None:
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _worker_terminate)
+    # The worker's kernels are forked from a server that imported everything once (it warms
+    # up while the run checks and evaluates): about 2.5 CPU-seconds saved per report.
+    from .kernels import start_kernel_server
+
+    start_kernel_server(_kernel_env(), tempfile.gettempdir())
 
 
 def _worker_terminate(signum, frame) -> None:
@@ -371,7 +377,19 @@ def _kernel_manager_class(token: str):
     """An ``AsyncKernelManager`` that records its kernel, so that it can be killed at once."""
     from jupyter_client.manager import AsyncKernelManager
 
+    from .kernels import fork_provisioner_class, kernel_server
+
     class _TrackedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            if self.provisioner is None and kernel_server() is not None:
+                self.provisioner = fork_provisioner_class()(
+                    kernel_id=self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4()),
+                    kernel_spec=self.kernel_spec,
+                    parent=self,
+                )
+                self.kernel_id = self.provisioner.kernel_id
+            return await super()._async_pre_start_kernel(**kw)
+
         async def start_kernel(self, **kw):
             kw["env"] = _kernel_env(kw.get("env"))
             await super().start_kernel(**kw)
