@@ -4,7 +4,9 @@ same report whichever way it got them."""
 
 from __future__ import annotations
 
+import json
 import pickle
+import re
 import subprocess
 import sys
 
@@ -115,13 +117,16 @@ def test_request_names_differ_by_model_window_and_level():
     assert len(names) == 3 * 2 * 2
 
 
-def _outputs(nb) -> list:
-    """Every code cell's outputs, without execution counts and timings."""
-    return [
+def _outputs(nb) -> str:
+    """Every code cell's outputs as JSON, without execution counts, and without the memory
+    addresses in objects' plain-text reprs (``<...Styler at 0x7f...>``), which differ between
+    any two runs."""
+    outputs = [
         [{k: v for k, v in o.items() if k != "execution_count"} for o in cell.get("outputs", [])]
         for cell in nb.cells
         if cell.cell_type == "code"
     ]
+    return re.sub(r" at 0x[0-9a-f]+>", " at 0x>", json.dumps(outputs, sort_keys=True))
 
 
 @pytest.mark.slow
@@ -140,3 +145,4 @@ def test_the_pilot_notebook_shows_the_same_report_from_the_file(demo, model_file
         runs[name] = nbformat.read(out, as_version=4)
     assert _outputs(runs["file"]) == _outputs(runs["alone"])
     assert any(cell.get("outputs") for cell in runs["alone"].cells)
+    assert "kiemnhiem_figure" in _outputs(runs["file"])  # the figures were compared too
