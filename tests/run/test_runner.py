@@ -243,7 +243,10 @@ def _descendants(pid: int) -> list:
         return []
 
 
-def _wait_for_kernels(pid: int, n: int, timeout: float = 60) -> list:
+def _wait_for_kernels(pid: int, n: int, timeout: float = 180) -> list:
+    # A forked kernel shows only once its worker's kernel server has imported pandas,
+    # matplotlib and kiemnhiem and the run has evaluated each model (a kernel started as
+    # usual shows the moment it is launched): on a loaded 2-core machine, over a minute.
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         kids = _descendants(pid)
