@@ -51,8 +51,13 @@ process and in the runner's worker, on the shared 2-core machine, 7 December 202
     worker: papermill, nbclient, messages        ~0.15                   ~0.15
     total                                        ~10                     ~6.3 (~1.5 without figures)
 
-Measured whole (CPU of the kernel as its server reaps it, plus the worker's), four reports in
-one warm worker: 6.2-6.9 CPU-s each after, of which 4.8-5.3 drawing figures.
+Measured whole in one warm worker (``execute_report`` four times, CPU of the worker and of its
+kernels), back to back: main 10.0 CPU-s a report, this branch 6.35, of which 4.8-5.3 are the
+figures. ``--reports 6`` (a), (b), (c) for main then (c) for the branch, load 5-11 from other
+work: (c) 11.03 then 9.53 CPU-s a report (CPU seconds also swell by 20-30 % under such load:
+(a), the same notebook, read 14.6, 15.2 and 20.3 in three runs). Scaling, branch, 6 reports:
+68 pilots 7.77 CPU-s a report (row took 198 s), 272 pilots 9.71 (288 s; the run evaluates
+each model once, about 34 CPU-s at 272 pilots, which a report of main paid twice).
 """
 
 from __future__ import annotations
