@@ -45,8 +45,16 @@ DEFAULTS = {
         "post_years": 3,
         "level": 0.10,
         "classification": None,
+        # Optional: the run's estimates, computed once per run (README); None computes them.
+        "evaluation_file": None,
     },
-    "province_summary": {"dataset": None, "lang": "vi", "classification": None, "model": None},
+    "province_summary": {
+        "dataset": None,
+        "lang": "vi",
+        "classification": None,
+        "model": None,
+        "evaluation_file": None,
+    },
     "explore": {
         "dataset": None,
         "lang": "vi",

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -68,13 +69,38 @@ class Unit:
     province_short: str
 
 
+def _package_folder() -> Path:
+    """The folder of the installed ``vietnamadminunits``, found without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("vietnamadminunits")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("vietnamadminunits")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _query(sql: str) -> list[dict]:
+    """Rows of the SQLite table that ``vietnamadminunits`` ships, as its own
+    ``database.query`` returns them (a list of dicts).
+
+    Read here rather than through ``vietnamadminunits.database``: importing any part of that
+    package runs its ``__init__``, which imports its address parsers (geopy, requests and two
+    large JSON tables), about 0.4 CPU-seconds in every kernel and worker, none of it used.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    path = _package_folder() / "data" / "dataset.db"
+    with closing(sqlite3.connect(path.as_uri() + "?mode=ro", uri=True)) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute(sql).fetchall()]
+
+
 @cache
 def unit_table() -> pd.DataFrame:
     """Every legacy district-level unit: code, name, short, type, province_code, province_name,
     province_short, key (folded short name), province_key."""
-    from vietnamadminunits.database import query
-
-    rows = query(
+    rows = _query(
         "SELECT DISTINCT districtCode AS code, district AS name, districtShort AS short, "
         "districtType AS type, provinceCode AS province_code, province AS province_name, "
         "provinceShort AS province_short FROM admin_units_legacy "
@@ -112,16 +138,11 @@ def merged_2025() -> dict[str, tuple[str, str]]:
     name), for the provinces merged on 12 June 2025 (63 to 34), from the conversion table that
     ``vietnamadminunits`` ships (its ``DICT_PROVINCE``: new province -> old provinces)."""
     import json
-    from importlib.resources import files
 
-    data = json.loads(
-        files("vietnamadminunits").joinpath("data/converter_2025.json").read_text("utf-8")
-    )
-    from vietnamadminunits.database import query
-
+    data = json.loads((_package_folder() / "data" / "converter_2025.json").read_text("utf-8"))
     new_names = {
         r["provinceKey"]: r["provinceShort"]
-        for r in query("SELECT DISTINCT provinceKey, provinceShort FROM admin_units")
+        for r in _query("SELECT DISTINCT provinceKey, provinceShort FROM admin_units")
     }
     by_key = {
         fold(name).replace(" ", ""): code

@@ -28,8 +28,9 @@ import site
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import KiemNhiemError
 from ..labels import both, label
 from ..resources import package_dir, templates_dir
+from .evaluations import EVALUATION_PARAMETER, evaluation_request, request_name
 from .params import declared_parameters
 
 if TYPE_CHECKING:
@@ -75,13 +77,25 @@ class Batch:
     dataset_hash: str
     code_hash: str
     settings: RunSettings
+    #: The run's evaluation files by :func:`~.evaluations.request_name` (none: each report
+    #: computes its own), and the kinds of report whose notebook declares the parameter.
+    evaluations: Mapping[str, str] = field(default_factory=dict)
+    takes_evaluation: frozenset[str] = frozenset()
+
+    def evaluation_request(self, job: ReportJob) -> dict[str, Any]:
+        """What ``job``'s evaluation is computed from (:mod:`.evaluations`)."""
+        s = self.settings
+        return evaluation_request(job.kind, job.model, s.pre_years, s.post_years, s.level)
 
     def spec(self, job: ReportJob, parameters: Mapping[str, Any]) -> dict:
         """What :func:`execute_report` needs for ``job`` (picklable), its notebook reading the
-        run's copy of the dataset."""
+        run's copy of the dataset, and the run's evaluation file when there is one."""
         settings = self.settings
         if "dataset" in parameters:
             parameters = {**parameters, "dataset": self.dataset_path}
+        evaluation_file = self.evaluations.get(request_name(self.evaluation_request(job)))
+        if evaluation_file and job.kind in self.takes_evaluation:
+            parameters = {**parameters, EVALUATION_PARAMETER: evaluation_file}
         windows = {
             "pre_years": settings.pre_years,
             "post_years": settings.post_years,
@@ -110,6 +124,7 @@ class Batch:
             "key": job.key,
             "notebook": self.notebooks[job.kind],
             "evaluate": evaluate,
+            "evaluation_file": evaluation_file,
             "parameters": dict(parameters),
             "timeout": settings.timeout,
             "lang": job.lang,
@@ -165,6 +180,57 @@ def execute_local(
         raise
     if own:
         executor.shutdown(wait=True)
+
+
+def prepare_evaluations(
+    batch: Batch, jobs: Iterable[ReportJob], executor: cf.Executor, folder: Path
+) -> dict[str, str]:
+    """Compute each distinct evaluation that ``jobs`` need once, on ``executor`` (one task per
+    model: they run side by side), into ``folder``; ``{request name: file}`` for those that
+    succeeded (a report whose evaluation failed computes it itself and shows why).
+
+    The reports wait for these: every report of a model needs its model's evaluation.
+    """
+    requests = {}
+    for job in jobs:
+        request = batch.evaluation_request(job)
+        requests[request_name(request)] = request
+    futures: dict[cf.Future, str] = {}
+    made: dict[str, str] = {}
+    try:
+        for name, request in requests.items():
+            args = (batch.dataset_path, batch.dataset_hash, request, str(folder / name))
+            futures[executor.submit(write_run_evaluation, *args)] = name
+        for future in cf.as_completed(futures):
+            try:
+                path = future.result()
+            except Exception as exc:  # the worker died: the reports will say so
+                logger.debug("evaluation %s failed: %s", futures[future], exc)
+                continue
+            if path:
+                made[futures[future]] = path
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return made
+
+
+def write_run_evaluation(
+    dataset_path: str, dataset_hash: str, request: Mapping[str, Any], path: str
+) -> str | None:
+    """In a worker: one of the run's evaluations written to ``path``; None when it cannot be
+    computed (the reports then compute it, and show the error)."""
+    from .evaluations import write_evaluation
+
+    try:
+        ds = _worker_dataset(dataset_path, dataset_hash)
+        if ds.content_hash != dataset_hash:
+            return None
+        return write_evaluation(ds, request, path)
+    except Exception as exc:
+        logger.debug("evaluation %s failed: %s", path, exc)
+        return None
 
 
 def declared_in(notebook: Path, pool: cf.Executor | None) -> list[str]:
@@ -293,6 +359,11 @@ def _worker_init(environ: Mapping[str, str] | None = None) -> None:
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _worker_terminate)
+    # The worker's kernels are forked from a server that imported everything once (it warms
+    # up while the run checks and evaluates): about 2.5 CPU-seconds saved per report.
+    from .kernels import start_kernel_server
+
+    start_kernel_server(_kernel_env(), tempfile.gettempdir())
 
 
 def _worker_terminate(signum, frame) -> None:
@@ -306,7 +377,19 @@ def _kernel_manager_class(token: str):
     """An ``AsyncKernelManager`` that records its kernel, so that it can be killed at once."""
     from jupyter_client.manager import AsyncKernelManager
 
+    from .kernels import fork_provisioner_class, kernel_server
+
     class _TrackedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            if self.provisioner is None and kernel_server() is not None:
+                self.provisioner = fork_provisioner_class()(
+                    kernel_id=self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4()),
+                    kernel_spec=self.kernel_spec,
+                    parent=self,
+                )
+                self.kernel_id = self.provisioner.kernel_id
+            return await super()._async_pre_start_kernel(**kw)
+
         async def start_kernel(self, **kw):
             kw["env"] = _kernel_env(kw.get("env"))
             await super().start_kernel(**kw)
@@ -475,28 +558,36 @@ def _run_notebook(nb, spec: dict, token: str):
 
 
 def _evaluate(spec: dict):
-    """The report's evaluation in the worker, from the same dataset and parameters as the
-    notebook (whose kernel cannot easily hand it back): for a pilot its rows and its model's
+    """The report's evaluation in the worker: read from the run's evaluation file (the one
+    the notebook read) when there is one, else computed from the same dataset and parameters
+    as the notebook (whose kernel cannot easily hand it back): for a pilot its rows and its model's
     rows (:func:`~kiemnhiem.report.conclusions.evaluate_report`: the model's estimates lead
     the document's first page, so one evaluation serves the manifest and the document),
     ``evaluate_all`` for the summary. None when it cannot be computed (the report shows
     why)."""
     import pandas as pd
 
-    from ..report.conclusions import evaluate_report
+    from ..report.conclusions import district_rows, evaluate_report
     from ..stats.evaluation import evaluate_all
+    from .evaluations import read_evaluation
 
     ev = spec["evaluate"]
     try:
-        ds = _worker_dataset(spec["parameters"]["dataset"], ev.get("dataset_hash", ""))
         windows = {
             "pre_years": ev["pre_years"],
             "post_years": ev["post_years"],
             "level": ev["level"],
         }
-        if ev["kind"] == "summary":
-            return evaluate_all(ds, **windows)
-        rows, frame = evaluate_report(ds, ev["unit"], ev["model"], **windows)
+        request = evaluation_request(ev["kind"], ev.get("model"), **windows)
+        frame = read_evaluation(spec.get("evaluation_file"), ev.get("dataset_hash", ""), request)
+        if frame is not None and ev["kind"] == "summary":
+            return frame
+        rows = None if frame is None else district_rows(frame, ev["unit"], ev["model"])
+        if rows is None or rows.empty:  # no file: computed here, as the notebook did
+            ds = _worker_dataset(spec["parameters"]["dataset"], ev.get("dataset_hash", ""))
+            if ev["kind"] == "summary":
+                return evaluate_all(ds, **windows)
+            rows, frame = evaluate_report(ds, ev["unit"], ev["model"], **windows)
         return pd.concat([rows, frame[frame["scope"] == "model"]], ignore_index=True)
     except Exception as exc:  # the report shows its results; the index does without them
         logger.warning(label("run_results_failed", spec.get("lang", "vi"), error=exc))

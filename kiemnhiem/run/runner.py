@@ -55,7 +55,16 @@ from ..exceptions import ParameterError, RunError
 from ..labels import both, label
 from ..resources import data_dir, notebooks_dir, package_dir
 from .cluster import execute_on_cluster
-from .execute import Batch, declared_in, execute_local, now, start_pool, stop_pool
+from .evaluations import EVALUATION_PARAMETER
+from .execute import (
+    Batch,
+    declared_in,
+    execute_local,
+    now,
+    prepare_evaluations,
+    start_pool,
+    stop_pool,
+)
 from .fingerprints import Fingerprints
 from .lock import RunLock
 from .params import (
@@ -315,6 +324,9 @@ class _Run:
     show_progress: bool
     run_id: str = ""
     run_dir: Path | None = None
+    #: The kinds of report whose notebook reads the run's evaluation file (its parameters cell
+    #: declares ``evaluation_file``), found when the parameters are checked.
+    takes_evaluation: set[str] = field(default_factory=set)
 
     def result(self, reports: Iterable[ReportOutcome], exit_code: int, **fields) -> RunResult:
         """The :class:`RunResult`; ``fields``: its ``published``, ``manifest_path``,
@@ -363,7 +375,11 @@ class _Run:
         for kind in ("pilot", "summary"):
             sets = [p for j, p, _ in self.plan.to_run if j.kind == kind]
             if sets:
-                check_parameters(notebooks[kind], sets, declared=declared_in(notebooks[kind], pool))
+                declared = set(declared_in(notebooks[kind], pool))
+                if EVALUATION_PARAMETER in declared:  # optional: passed when the run has it
+                    self.takes_evaluation.add(kind)
+                    declared.discard(EVALUATION_PARAMETER)
+                check_parameters(notebooks[kind], sets, declared=declared)
 
     def _execute(
         self, executor: cf.Executor | None, own: bool, scheduler: str | None
@@ -382,7 +398,17 @@ class _Run:
             dataset_hash=ds.content_hash,
             code_hash=self.inputs.prints.code_hash,
             settings=settings,
+            takes_evaluation=frozenset(self.takes_evaluation),
         )
+        if executor is not None and scheduler is None:
+            # Each model's evaluation once for the whole run, in the pool, read by its reports
+            # (their kernels and their workers) instead of computed by each of them. Not on a
+            # Dask cluster, whose workers may not share this folder: there each report
+            # computes its own, as a notebook run alone does.
+            made = prepare_evaluations(
+                batch, [job for job, _p, _f in to_run], executor, self.run_dir / EVALUATIONS
+            )
+            batch = dataclasses.replace(batch, evaluations=made)
         specs = [batch.spec(job, params) for job, params, _fp in to_run]
         outcomes: dict[str, ReportOutcome] = {}
         progress = Progress(len(specs), enabled=self.show_progress)
@@ -411,6 +437,7 @@ class _Run:
                 execute_local(specs, executor, on_done, own=own, token=self.run_id)
         finally:
             progress.finish()
+        shutil.rmtree(self.run_dir / EVALUATIONS, ignore_errors=True)  # read; not published
         if to_convert:
             self._add_pdfs(to_convert, outcomes)
         return outcomes
@@ -500,6 +527,7 @@ class _Run:
 
 
 SNAPSHOT = ".dataset"  # hidden: part of a run's folder, never of the published site
+EVALUATIONS = ".evaluations"  # likewise: the run's evaluations, read by its reports
 
 
 def _snapshot_dataset(ds: Dataset, run_dir: Path) -> Path:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import stdtr  # Student's t; scipy.stats would add 0.6 s of import
 
 from .timeline import Window, usable_years
 
@@ -868,6 +867,10 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
     variance = max(float(rss.sum()) / df, float(own))
     sxx = float(((t - t.mean()) ** 2).sum())
     if variance > 0:
+        # Student's t, imported here: scipy.stats would add 0.6 s of import, and a report
+        # that reads its run's evaluation needs no scipy at all.
+        from scipy.special import stdtr
+
         p_value = float(2 * stdtr(df, -abs(slope) / math.sqrt(variance / sxx)))
     else:  # every gap on an exact line: any slope is certain
         p_value = 0.0 if slope != 0 else 1.0

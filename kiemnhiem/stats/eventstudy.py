@@ -28,8 +28,9 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 from ..labels import both, label
-from .evaluation import _check_level, _context, _resolve_pilot
+from .evaluation import _check_level, _context, _resolve_pilot, pilot_series
 from .staggered import att_gt
+from .timeline import reusing_annual_panel
 
 EVENT_STUDY_COLUMNS = (
     "event_time",
@@ -254,3 +255,38 @@ def event_study(
         dropped=tuple(dropped),
     )
     return es
+
+
+def pilot_profiles(
+    dataset,
+    unit,
+    model: str,
+    indicators,
+    pre_years: int = 3,
+    post_years: int = 3,
+    level: float = 0.10,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, ParameterError]]:
+    """What a district's report draws per indicator: ``(series, event_studies, errors)``,
+    each keyed by indicator code: the yearly :func:`~kiemnhiem.stats.evaluation.pilot_series`
+    against the comparison group, the cohort's :func:`event_study`, and for an indicator that
+    has no event study the :class:`~kiemnhiem.exceptions.ParameterError` that says why.
+
+    The same frames as calling the two functions per indicator, with the dataset's annual
+    panel computed once for all of them.
+    """
+    series: dict[str, pd.DataFrame] = {}
+    studies: dict[str, pd.DataFrame] = {}
+    errors: dict[str, ParameterError] = {}
+    with reusing_annual_panel(dataset):
+        for indicator in indicators:
+            series[indicator] = pilot_series(
+                dataset, unit, model, indicator, pre_years=pre_years, post_years=post_years
+            )
+            try:
+                studies[indicator] = event_study(
+                    dataset, model, indicator, unit=unit, pre_years=pre_years,
+                    post_years=post_years, level=level,
+                )  # fmt: skip
+            except ParameterError as exc:
+                errors[indicator] = exc
+    return series, studies, errors

@@ -17,6 +17,7 @@ The functions are pure: they copy their inputs, do no I/O and print nothing.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, get_args
@@ -57,7 +58,36 @@ def annual_panel(dataset) -> pd.DataFrame:
     --------
     aggregate_years : the same on bare frames.
     """
+    entry = _REUSED.get(id(dataset))
+    if entry is not None and entry[0] is dataset:
+        if entry[1] is None:
+            entry[1] = aggregate_years(dataset.panel, dataset.indicators, dataset.data_end)
+        return entry[1]
     return aggregate_years(dataset.panel, dataset.indicators, dataset.data_end)
+
+
+#: Datasets whose annual panel is being reused (:func:`reusing_annual_panel`): id -> [the
+#: dataset (kept alive, so that its id is not reused meanwhile), its annual panel or None].
+_REUSED: dict[int, list] = {}
+
+
+@contextmanager
+def reusing_annual_panel(dataset):
+    """Within the block, :func:`annual_panel` of ``dataset`` is computed once and shared.
+
+    A report's set-up asks for it once per indicator and per profile (about 0.03 s each on the
+    demo, half a second a report). The dataset must not change inside the block; callers
+    never modify the frame (they filter it into new ones).
+    """
+    key = id(dataset)
+    outer = key not in _REUSED
+    if outer:
+        _REUSED[key] = [dataset, None]
+    try:
+        yield
+    finally:
+        if outer:
+            _REUSED.pop(key, None)
 
 
 def aggregate_years(

@@ -133,3 +133,41 @@ def test_empty_and_unknown_code(son_la):
 def test_thanh_pho_alone_needs_a_province():
     with pytest.raises(UnitError):
         UnitMatcher(None).resolve("Thành phố")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT DISTINCT districtCode, district, provinceCode FROM admin_units_legacy "
+        "WHERE districtCode IS NOT NULL ORDER BY districtCode",
+        "SELECT DISTINCT provinceKey, provinceShort FROM admin_units ORDER BY provinceKey",
+    ],
+)
+def test_the_unit_table_is_read_as_vietnamadminunits_reads_it(sql):
+    """The bundled SQLite table, read without importing the package (its parsers cost every
+    kernel 0.4 s), gives exactly the rows of the package's own ``database.query``."""
+    from vietnamadminunits.database import query
+
+    from kiemnhiem.data.units import _query
+
+    rows = _query(sql)
+    assert rows == query(sql) and len(rows) >= 34  # 34 provinces since 2025, 63 before
+
+
+def test_loading_a_dataset_does_not_import_the_address_parsers():
+    """Run in a fresh interpreter: what a report's kernel pays."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kiemnhiem.data.dataset import load_dataset\n"
+        "load_dataset(None)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('vietnamadminunits', 'geopy'))))"
+    )
+    from kiemnhiem.run.execute import _kernel_env
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_kernel_env(), check=True
+    )
+    assert out.stdout.strip() == "[]"

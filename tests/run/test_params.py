@@ -10,6 +10,7 @@ import pytest
 from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.resources import notebook_path
 from kiemnhiem.run import plan as plan_module
+from kiemnhiem.run.evaluations import EVALUATION_PARAMETER
 from kiemnhiem.run.params import (
     PILOT_PARAMETERS,
     SUMMARY_OPTIONAL,
@@ -99,9 +100,10 @@ def test_check_parameters_names_unknown_and_missing_in_both_languages(tmp_path):
 
 def test_the_bundled_notebooks_declare_what_the_runner_passes():
     nb = notebook_path("pilot_report")
-    assert set(notebook_parameter_names(nb)) == set(PILOT_PARAMETERS)
+    # evaluation_file: optional, passed when the run has computed the evaluation once.
+    assert set(notebook_parameter_names(nb)) == {*PILOT_PARAMETERS, EVALUATION_PARAMETER}
     summary = plan_module.summary_notebook()
     if summary is not None:
         declared = set(notebook_parameter_names(summary))
         assert set(SUMMARY_PARAMETERS) <= declared
-        assert declared <= set(SUMMARY_PARAMETERS + SUMMARY_OPTIONAL)
+        assert declared <= {*SUMMARY_PARAMETERS, *SUMMARY_OPTIONAL, EVALUATION_PARAMETER}

@@ -30,6 +30,7 @@ from kiemnhiem.labels import label
 from kiemnhiem.report.text import VERDICTS
 from kiemnhiem.resources import data_dir, demo_dir
 from kiemnhiem.run import execute, fingerprints
+from kiemnhiem.run.kernels import SERVER_COMMAND
 from kiemnhiem.run.lock import RunLock
 from kiemnhiem.run.params import (
     PILOT_PARAMETERS,
@@ -242,14 +243,22 @@ def _descendants(pid: int) -> list:
         return []
 
 
-def _wait_for_kernels(pid: int, n: int, timeout: float = 60) -> list:
+def _wait_for_kernels(pid: int, n: int, timeout: float = 180) -> list:
+    # A forked kernel shows only once its worker's kernel server has imported pandas,
+    # matplotlib and kiemnhiem and the run has evaluated each model (a kernel started as
+    # usual shows the moment it is launched): on a loaded 2-core machine, over a minute.
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         kids = _descendants(pid)
         kernels = []
         for p in kids:
             try:
-                if "ipykernel_launcher" in " ".join(p.cmdline()):
+                # A kernel started as usual, or forked by a worker's kernel server
+                # (kiemnhiem.run.kernels): a child of the server, which shares its command.
+                if "ipykernel_launcher" in " ".join(p.cmdline()) or (
+                    SERVER_COMMAND in " ".join(p.cmdline())
+                    and SERVER_COMMAND in " ".join(p.parent().cmdline())
+                ):
                     kernels.append(p)
             except Exception:
                 pass

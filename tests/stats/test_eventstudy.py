@@ -279,3 +279,45 @@ def test_never_treated_all_dropped_falls_back_to_not_yet():
     assert es.attrs["control"] == "notyet"
     assert es.attrs["dropped"] == (("119", "incomplete"), ("120", "incomplete"))
     assert _col(es, "att") == pytest.approx({-2: -1.0, -1: 0.0, 0: 3.0})
+
+
+# ---------------------------------------------------------------------------------------------
+# A report's profiles, the annual panel computed once
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pilot_profiles_are_the_per_indicator_calls():
+    """The demo's unit 124 in tuyengiao_ttct: every indicator of the catalog, those the
+    model concerns and those it does not (placebos and errors alike)."""
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.stats.evaluation import pilot_series
+    from kiemnhiem.stats.eventstudy import pilot_profiles
+
+    ds = load_dataset(None)
+    indicators = list(ds.indicators["code"])
+    series, studies, errors = pilot_profiles(ds, "124", "tuyengiao_ttct", indicators)
+    assert list(series) == indicators and set(studies) | set(errors) == set(indicators)
+    for code in indicators:
+        pd.testing.assert_frame_equal(series[code], pilot_series(ds, "124", "tuyengiao_ttct", code))
+        try:
+            expected = event_study(ds, "tuyengiao_ttct", code, unit="124")
+        except ParameterError as exc:
+            assert code not in studies and str(errors[code]) == str(exc)
+        else:
+            pd.testing.assert_frame_equal(studies[code], expected)
+            assert studies[code].attrs == expected.attrs
+
+
+def test_the_annual_panel_is_shared_only_inside_the_block():
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.stats.timeline import annual_panel, reusing_annual_panel
+
+    ds = load_dataset(None)
+    assert annual_panel(ds) is not annual_panel(ds)
+    with reusing_annual_panel(ds):
+        first = annual_panel(ds)
+        with reusing_annual_panel(ds):  # nested: still the same one
+            assert annual_panel(ds) is first
+        assert annual_panel(ds) is first
+    assert annual_panel(ds) is not first
+    pd.testing.assert_frame_equal(annual_panel(ds), first)

@@ -1,0 +1,152 @@
+"""A run's evaluations, computed once and read by every report that needs them.
+
+A district's report leads with its model's estimates, so it needs the model's whole
+:func:`~kiemnhiem.stats.evaluation.evaluate_all` (every pilot of the model: its cost grows with
+the number of pilots). Computed in each report, a run of n pilots paid it n times in the
+kernels and n times again in the workers (for the manifest and the documents). The runner now
+computes each distinct evaluation once (one task per model in its pool), writes it to the run's
+folder, and passes the file to the notebooks as the optional parameter ``evaluation_file``;
+the workers read the same file.
+
+A notebook run alone (plain papermill, ``evaluation_file`` None) computes as before. A file that
+was not made for this dataset's content and these settings is ignored (computed instead), so
+the results are the same whichever way they are obtained.
+
+Files are pickles (pandas' own, which keeps every dtype and missing value exactly; parquet
+would turn object columns of mixed types into something else). A pickle runs code when read,
+so only files this package wrote in a run's own folder are passed; the parameter is a path the
+notebook's user controls anyway.
+
+The notebooks import this module in their kernel: it stays light (pandas, the evaluation and
+papermill are imported inside the functions).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: The optional notebook parameter through which the runner passes a run's evaluation file.
+EVALUATION_PARAMETER = "evaluation_file"
+#: What the file holds besides the frame, to check it was made for this dataset and request.
+_FORMAT = "kiemnhiem-evaluation-1"
+
+
+def evaluation_request(
+    kind: str, model: str | None, pre_years: int, post_years: int, level: float
+) -> dict[str, Any]:
+    """What one evaluation is computed from (besides the dataset): a pilot report's is its
+    model's ``evaluate_all``; the summary's covers every model (``model`` None)."""
+    return {
+        "models": None if kind == "summary" or model is None else [str(model)],
+        "pre_years": int(pre_years),
+        "post_years": int(post_years),
+        "level": float(level),
+    }
+
+
+def request_name(request: Mapping[str, Any]) -> str:
+    """A file name for ``request`` (unique within a run)."""
+    models = "-".join(request["models"]) if request["models"] else "all"
+    return f"{models}-{request['pre_years']}-{request['post_years']}-{request['level']!r}.pkl"
+
+
+def compute_evaluation(dataset, request: Mapping[str, Any]):
+    """``evaluate_all`` of ``dataset`` for ``request``."""
+    from ..stats.evaluation import evaluate_all
+
+    return evaluate_all(
+        dataset,
+        pre_years=request["pre_years"],
+        post_years=request["post_years"],
+        level=request["level"],
+        models=request["models"],
+    )
+
+
+def write_evaluation(dataset, request: Mapping[str, Any], path: str | os.PathLike) -> str:
+    """Compute ``request`` on ``dataset`` (a loaded Dataset) and write it to ``path``
+    (atomically: a reader never sees half a file). Returns the path."""
+    frame = compute_evaluation(dataset, request)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "format": _FORMAT,
+        "content_hash": dataset.content_hash,
+        "request": dict(request),
+        "frame": frame,
+    }
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with open(partial, "wb") as handle:
+        pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    return str(path)
+
+
+def read_evaluation(path: str | os.PathLike | None, content_hash: str, request: Mapping[str, Any]):
+    """The frame written by :func:`write_evaluation` at ``path`` if it was made from a
+    dataset of this ``content_hash`` for this very ``request``; else None (the caller
+    computes it)."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            record = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != _FORMAT
+        or record.get("content_hash") != content_hash
+        or record.get("request") != dict(request)
+    ):
+        return None
+    return record["frame"]
+
+
+def report_evaluation(
+    dataset,
+    unit_code: str,
+    model: str,
+    *,
+    pre_years: int = 3,
+    post_years: int = 3,
+    level: float = 0.10,
+    evaluation_file: str | os.PathLike | None = None,
+):
+    """``(pilot rows, the model's rows)`` of one district's report, as
+    :func:`~kiemnhiem.report.conclusions.evaluate_report` returns them, read from the run's
+    ``evaluation_file`` when it fits, else computed."""
+    from ..report.conclusions import district_rows, evaluate_report
+
+    request = evaluation_request("pilot", model, pre_years, post_years, level)
+    frame = read_evaluation(evaluation_file, dataset.content_hash, request)
+    if frame is not None:
+        rows = district_rows(frame, unit_code, model)
+        if not rows.empty:
+            return rows, frame
+    return evaluate_report(
+        dataset, unit_code, model, pre_years=pre_years, post_years=post_years, level=level
+    )
+
+
+def summary_evaluation(
+    dataset,
+    *,
+    models: Iterable[str] | None = None,
+    pre_years: int = 3,
+    post_years: int = 3,
+    level: float = 0.10,
+    evaluation_file: str | os.PathLike | None = None,
+):
+    """The summary's ``evaluate_all`` (every model, or ``models``), read from the run's
+    ``evaluation_file`` when it fits, else computed."""
+    request = {
+        **evaluation_request("summary", None, pre_years, post_years, level),
+        "models": None if models is None else [str(m) for m in models],
+    }
+    frame = read_evaluation(evaluation_file, dataset.content_hash, request)
+    return compute_evaluation(dataset, request) if frame is None else frame

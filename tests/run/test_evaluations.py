@@ -1,0 +1,148 @@
+"""A run's evaluations computed once (:mod:`kiemnhiem.run.evaluations`): the file gives the
+very frames that computing gives, a file that does not fit is ignored, and a notebook shows the
+same report whichever way it got them."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import subprocess
+import sys
+
+import nbformat
+import pandas as pd
+import pytest
+
+from kiemnhiem.report.conclusions import evaluate_report
+from kiemnhiem.resources import notebook_path
+from kiemnhiem.run.evaluations import (
+    EVALUATION_PARAMETER,
+    evaluation_request,
+    read_evaluation,
+    report_evaluation,
+    request_name,
+    summary_evaluation,
+    write_evaluation,
+)
+from kiemnhiem.run.execute import _kernel_env
+from kiemnhiem.stats.evaluation import evaluate_all
+
+UNIT, MODEL = "122", "danvan_mttq"  # a pilot of the demo
+
+
+@pytest.fixture(scope="module")
+def model_file(demo, tmp_path_factory):
+    """The demo's danvan_mttq evaluation, written as a run writes it."""
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    path = tmp_path_factory.mktemp("evaluations") / request_name(request)
+    return write_evaluation(demo, request, path)
+
+
+def test_the_file_holds_what_evaluate_all_computes(demo, model_file):
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    expected = evaluate_all(demo, pre_years=3, post_years=3, level=0.10, models=[MODEL])
+    pd.testing.assert_frame_equal(read_evaluation(model_file, demo.content_hash, request), expected)
+
+
+def test_a_report_gets_the_same_frames_from_the_file_as_computed(demo, model_file):
+    rows, frame = evaluate_report(demo, UNIT, MODEL, pre_years=3, post_years=3, level=0.10)
+    cached_rows, cached_frame = report_evaluation(
+        demo, UNIT, MODEL, pre_years=3, post_years=3, level=0.10, evaluation_file=model_file
+    )
+    pd.testing.assert_frame_equal(cached_rows, rows)
+    pd.testing.assert_frame_equal(cached_frame, frame)
+    assert len(rows) > 0 and set(rows["unit_code"]) == {UNIT}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pre_years": 4},  # other windows
+        {"level": 0.05},  # another level
+        {"models": ["tuyengiao_ttct"]},  # another model
+    ],
+)
+def test_a_file_made_for_another_request_is_ignored(demo, model_file, change):
+    request = {**evaluation_request("pilot", MODEL, 3, 3, 0.10), **change}
+    assert read_evaluation(model_file, demo.content_hash, request) is None
+
+
+def test_a_file_made_from_other_data_is_ignored_and_the_report_computes(demo, model_file, tmp_path):
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    assert read_evaluation(model_file, "another-content-hash", request) is None
+    # A file whose frame was tampered with but that claims another dataset is not read: the
+    # report computes its own rows (the real ones, not the tampered ones).
+    record = pickle.loads(open(model_file, "rb").read())
+    record["content_hash"] = "another-content-hash"
+    record["frame"] = record["frame"].assign(did=0.0)
+    other = tmp_path / "other.pkl"
+    other.write_bytes(pickle.dumps(record))
+    rows, _frame = report_evaluation(demo, UNIT, MODEL, evaluation_file=other)
+    expected, _ = evaluate_report(demo, UNIT, MODEL)
+    pd.testing.assert_frame_equal(rows, expected)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a pickle"])
+def test_a_missing_or_broken_file_is_ignored(demo, tmp_path, content):
+    path = tmp_path / "broken.pkl"
+    if content is not None:
+        path.write_bytes(content)
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    assert read_evaluation(path, demo.content_hash, request) is None
+    assert read_evaluation(None, demo.content_hash, request) is None
+
+
+def test_the_summary_reads_its_own_request_only(demo, tmp_path):
+    request = evaluation_request("summary", None, 3, 3, 0.10)
+    path = write_evaluation(demo, request, tmp_path / request_name(request))
+    expected = evaluate_all(demo, level=0.10)
+    pd.testing.assert_frame_equal(summary_evaluation(demo, evaluation_file=path), expected)
+    # One model's summary is another request: computed, not the file's every-model frame.
+    one = summary_evaluation(demo, models=[MODEL], evaluation_file=path)
+    assert set(one["model"]) == {MODEL}
+
+
+def test_request_names_differ_by_model_window_and_level():
+    names = {
+        request_name(evaluation_request(kind, model, pre, 3, level))
+        for kind, model in [
+            ("pilot", "danvan_mttq"),
+            ("pilot", "tuyengiao_ttct"),
+            ("summary", None),
+        ]
+        for pre in (2, 3)
+        for level in (0.05, 0.10)
+    }
+    assert len(names) == 3 * 2 * 2
+
+
+def _outputs(nb) -> str:
+    """Every code cell's outputs as JSON, without execution counts, and without the memory
+    addresses in objects' plain-text reprs (``<...Styler at 0x7f...>``), which differ between
+    any two runs."""
+    outputs = [
+        [{k: v for k, v in o.items() if k != "execution_count"} for o in cell.get("outputs", [])]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
+    return re.sub(r" at 0x[0-9a-f]+>", " at 0x>", json.dumps(outputs, sort_keys=True))
+
+
+@pytest.mark.slow
+def test_the_pilot_notebook_shows_the_same_report_from_the_file(demo, model_file, tmp_path):
+    """The report under plain papermill, alone and given the run's file: the same outputs,
+    figures and tables included."""
+    notebook = notebook_path("pilot_report")
+    runs = {}
+    for name, extra in [("alone", []), ("file", ["-p", EVALUATION_PARAMETER, model_file])]:
+        out = tmp_path / f"{name}.ipynb"
+        subprocess.run(
+            [sys.executable, "-m", "papermill", str(notebook), str(out), "--no-progress-bar",
+             "-p", "dataset", str(demo.path), "-r", "unit", UNIT, "-p", "model", MODEL, *extra],
+            check=True, capture_output=True, env=_kernel_env(),
+        )  # fmt: skip
+        runs[name] = nbformat.read(out, as_version=4)
+    assert _outputs(runs["file"]) == _outputs(runs["alone"])
+    assert any(cell.get("outputs") for cell in runs["alone"].cells)
+    assert "kiemnhiem_figure" in _outputs(runs["file"])  # the figures were compared too
