@@ -538,8 +538,12 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
     obs_p = prep.obs[p]
     Y = values[0]
     windows = prep.windows
-    several = strata is not None and len(np.unique(strata)) > 1
+    # (Not np.unique: this runs for every pilot and window of a national dataset.)
+    several = strata is not None and n > 0 and bool((strata != strata[0]).any())
     same = strata == strata[p] if several else np.ones(n, dtype=bool)
+    levels = [lv for lv in LEVELS if several or not lv[2]]
+    scopes = np.array([np.ones(n, dtype=bool) if whole else same for _, _, whole in levels])
+    only_never = np.array([lv[1] for lv in levels])
     out = []
     for s in schedules:
         window = windows[s]
@@ -562,22 +566,20 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
         if not reason:
             k_p = prep.key[s, p]
             Gp = prep.G[:, k_p]  # (c, J, L + 1)
-            sv, uv = np.array([s]), np.array([p])
             weights = np.zeros((n, J), dtype=bool)
-            for name, only_never, whole in LEVELS:
-                if whole and not several:
-                    break
-                scope = np.ones(n, dtype=bool) if whole else same
-                if only_never:
-                    w = np.repeat((never & scope)[:, None], J, axis=1)
-                else:
-                    w = (T_units[:, None] > prep.qyears[s][None, :]) & scope[:, None]
-                w[p] = False  # a unit is never its own comparison
-                R = np.einsum("cj,cjl->jl", w.astype(float), Gp)[None]
-                d, k = _did_units(prep, sv, uv, R)
-                if k[0] > 0:
-                    comparison, did, pool, weights = name, d[0], scope, w
-                    break
+            # Every level's weights (levels, c, J) at once, one product and one _did_units;
+            # the first level with a usable year is the pilot's.
+            notyet = T_units[:, None] > prep.qyears[s][None, :]
+            W = np.where(only_never[:, None, None], never[None, :, None], notyet[None])
+            W &= scopes[:, :, None]
+            W[:, p] = False  # a unit is never its own comparison
+            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+            nl = len(levels)
+            d, k = _did_units(prep, np.full(nl, s), np.full(nl, p), R)
+            hit = np.flatnonzero(k > 0)
+            if len(hit):
+                a = int(hit[0])
+                comparison, did, pool, weights = levels[a][0], d[a], scopes[a], W[a]
             if comparison == "none":
                 did = prep.none_did[:, s, p]
             comp_by_year = (Gp[:, :, L] > 0) & weights & prep.qvalid[s, p][None, :]

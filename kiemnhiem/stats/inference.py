@@ -299,10 +299,11 @@ def rank_test(
         direction, rank = "fall", int(np.sum(y <= observed + raw_tol)) + extra
     ci_low = ci_high = estimate = math.nan
     if d_stats is not None and d_observed is not None and not math.isnan(d_observed):
-        ci_low, ci_high = invert_interval(
-            observed - y, d_observed - dl, level, n_extra=extra, tol=raw_tol
-        )
-        estimate = hodges_lehmann(observed - y, d_observed - dl, n_extra=extra, tol=raw_tol)
+        # One set of pieces of the tau line for both (their sorting is most of the cost).
+        d, e = observed - y, d_observed - dl
+        pieces = _pieces(d, e, extra, raw_tol)
+        ci_low, ci_high = _interval(pieces, d, level, extra, raw_tol)
+        estimate = _middle(pieces)
     return RankTest(
         p_better, p_worse, p_two, p_min, n_a, exact, mc_error, ci_low, ci_high, rank, direction,
         estimate,
@@ -392,8 +393,12 @@ def invert_interval(
         The hull of the kept values of ``tau``; ``-inf``/``inf`` when unbounded, NaN when
         nothing is kept.
     """
+    return _interval(_pieces(d, e, n_extra, tol), d, level, n_extra, tol)
+
+
+def _interval(pieces, d, level: float, n_extra: int, tol: float) -> tuple[float, float]:
+    """:func:`invert_interval` from the :func:`_pieces` of ``d`` and ``e``."""
     cut = level / 2.0
-    pieces = _pieces(d, e, n_extra, tol)
     if pieces is None:
         n_a = len(np.asarray(d)) + n_extra
         ge = int(np.sum(np.asarray(d, dtype=float) <= tol)) + n_extra
@@ -426,7 +431,11 @@ def hodges_lehmann(d, e, n_extra: int = 0, tol: float = 1e-9) -> float:
         NaN when no count depends on ``tau`` or the middle set is unbounded on both sides; its
         finite end when it is unbounded on one.
     """
-    pieces = _pieces(d, e, n_extra, tol)
+    return _middle(_pieces(d, e, n_extra, tol))
+
+
+def _middle(pieces) -> float:
+    """:func:`hodges_lehmann` from the :func:`_pieces` of ``d`` and ``e``."""
     if pieces is None:
         return math.nan
     lefts, rights, ge, le, _ = pieces
