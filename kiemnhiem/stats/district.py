@@ -334,7 +334,9 @@ def _mixture_quantiles(w: np.ndarray, m: np.ndarray, sd: np.ndarray,
     to 1e-8 of the mixture's SD."""
     P = m.shape[1]
     mean = w @ m
-    total_sd = np.sqrt(w @ (sd**2 + m**2) - mean**2)
+    # E[X^2] - E[X]^2 can come out a few ulps below 0 when the components (nearly) coincide
+    # (every pilot the same estimate on a count): rounding, not a negative variance.
+    total_sd = np.sqrt(np.maximum(w @ (sd**2 + m**2) - mean**2, 0.0))
     prob = np.repeat(np.asarray(probs, dtype=float), P)  # columns: probs x pilots
     M, S = np.tile(m, len(probs)), np.tile(sd, len(probs))
     x = np.tile(mean, len(probs)) + ndtri(prob) * np.tile(total_sd, len(probs))
