@@ -532,23 +532,30 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
     ``did`` is computed only where the pilot can be assessed; the pre-trend only for the main
     window. Comparison levels (:data:`LEVELS`): the never units of the pilot's stratum, its
     not-yet units, then (several strata only) the whole dataset's never and not-yet units.
+
+    This runs for every pilot, window and indicator (27,000 times on a national dataset), so
+    the levels of the pilot's own province are weighed on that province's rows only (a dozen
+    of the 696), all at once, and the whole dataset's only when the province has neither.
     """
     L, _, n, J = prep.shape
-    values, years = prep.values, prep.years
+    years = prep.years
     obs_p = prep.obs[p]
-    Y = values[0]
+    Y = prep.values[0]
     windows = prep.windows
     # (Not np.unique: this runs for every pilot and window of a national dataset.)
     several = strata is not None and n > 0 and bool((strata != strata[0]).any())
-    same = strata == strata[p] if several else np.ones(n, dtype=bool)
-    levels = [lv for lv in LEVELS if several or not lv[2]]
-    scopes = np.array([np.ones(n, dtype=bool) if whole else same for _, _, whole in levels])
-    only_never = np.array([lv[1] for lv in levels])
+    rows = np.flatnonzero(strata == strata[p]) if several else np.arange(n)
+    at_p = int(np.searchsorted(rows, p))  # p's position among its stratum's rows
+    has_data = bool(obs_p.any())
     out = []
     for s in schedules:
         window = windows[s]
-        pre_used, post_used = usable_years(window, years[obs_p])
-        if not obs_p.any():
+        pre_mask = prep.pre_mask[s, p]
+        post_mask = prep.qvalid[s, p]
+        # The window's years with a value (timeline.usable_years, from the prepared masks).
+        pre_used = tuple(int(y) for y in years[pre_mask])
+        post_used = tuple(int(y) for y in prep.qyears[s][post_mask])
+        if not has_data:
             reason = "no_data"
         elif len(pre_used) < 2:
             reason = "few_pre"
@@ -556,46 +563,53 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
             reason = "few_post"
         else:
             reason = ""
-        pre_mean = float(np.mean(Y[p, prep.pre_mask[s, p]])) if len(pre_used) else math.nan
+        pre_mean = float(np.mean(Y[p, pre_mask])) if pre_used else math.nan
         post_mean = math.nan
-        if len(post_used):
-            post_mean = float(np.mean(Y[p, [int(y - years[0]) for y in post_used]]))
+        if post_used:
+            post_mean = float(np.mean(Y[p, [y - int(years[0]) for y in post_used]]))
         comp_by_year = np.zeros((n, J), dtype=bool)
         did, comparison, did_years = np.full(L, np.nan), "none", ()
         pool = np.zeros(n, dtype=bool)
+        slots = None
         if not reason:
             k_p = prep.key[s, p]
-            Gp = prep.G[:, k_p]  # (c, J, L + 1)
-            weights = np.zeros((n, J), dtype=bool)
-            # Every level's weights (levels, c, J) at once, one product and one _did_units;
-            # the first level with a usable year is the pilot's.
-            notyet = T_units[:, None] > prep.qyears[s][None, :]
-            W = np.where(only_never[:, None, None], never[None, :, None], notyet[None])
-            W &= scopes[:, :, None]
-            W[:, p] = False  # a unit is never its own comparison
-            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
-            nl = len(levels)
-            d, k = _did_units(prep, np.full(nl, s), np.full(nl, p), R)
-            hit = np.flatnonzero(k > 0)
-            if len(hit):
-                a = int(hit[0])
-                comparison, did, pool, weights = levels[a][0], d[a], scopes[a], W[a]
-            if comparison == "none":
+            qy = prep.qyears[s]
+            found = None
+            # The stratum's levels on its rows, then (several strata) the whole dataset's.
+            for names, sub, whole in ((LEVELS[:2], rows, False), (LEVELS[2:], None, True)):
+                if whole and not several:
+                    break
+                idx = np.arange(n) if sub is None else sub
+                Gp = prep.G[idx, k_p]  # (c, J, L + 1)
+                W = np.stack([np.repeat(never[idx][:, None], J, axis=1),
+                              T_units[idx][:, None] > qy[None, :]])  # (2, c, J)
+                W[:, p if sub is None else at_p] = False  # never its own comparison
+                R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+                d, k = _did_units(prep, np.full(2, s), np.full(2, p), R)
+                hit = np.flatnonzero(k > 0)
+                if len(hit):
+                    a = int(hit[0])
+                    found = (names[a][0], d[a], idx, W[a], Gp, whole)
+                    break
+            if found is None:
                 did = prep.none_did[:, s, p]
-            comp_by_year = (Gp[:, :, L] > 0) & weights & prep.qvalid[s, p][None, :]
-            comp_by_year[p] = False
-            slots = prep.qvalid[s, p] & (comp_by_year.any(0) if comparison != "none" else True)
+            else:
+                comparison, did, idx, w, Gp, whole = found
+                pool[:] = True if whole else False
+                pool[idx] = True
+                comp_by_year[idx] = (Gp[:, :, L] > 0) & w & post_mask[None, :]
+            slots = post_mask & (comp_by_year.any(0) if comparison != "none" else True)
             did_years = tuple(int(y) for y in prep.qyears[s][slots])
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
         if s == schedules[0] and not reason:
-            trend = pretrend(Y, years, p, window, prep.pre_mask[s, p], comp_units, did[0],
+            trend = pretrend(Y, years, p, window, pre_mask, comp_units, did[0],
                              did_years)
         placebo = None
         if inference and not reason and comparison != "none":
             eligible = eligible_units(comparison, p, never, T_units,
                                       strata if several else None, max(did_years))
-            placebo = _placebos(prep, s, p, did, eligible, did_years)
+            placebo = _placebos(prep, s, p, did, eligible, did_years, slots)
         out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
                          comparison, comp_units, comp_by_year, trend, reason, placebo,
                          prep, s, pool))
@@ -710,7 +724,7 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
 
 
 def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray,
-              did_years) -> np.ndarray:
+              did_years, slots: np.ndarray | None = None) -> np.ndarray:
     """Observed and placebo statistics (A, L) for the per-pilot rank test.
 
     Eligible (:func:`eligible_units`): the units of the pilot's comparison pool, i.e. the
@@ -723,17 +737,22 @@ def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray
     ``did`` (those it has data in); a placebo unit is kept when it has at least 2 usable years
     on each side and a control with data. The controls' sums are the sum over all eligible
     units less the placebo unit's own term: linear in the units.
+
+    ``slots`` (J,): the post slots of ``did_years`` when the caller has them (the same mask).
     """
     eligible = eligible & prep.obs.any(1)
     eligible[p] = False
     idx = np.flatnonzero(eligible)
     rows = [did]
     if len(idx):
-        keys, inv = np.unique(prep.key[s, idx], return_inverse=True)
-        tot = np.einsum("c,ckjl->kjl", eligible.astype(float), prep.G[:, keys])
-        # Only the years the pilot's did averages.
-        slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
-        d, k = _did_units(prep, np.full(len(idx), s), idx, tot[inv.ravel()],
+        # A schedule's keys are consecutive: sum the eligible rows of all of them (a few).
+        ks = prep.key[s, idx]
+        k0 = int(ks.min())
+        G = prep.G[idx, k0:int(ks.max()) + 1]  # (c, k, J, L + 1)
+        tot = G.sum(axis=0)
+        if slots is None:  # only the years the pilot's did averages
+            slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
+        d, k = _did_units(prep, np.full(len(idx), s), idx, tot[ks - k0],
                           self_weight=np.ones(len(idx)), slots=slots[None, :])
         keep = prep.assess[s, idx] & (k > 0)
         rows += list(d[keep])
