@@ -563,10 +563,12 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
             reason = "few_post"
         else:
             reason = ""
-        pre_mean = float(np.mean(Y[p, pre_mask])) if pre_used else math.nan
+        # (sum / count is np.mean's own arithmetic, without its overhead.)
+        pre_mean = float(Y[p, pre_mask].sum() / len(pre_used)) if pre_used else math.nan
         post_mean = math.nan
         if post_used:
-            post_mean = float(np.mean(Y[p, [y - int(years[0]) for y in post_used]]))
+            post_mean = float(Y[p, [y - int(years[0]) for y in post_used]].sum()
+                              / len(post_used))
         comp_by_year = np.zeros((n, J), dtype=bool)
         did, comparison, did_years = np.full(L, np.nan), "none", ()
         pool = np.zeros(n, dtype=bool)
@@ -581,8 +583,9 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
                     break
                 idx = np.arange(n) if sub is None else sub
                 Gp = prep.G[idx, k_p]  # (c, J, L + 1)
-                W = np.stack([np.repeat(never[idx][:, None], J, axis=1),
-                              T_units[idx][:, None] > qy[None, :]])  # (2, c, J)
+                W = np.empty((2, len(idx), J), dtype=bool)  # (never, not yet) x c x J
+                W[0] = never[idx][:, None]
+                W[1] = T_units[idx][:, None] > qy[None, :]
                 W[:, p if sub is None else at_p] = False  # never its own comparison
                 R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
                 d, k = _did_units(prep, np.full(2, s), np.full(2, p), R)

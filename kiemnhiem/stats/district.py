@@ -45,6 +45,7 @@ gathers the arrays (:mod:`kiemnhiem.evaluation`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -280,11 +281,19 @@ def _grid(scale: float, spread: float, nu: int) -> tuple[np.ndarray, np.ndarray,
                                 np.linspace(inner, spread, TAU_POINTS - n_in + 1)[1:]])
     tau = (edges[:-1] + edges[1:]) / 2.0
     log_tau = -0.5 * (tau / scale) ** 2 + np.log(np.diff(edges))
-    u = (np.arange(KAPPA_POINTS) + 0.5) / KAPPA_POINTS
-    kappa = nu / chdtri(nu, u)  # chdtri: the upper-tail inverse, so kappa rises with u
-    T, K = np.meshgrid(tau, kappa, indexing="ij")
+    T, K = np.meshgrid(tau, _kappa(nu), indexing="ij")
     LW = np.broadcast_to(log_tau[:, None], T.shape)
     return T.ravel(), K.ravel(), LW.ravel()
+
+
+@functools.lru_cache(maxsize=256)
+def _kappa(nu: int) -> np.ndarray:
+    """The ``KAPPA_POINTS`` quantiles of ``nu / chi2_nu`` (:func:`_grid`), once per ``nu``: the
+    leave-one-out fits ask for them thousands of times on a national dataset."""
+    u = (np.arange(KAPPA_POINTS) + 0.5) / KAPPA_POINTS
+    kappa = nu / chdtri(nu, u)  # chdtri: the upper-tail inverse, so kappa rises with u
+    kappa.flags.writeable = False
+    return kappa
 
 
 class _Fit:

@@ -106,7 +106,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import numpy as np
@@ -208,6 +208,8 @@ class _Context:
     indicators: dict  # code -> catalog row (dict)
     concerned: dict  # code -> models with pilots that the indicator concerns
     strata: np.ndarray | None = None  # (n,) each unit's province, None within one province
+    # Each pilot's windows (_pilot_windows), built once rather than once per indicator.
+    windows: dict = field(default_factory=dict, compare=False, repr=False)
 
     def pilot(self, code: str) -> _Pilot:
         return next(p for p in self.pilots if p.code == code)
@@ -365,11 +367,15 @@ def _sign(ind: dict) -> int:
 
 def _pilot_windows(ctx: _Context, pilot: _Pilot, sensitivity: bool) -> list[Window]:
     """The pilot's window, then (approximate and assumed starts) one year earlier and later."""
-    windows = [pilot.window]
-    if sensitivity and pilot.status in SHIFTED_STATUSES:
-        windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
-                                 ctx.post_years, shift=shift) for shift in (-1, 1)]
-    return windows
+    key = (pilot.row, pilot.window, sensitivity)
+    windows = ctx.windows.get(key)
+    if windows is None:
+        windows = [pilot.window]
+        if sensitivity and pilot.status in SHIFTED_STATUSES:
+            windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
+                                     ctx.post_years, shift=shift) for shift in (-1, 1)]
+        ctx.windows[key] = windows
+    return list(windows)
 
 
 def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, level: float,
