@@ -532,72 +532,130 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
     ``did`` is computed only where the pilot can be assessed; the pre-trend only for the main
     window. Comparison levels (:data:`LEVELS`): the never units of the pilot's stratum, its
     not-yet units, then (several strata only) the whole dataset's never and not-yet units.
+    """
+    return _cores_all(prep, [(p, schedules)], never, T_units, inference, strata)[0]
 
-    This runs for every pilot, window and indicator (27,000 times on a national dataset), so
-    the levels of the pilot's own province are weighed on that province's rows only (a dozen
-    of the 696), all at once, and the whole dataset's only when the province has neither.
+
+def _cores_all(prep: _Prep, items: list, never: np.ndarray, T_units: np.ndarray,
+               inference: bool = True, strata: np.ndarray | None = None) -> list[list[_Core]]:
+    """:func:`_cores_in` for many pilots at once: ``items`` is a list of (pilot row, its
+    schedules); returns their cores in the same order.
+
+    This runs for every pilot, window and indicator (27,000 cores on a national dataset), so
+    the work is batched: the levels of a pilot's own province are weighed on that province's
+    rows only (a dozen of 696), the whole dataset's only when the province has neither;
+    comparison sums shared by the pilots of a province on a schedule are computed once
+    (only where the pilot itself carries no weight in them, so that every sum is the very
+    same arithmetic as the pilot's own); and :func:`_did_units` runs once per pass over all
+    the cores (its rows are independent), placebos included.
     """
     L, _, n, J = prep.shape
     years = prep.years
-    obs_p = prep.obs[p]
     Y = prep.values[0]
     windows = prep.windows
-    # (Not np.unique: this runs for every pilot and window of a national dataset.)
+    y0 = int(years[0]) if len(years) else 0
+    # (Not np.unique: this runs for every model and indicator of a national dataset.)
     several = strata is not None and n > 0 and bool((strata != strata[0]).any())
-    rows = np.flatnonzero(strata == strata[p]) if several else np.arange(n)
-    at_p = int(np.searchsorted(rows, p))  # p's position among its stratum's rows
-    has_data = bool(obs_p.any())
-    out = []
-    for s in schedules:
-        window = windows[s]
-        pre_mask = prep.pre_mask[s, p]
-        post_mask = prep.qvalid[s, p]
-        # The window's years with a value (timeline.usable_years, from the prepared masks).
-        pre_used = tuple(int(y) for y in years[pre_mask])
-        post_used = tuple(int(y) for y in prep.qyears[s][post_mask])
-        if not has_data:
-            reason = "no_data"
-        elif len(pre_used) < 2:
-            reason = "few_pre"
-        elif len(post_used) < 2:
-            reason = "few_post"
+    everyone = np.arange(n)
+    members: dict = {}
+    has_value = prep.obs.any(1)
+    cores = []  # per core: a dict of its fields, in the order of items and schedules
+    for i, (p, schedules) in enumerate(items):
+        if several:
+            rows = members.get(strata[p])
+            if rows is None:
+                rows = members[strata[p]] = np.flatnonzero(strata == strata[p])
         else:
-            reason = ""
-        # (sum / count is np.mean's own arithmetic, without its overhead.)
-        pre_mean = float(Y[p, pre_mask].sum() / len(pre_used)) if pre_used else math.nan
-        post_mean = math.nan
-        if post_used:
-            post_mean = float(Y[p, [y - int(years[0]) for y in post_used]].sum()
-                              / len(post_used))
+            rows = everyone
+        has_data = bool(prep.obs[p].any())
+        for s in schedules:
+            pre_mask = prep.pre_mask[s, p]
+            post_mask = prep.qvalid[s, p]
+            # The window's years with a value (timeline.usable_years, from the prepared masks).
+            pre_used = tuple(int(y) for y in years[pre_mask])
+            post_used = tuple(int(y) for y in prep.qyears[s][post_mask])
+            if not has_data:
+                reason = "no_data"
+            elif len(pre_used) < 2:
+                reason = "few_pre"
+            elif len(post_used) < 2:
+                reason = "few_post"
+            else:
+                reason = ""
+            # (sum / count is np.mean's own arithmetic, without its overhead.)
+            pre_mean = float(Y[p, pre_mask].sum() / len(pre_used)) if pre_used else math.nan
+            post_mean = math.nan
+            if post_used:
+                post_mean = float(Y[p, [y - y0 for y in post_used]].sum() / len(post_used))
+            cores.append(dict(i=i, p=p, s=s, main=s == schedules[0], rows=rows,
+                              pre_mask=pre_mask, post_mask=post_mask, pre_used=pre_used,
+                              post_used=post_used, reason=reason, pre_mean=pre_mean,
+                              post_mean=post_mean, found=None))
+
+    # Comparison levels: the province's (never, not yet), then the whole dataset's.
+    shared: dict = {}
+
+    def weigh(c: dict, whole: bool) -> np.ndarray:
+        """(2, J, L + 1): the never and not-yet sums of core ``c``; keeps W and Gp."""
+        p, s = c["p"], c["s"]
+        idx = everyone if whole else c["rows"]
+        k_p = int(prep.key[s, p])
+        key = (whole, id(idx), s, k_p)
+        got = shared.get(key)
+        if got is None:
+            W = np.empty((2, len(idx), J), dtype=bool)  # (never, not yet) x c x J
+            W[0] = never[idx][:, None]
+            W[1] = T_units[idx][:, None] > prep.qyears[s][None, :]
+            Gp = prep.G[idx, k_p]  # (c, J, L + 1)
+            got = shared[key] = (W, Gp, None)
+        W, Gp, R = got
+        at = int(np.searchsorted(idx, p))
+        if W[:, at].any():  # the pilot itself would weigh: its own sums, without it
+            W = W.copy()
+            W[:, at] = False
+            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+        elif R is None:
+            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+            shared[key] = (W, Gp, R)
+        c["level"] = (idx, W, Gp, whole)
+        return R
+
+    pending = [c for c in cores if not c["reason"]]
+    for whole in (False, True):
+        if whole and not several:
+            break
+        if not pending:
+            break
+        R = np.concatenate([weigh(c, whole) for c in pending])
+        ss = np.repeat([c["s"] for c in pending], 2)
+        ps = np.repeat([c["p"] for c in pending], 2)
+        d, k = _did_units(prep, ss, ps, R)
+        left = []
+        for j, c in enumerate(pending):
+            hit = np.flatnonzero(k[2 * j:2 * j + 2] > 0)
+            if len(hit):
+                a = int(hit[0])
+                idx, W, Gp, _ = c["level"]
+                c["found"] = (LEVELS[2 * whole + a][0], d[2 * j + a], idx, W[a], Gp, whole)
+            else:
+                left.append(c)
+        pending = left
+
+    # Each core's comparison, years, pre-trend and placebo inputs.
+    plac = []  # (core, s, idx, sums, slots) of the per-pilot rank tests
+    tots: dict = {}
+    for c in cores:
+        p, s, reason = c["p"], c["s"], c["reason"]
+        post_mask = c["post_mask"]
         comp_by_year = np.zeros((n, J), dtype=bool)
         did, comparison, did_years = np.full(L, np.nan), "none", ()
         pool = np.zeros(n, dtype=bool)
         slots = None
         if not reason:
-            k_p = prep.key[s, p]
-            qy = prep.qyears[s]
-            found = None
-            # The stratum's levels on its rows, then (several strata) the whole dataset's.
-            for names, sub, whole in ((LEVELS[:2], rows, False), (LEVELS[2:], None, True)):
-                if whole and not several:
-                    break
-                idx = np.arange(n) if sub is None else sub
-                Gp = prep.G[idx, k_p]  # (c, J, L + 1)
-                W = np.empty((2, len(idx), J), dtype=bool)  # (never, not yet) x c x J
-                W[0] = never[idx][:, None]
-                W[1] = T_units[idx][:, None] > qy[None, :]
-                W[:, p if sub is None else at_p] = False  # never its own comparison
-                R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
-                d, k = _did_units(prep, np.full(2, s), np.full(2, p), R)
-                hit = np.flatnonzero(k > 0)
-                if len(hit):
-                    a = int(hit[0])
-                    found = (names[a][0], d[a], idx, W[a], Gp, whole)
-                    break
-            if found is None:
+            if c["found"] is None:
                 did = prep.none_did[:, s, p]
             else:
-                comparison, did, idx, w, Gp, whole = found
+                comparison, did, idx, w, Gp, whole = c["found"]
                 pool[:] = True if whole else False
                 pool[idx] = True
                 comp_by_year[idx] = (Gp[:, :, L] > 0) & w & post_mask[None, :]
@@ -605,18 +663,67 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
             did_years = tuple(int(y) for y in prep.qyears[s][slots])
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
-        if s == schedules[0] and not reason:
-            trend = pretrend(Y, years, p, window, pre_mask, comp_units, did[0],
+        if c["main"] and not reason:
+            trend = pretrend(Y, years, p, windows[s], c["pre_mask"], comp_units, did[0],
                              did_years)
-        placebo = None
+        c.update(did=did, comparison=comparison, did_years=did_years, pool=pool,
+                 comp_by_year=comp_by_year, comp_units=comp_units, trend=trend,
+                 placebo=None)
         if inference and not reason and comparison != "none":
-            eligible = eligible_units(comparison, p, never, T_units,
-                                      strata if several else None, max(did_years))
-            placebo = _placebos(prep, s, p, did, eligible, did_years, slots)
-        out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
-                         comparison, comp_units, comp_by_year, trend, reason, placebo,
-                         prep, s, pool))
+            last = max(did_years)
+            base = (never.copy() if comparison.removesuffix("_all") == "never"
+                    else T_units > last)
+            local = several and not comparison.endswith("_all")
+            if local:
+                base &= strata == strata[p]
+            base &= has_value
+            key = (comparison, strata[p] if local else None, last, s)
+            if base[p]:  # the pilot itself is eligible: never its own placebo or control
+                base[p] = False
+                got = _placebo_sums(prep, s, base)
+            else:
+                got = tots.get(key)
+                if got is None:
+                    got = tots[key] = _placebo_sums(prep, s, base)
+            plac.append((c, s, *got, slots))
+    # Every placebo of every core in one pass (see _placebos).
+    live = [x for x in plac if len(x[2])]
+    if live:
+        ss = np.concatenate([np.full(len(x[2]), x[1]) for x in live])
+        us = np.concatenate([x[2] for x in live])
+        R = np.concatenate([x[3] for x in live])
+        sl = np.concatenate([np.broadcast_to(x[4], (len(x[2]), J)) for x in live])
+        d, k = _did_units(prep, ss, us, R, self_weight=np.ones(len(us)), slots=sl)
+        keep = prep.assess[ss, us] & (k > 0)
+    at = 0
+    for c, s, idx, _, _ in plac:
+        m = len(idx)
+        rows = [c["did"]]
+        if m:
+            rows += list(d[at:at + m][keep[at:at + m]])
+            at += m
+        c["placebo"] = np.array(rows)
+
+    out = [[] for _ in items]
+    for c in cores:
+        out[c["i"]].append(_Core(
+            windows[c["s"]], c["pre_used"], c["post_used"], c["did_years"], c["pre_mean"],
+            c["post_mean"], c["did"], c["comparison"], c["comp_units"], c["comp_by_year"],
+            c["trend"], c["reason"], c["placebo"], prep, c["s"], c["pool"]))
     return out
+
+
+def _placebo_sums(prep: _Prep, s: int, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eligible rows, each one's sums over all eligible units at its key (c, J, L + 1)):
+    the controls' sums of :func:`_placebos` before each placebo's own term is taken out."""
+    idx = np.flatnonzero(eligible)
+    if not len(idx):
+        return idx, np.zeros((0, prep.G.shape[2], prep.G.shape[3]))
+    # A schedule's keys are consecutive: sum the eligible rows of all of them (a few).
+    ks = prep.key[s, idx]
+    k0 = int(ks.min())
+    tot = prep.G[idx, k0:int(ks.max()) + 1].sum(axis=0)  # (k, J, L + 1)
+    return idx, tot[ks - k0]
 
 
 def _core(values, years, p, window, never, T_units, inference: bool = True,
@@ -745,17 +852,12 @@ def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray
     """
     eligible = eligible & prep.obs.any(1)
     eligible[p] = False
-    idx = np.flatnonzero(eligible)
+    idx, sums = _placebo_sums(prep, s, eligible)
     rows = [did]
     if len(idx):
-        # A schedule's keys are consecutive: sum the eligible rows of all of them (a few).
-        ks = prep.key[s, idx]
-        k0 = int(ks.min())
-        G = prep.G[idx, k0:int(ks.max()) + 1]  # (c, k, J, L + 1)
-        tot = G.sum(axis=0)
         if slots is None:  # only the years the pilot's did averages
             slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
-        d, k = _did_units(prep, np.full(len(idx), s), idx, tot[ks - k0],
+        d, k = _did_units(prep, np.full(len(idx), s), idx, sums,
                           self_weight=np.ones(len(idx)), slots=slots[None, :])
         keep = prep.assess[s, idx] & (k > 0)
         rows += list(d[keep])

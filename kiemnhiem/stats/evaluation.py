@@ -121,6 +121,7 @@ from .core import (
     PRETREND_SPAN,
     _Core,
     _core,
+    _cores_all,
     _cores_in,
     _pooled,
     _prepare,
@@ -379,14 +380,18 @@ def _pilot_windows(ctx: _Context, pilot: _Pilot, sensitivity: bool) -> list[Wind
 
 
 def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, level: float,
-               sensitivity: bool, prep, index: dict) -> tuple[dict, _Core, list]:
+               sensitivity: bool, prep, index: dict,
+               cores: list | None = None) -> tuple[dict, _Core, list]:
     """One pilot's row; ``prep`` holds every pilot's windows (``index``: window -> its
-    schedule in ``prep``), prepared once for the model and indicator."""
+    schedule in ``prep``), prepared once for the model and indicator; ``cores``: the pilot's
+    cores when the caller computed them for all pilots at once (:func:`_cores_all`)."""
     ind = ctx.indicators[indicator]
     windows = _pilot_windows(ctx, pilot, sensitivity)
     shifting = len(windows) > 1
-    core, *shifted_cores = _cores_in(prep, pilot.row, [index[w] for w in windows], ctx.never,
-                                     ctx.T_units, strata=ctx.strata)
+    if cores is None:
+        cores = _cores_in(prep, pilot.row, [index[w] for w in windows], ctx.never,
+                          ctx.T_units, strata=ctx.strata)
+    core, *shifted_cores = cores
     row = _empty_row()
     w = pilot.window
     row.update(
@@ -611,8 +616,12 @@ def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool,
         for w in _pilot_windows(ctx, pilot, sensitivity):
             index.setdefault(w, len(index))
     prep = _prepare(values, ctx.years, list(index)) if index else None
-    for pilot in ctx.pilots:
-        row, core, moved = _pilot_row(ctx, pilot, indicator, level, sensitivity, prep, index)
+    every = _cores_all(prep, [(p.row, [index[w] for w in _pilot_windows(ctx, p, sensitivity)])
+                              for p in ctx.pilots], ctx.never, ctx.T_units,
+                       strata=ctx.strata) if index else []
+    for pilot, its in zip(ctx.pilots, every, strict=True):
+        row, core, moved = _pilot_row(ctx, pilot, indicator, level, sensitivity, prep, index,
+                                      its)
         rows.append(row)
         cores.append((pilot, core))
         shifted.append(moved)
