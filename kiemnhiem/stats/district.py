@@ -352,21 +352,22 @@ def _mixture_quantiles(w: np.ndarray, m: np.ndarray, sd: np.ndarray,
     a = (M - 12 * S).min(axis=0)
     b = (M + 12 * S).max(axis=0)
     tol = 1e-8 * np.maximum(np.tile(total_sd, len(probs)), 1e-300)
-    for _ in range(60):
-        z = (x[None, :] - M) / S
-        F = w @ ndtr(z)
-        f = w @ (np.exp(-0.5 * z**2) / (S * math.sqrt(2 * math.pi)))
-        below = F < prob
-        a = np.where(below, x, a)
-        b = np.where(below, b, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    S_root = S * math.sqrt(2 * math.pi)  # (hoisted out of the loop: the same numbers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(60):
+            z = (x[None, :] - M) / S
+            F = w @ ndtr(z)
+            f = w @ (np.exp(-0.5 * z**2) / S_root)
+            below = F < prob
+            a = np.where(below, x, a)
+            b = np.where(below, b, x)
             step = x - (F - prob) / f
-        inside = np.isfinite(step) & (step > a) & (step < b)
-        new = np.where(inside, step, (a + b) / 2.0)
-        done = np.abs(new - x) <= tol
-        x = new
-        if done.all():
-            break
+            inside = np.isfinite(step) & (step > a) & (step < b)
+            new = np.where(inside, step, (a + b) / 2.0)
+            done = np.abs(new - x) <= tol
+            x = new
+            if done.all():
+                break
     return x.reshape(len(probs), P)
 
 
