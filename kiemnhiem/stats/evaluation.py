@@ -650,18 +650,19 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata,
                           max(core.did_years))
     obs = core.prep.obs  # ~isnan(Y): the prep was built from the same values
-    cols = pre | post
     idx = np.flatnonzero(cand)
-    idx = idx[obs[np.ix_(idx, cols)].all(axis=1)]  # the reference districts
+    idx = idx[obs[idx][:, pre | post].all(axis=1)]  # the reference districts
     # Changes of the pilot and its references only (row by row the same arithmetic as
     # dist.changes on every unit: a national dataset has 696 units, a province a dozen).
-    e_p, e_ref = dist.changes(Y[[p]], pre, post)[0], dist.changes(Y[idx], pre, post)
+    e = dist.changes(Y[np.concatenate([[p], idx])], pre, post)
+    e_p, e_ref = e[0], e[1:]
     # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
     w = core.window
     before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
+    Y_ref = Y[idx]
     if len(idx):
         before &= obs[idx].all(axis=0)
-    floor = dist.noise_floor(Y[p, before], Y[np.ix_(idx, before)])
+    floor = dist.noise_floor(Y[p, before], Y_ref[:, before])
     own = dist.single_case(float(e_p), e_ref, floor, level, sign)
     if own.n_reference < 2:
         return dist.NO_ESTIMATE, None
