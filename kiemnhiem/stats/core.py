@@ -572,8 +572,8 @@ def _cores_all(prep: _Prep, items: list, never: np.ndarray, T_units: np.ndarray,
             pre_mask = prep.pre_mask[s, p]
             post_mask = prep.qvalid[s, p]
             # The window's years with a value (timeline.usable_years, from the prepared masks).
-            pre_used = tuple(int(y) for y in years[pre_mask])
-            post_used = tuple(int(y) for y in prep.qyears[s][post_mask])
+            pre_used = tuple(years[pre_mask].astype(int, copy=False).tolist())
+            post_used = tuple(prep.qyears[s][post_mask].tolist())
             if not has_data:
                 reason = "no_data"
             elif len(pre_used) < 2:
@@ -631,10 +631,10 @@ def _cores_all(prep: _Prep, items: list, never: np.ndarray, T_units: np.ndarray,
         ps = np.repeat([c["p"] for c in pending], 2)
         d, k = _did_units(prep, ss, ps, R)
         left = []
+        some = (k > 0).reshape(-1, 2).tolist()
         for j, c in enumerate(pending):
-            hit = np.flatnonzero(k[2 * j:2 * j + 2] > 0)
-            if len(hit):
-                a = int(hit[0])
+            if some[j][0] or some[j][1]:
+                a = 0 if some[j][0] else 1
                 idx, W, Gp, _ = c["level"]
                 c["found"] = (LEVELS[2 * whole + a][0], d[2 * j + a], idx, W[a], Gp, whole)
             else:
@@ -660,7 +660,7 @@ def _cores_all(prep: _Prep, items: list, never: np.ndarray, T_units: np.ndarray,
                 pool[idx] = True
                 comp_by_year[idx] = (Gp[:, :, L] > 0) & w & post_mask[None, :]
             slots = post_mask & (comp_by_year.any(0) if comparison != "none" else True)
-            did_years = tuple(int(y) for y in prep.qyears[s][slots])
+            did_years = tuple(prep.qyears[s][slots].tolist())
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
         if c["main"] and not reason:
