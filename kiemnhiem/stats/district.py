@@ -290,9 +290,10 @@ def _grid(scale: float, spread: float, nu: int) -> tuple[np.ndarray, np.ndarray,
                                 np.linspace(inner, spread, TAU_POINTS - n_in + 1)[1:]])
     tau = (edges[:-1] + edges[1:]) / 2.0
     log_tau = -0.5 * (tau / scale) ** 2 + np.log(np.diff(edges))
-    T, K = np.meshgrid(tau, _kappa(nu), indexing="ij")
-    LW = np.broadcast_to(log_tau[:, None], T.shape)
-    return T.ravel(), K.ravel(), LW.ravel()
+    kappa = _kappa(nu)
+    # The "ij" meshgrid, flattened: cell i * KAPPA_POINTS + j is (tau_i, kappa_j).
+    return (np.repeat(tau, len(kappa)), np.tile(kappa, len(tau)),
+            np.repeat(log_tau, len(kappa)))
 
 
 @functools.lru_cache(maxsize=256)
