@@ -632,7 +632,7 @@ def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool,
 
 
 def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
-         sign: int) -> tuple[dist.OwnEstimate, np.ndarray | None]:
+         sign: int, memo: dict | None = None) -> tuple[dist.OwnEstimate, np.ndarray | None]:
     """The own estimate of pilot row ``p`` under ``core``'s window, and every unit's change on
     that window with NaN outside the reference districts (None without an estimate).
 
@@ -647,21 +647,34 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     post = pre.copy()
     pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
     post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
-    cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata,
-                          max(core.did_years))
     obs = core.prep.obs  # ~isnan(Y): the prep was built from the same values
-    idx = np.flatnonzero(cand)
-    idx = idx[obs[idx][:, pre | post].all(axis=1)]  # the reference districts
-    # Changes of the pilot and its references only (row by row the same arithmetic as
-    # dist.changes on every unit: a national dataset has 696 units, a province a dozen).
-    e = dist.changes(Y[np.concatenate([[p], idx])], pre, post)
-    e_p, e_ref = e[0], e[1:]
+    last = max(core.did_years)
+    # The reference districts and their changes are the same for every pilot of a province
+    # with these years (``memo``), unless the pilot itself would be one of them.
+    local = ctx.strata is not None and not core.comparison.endswith("_all")
+    key = (core.comparison, ctx.strata[p] if local else None, last, pre.tobytes(),
+           post.tobytes())
+    got = memo.get(key) if memo is not None else None
+    if got is None or got[0][p]:
+        cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata, last)
+        base = cand.copy()  # the pool, p included if it belongs (its own stratum: always)
+        base[p] = bool(ctx.never[p]) if core.comparison.removesuffix("_all") == "never" \
+            else bool(ctx.T_units[p] > last)
+        idx = np.flatnonzero(cand)
+        idx = idx[obs[idx][:, pre | post].all(axis=1)]  # the reference districts
+        # Changes of the references only (row by row the same arithmetic as dist.changes on
+        # every unit: a national dataset has 696 units, a province a dozen).
+        Y_ref = Y[idx]
+        got = (base, idx, dist.changes(Y_ref, pre, post), Y_ref, obs[idx].all(axis=0))
+        if memo is not None and not base[p]:
+            memo[key] = got
+    _, idx, e_ref, Y_ref, ref_obs = got
+    e_p = dist.changes(Y[[p]], pre, post)[0]
     # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
     w = core.window
     before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
-    Y_ref = Y[idx]
     if len(idx):
-        before &= obs[idx].all(axis=0)
+        before &= ref_obs
     floor = dist.noise_floor(Y[p, before], Y_ref[:, before])
     own = dist.single_case(float(e_p), e_ref, floor, level, sign)
     if own.n_reference < 2:
@@ -710,8 +723,9 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
     b = _sign(ind) if ind["better"] != "none" else 1
     M = str(model_row["verdict"])
     owns, Es = [], []
+    memo: dict = {}  # reference districts shared by the pilots of a province (_own)
     for (pilot, core), row in zip(cores, rows, strict=True):
-        own, E = _own(ctx, core, pilot.row, Y, level, b)
+        own, E = _own(ctx, core, pilot.row, Y, level, b, memo)
         owns.append(own)
         Es.append(E)
         row.update(own_estimate=own.estimate, own_low=own.low, own_high=own.high,
@@ -792,7 +806,7 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
             moved = []
             for c, key in zip(shifted[k], ("verdict_earlier", "verdict_later"), strict=True):
                 m = model_row[key] or M
-                o = _own(ctx, c, pilot.row, Y, level, b)[0]
+                o = _own(ctx, c, pilot.row, Y, level, b, memo)[0]
                 moved.append(rule(c, m, o))
             row["verdict_earlier"], row["verdict_later"] = moved
             row["start_sensitive"] = any(v != verdict for v in moved)
