@@ -8,6 +8,7 @@ report failed; 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -54,14 +55,62 @@ def _document_options(args) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+#: argparse's own error messages (Python 3.10-3.13 wording) and the catalog key that says them
+#: in both languages; the named groups fill the label's fields. argparse offers no hook
+#: other than gettext's global domain, which would translate every program in the process.
+_ARGPARSE_ERRORS = (
+    (re.compile(r"unrecognized arguments: (?P<args>.+)", re.S), "cli_err_unrecognized"),
+    (re.compile(r"the following arguments are required: (?P<args>.+)", re.S),
+     "cli_err_required"),
+    (re.compile(r"argument (?P<arg>.+?): invalid choice: (?P<value>.+?) "
+                r"\(choose from (?P<choices>.+)\)", re.S), "cli_err_choice"),
+    (re.compile(r"argument (?P<arg>.+?): invalid (?P<kind>\w+) value: (?P<value>.+)", re.S),
+     "cli_err_value"),
+    (re.compile(r"argument (?P<arg>.+?): expected one argument", re.S), "cli_err_one"),
+    (re.compile(r"argument (?P<arg>.+?): expected (at least one|at most one|\d+) "
+                r"arguments?", re.S), "cli_err_count"),
+    (re.compile(r"argument (?P<arg>.+?): not allowed with argument (?P<other>.+)", re.S),
+     "cli_err_conflict"),
+    (re.compile(r"ambiguous option: (?P<arg>\S+) could match (?P<matches>.+)", re.S),
+     "cli_err_ambiguous"),
+)
+#: argparse's names of the types this command line converts with.
+_KINDS = {"int": "cli_kind_int", "float": "cli_kind_float"}
+
+
+def bilingual_error(message: str) -> tuple[str, str]:
+    """argparse's English error ``message`` as ``(vi, en)``; one not known keeps its English
+    wording after a Vietnamese lead-in, so nothing argparse says is ever lost."""
+    for pattern, key in _ARGPARSE_ERRORS:
+        m = pattern.fullmatch(message.strip())
+        if m:
+            fields = m.groupdict()
+            kind = fields.pop("kind", None)
+            vi = label(key, "vi", **fields, kind=label(_KINDS[kind], "vi") if kind in _KINDS
+                       else kind or "")
+            return vi, message
+    return f"{label('cli_err_other', 'vi')}: {message}", message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors in Vietnamese and English (exit code 2, as argparse)."""
+
+    def error(self, message: str):
+        vi, en = bilingual_error(message)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: {label('cli_error', 'vi')}: {vi}\n"
+                              f"{self.prog}: {label('cli_error', 'en')}: {en}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kiemnhiem",
         description=_help("cli_description"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kiemnhiem {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     run = sub.add_parser("run", help=_help("cli_run"), description=_help("cli_run"))
     run.add_argument("dataset", nargs="?", default=None, help=_help("cli_dataset"))

@@ -79,3 +79,35 @@ def test_run_only_keeps_every_report_asked_for(only, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "run_reports", plan_only)
     assert main(["run", "--out", str(tmp_path / "site"), "--quiet", *only]) == 0
     assert planned == [("122", "tuyengiao_ttct"), ("123", "tuyengiao_ttct")]
+
+
+@pytest.mark.parametrize(("argv", "vi", "en"), [
+    (["run", "--bogus"], "kiemnhiem: lỗi: không nhận ra tham số: --bogus",
+     "kiemnhiem: error: unrecognized arguments: --bogus"),
+    (["demo"], "kiemnhiem demo: lỗi: thiếu tham số bắt buộc: outdir",
+     "kiemnhiem demo: error: the following arguments are required: outdir"),
+    (["demo", "--units", "x", "out"],
+     "kiemnhiem demo: lỗi: tham số --units: 'x' không phải số nguyên hợp lệ",
+     "kiemnhiem demo: error: argument --units: invalid int value: 'x'"),
+    (["run", "--lang", "fr"],
+     "kiemnhiem run: lỗi: tham số --lang: giá trị 'fr' không thuộc các lựa chọn ('vi', 'en')",
+     "kiemnhiem run: error: argument --lang: invalid choice: 'fr' (choose from 'vi', 'en')"),
+    (["run", "--out"], "kiemnhiem run: lỗi: tham số --out cần đúng một giá trị đi kèm",
+     "kiemnhiem run: error: argument --out: expected one argument"),
+])
+def test_usage_errors_are_vietnamese_then_english(argv, vi, en, capsys):
+    # argparse writes these in English only; a district office reads the Vietnamese line first.
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2:] == [vi, en]
+    assert err[0].startswith("cách dùng / usage: kiemnhiem")
+
+
+def test_an_argparse_message_not_known_keeps_its_english_words():
+    from kiemnhiem.cli import bilingual_error
+    vi, en = bilingual_error("argument --x: something new in a later Python")
+    assert en == "argument --x: something new in a later Python"
+    assert vi == ("lỗi tham số dòng lệnh (nguyên văn tiếng Anh): "
+                  "argument --x: something new in a later Python")

@@ -170,7 +170,8 @@ def _pdf_pages(pdf: Path) -> list[str]:
 def printed(request, tmp_path_factory):
     """The demo's summary (A4 landscape) and its longest district report (A4 portrait, the
     report with the most indicator headings) printed by headless Chromium as a reader would,
-    the page size the stylesheet asks for: ``{name: (pdf, [page texts], [headings], size)}``."""
+    the page size the stylesheet asks for: ``{name: (pdf, [page texts], [headings], size)}``,
+    and ``{"<name> fonts": {"answers": [px, ...], "running": px}}`` measured in print media."""
     need_browser()
     site = Path(request.getfixturevalue("demo_site").out)  # built once per session
     reports = [p for p in published_pages(site) if "/" in p]
@@ -191,11 +192,23 @@ def printed(request, tmp_path_factory):
                 "hs => hs.filter(h => h.getClientRects().length > 0)"
                 ".map(h => h.innerText.replace(/\\u00b6/g, '').trim())",
             )
+            # Font sizes in print (px): the first page's answer blocks, every element of them,
+            # and the running text (the «Đánh giá chung» paragraph, a district report's).
+            fonts = page.evaluate(
+                """() => {
+                  const px = e => parseFloat(getComputedStyle(e).fontSize);
+                  const running = document.querySelector('.kn-assessment p');
+                  return {answers: [...document.querySelectorAll('.kn-answer, .kn-answer *')]
+                            .filter(e => e.getClientRects().length > 0).map(px),
+                          running: running ? px(running) : null};
+                }"""
+            )
             pdf = out / f"{name}.pdf"
             page.pdf(path=str(pdf), format="A4", landscape=landscape, prefer_css_page_size=True)
             info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
             size = next(x for x in info.splitlines() if x.startswith("Page size:"))
             done[name] = (pdf, _pdf_pages(pdf), [" ".join(h.split()) for h in headings], size)
+            done[f"{name} fonts"] = fonts
         context.close()
     return done
 
@@ -228,15 +241,16 @@ def test_print_summary_fits_its_pages(printed):
     assert len(pages) <= SUMMARY_PAGES, f"summary prints on {len(pages)} A4 landscape pages"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12, still open: with the leader pages and the compact answers the longest "
-    "district report (10 indicators) prints on 10 A4 portrait pages, one with 8 indicators on "
-    "8; each indicator's plain table and two charts take about two thirds of a page",
-)
 def test_print_district_report_fits_its_pages(printed):
     _pdf, pages, _headings, _size_line = printed["district"]
     assert len(pages) <= DISTRICT_PAGES, f"a district report prints on {len(pages)} A4 pages"
+
+
+def test_print_answer_blocks_are_as_legible_as_the_running_text(printed):
+    # What a leader reads first is not printed smaller than the text around it.
+    fonts = printed["district fonts"]
+    assert fonts["running"] and fonts["answers"], fonts
+    assert min(fonts["answers"]) >= fonts["running"], fonts
 
 
 # ------------------------------------------------------------------------------- LibreOffice

@@ -18,6 +18,7 @@ cause is too few districts (``research/district-evidence.md``, section 6).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -801,9 +802,35 @@ def plain_detail_table(
     items.append((label("plain_trend", lang), trend or "–"))
     items.append((label("plain_mde", lang), mde_text(result, info, lang) or "–"))
     items.append((label("report_col_verdict", lang), verdict_label(result.get("verdict"), lang)))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         items, columns=[label("plain_col_item", lang), label("plain_col_value", lang)]
     )
+    frame.attrs[PRINT_HIDE] = _repeated_rows(frame, _unit_text(info, lang))
+    return frame
+
+
+#: ``DataFrame.attrs`` key: the positions of the rows that print leaves out because they only
+#: repeat what is printed beside them (:func:`kiemnhiem.report.frames.style_table` marks their
+#: cells ``kn-print-hide``). The page limit of issue 12 needs the room for legible answers.
+PRINT_HIDE = "kn_print_hide"
+
+
+def _repeated_rows(frame: pd.DataFrame, unit: str) -> list[int]:
+    """The rows of a :func:`plain_detail_table` that repeat what is next to them in print.
+
+    - The verdict (last row): the badge beside the indicator's name, just above the table,
+      says the same words with the same shape (both are ``verdict_text``).
+    - The unit (first row), only where another figure of the table states it after a number
+      ("−9,7 cuộc", "51,3 %"): the levels before and after are plain numbers, so the unit
+      must stay readable somewhere in the table.
+    """
+    hide = [len(frame) - 1]
+    unit = unit.strip()
+    values = frame.iloc[1:-1, 1].astype(str)
+    after_number = re.compile(r"\d\s*" + re.escape(unit) + r"(?!\w)")
+    if unit and unit != "–" and values.map(lambda v: bool(after_number.search(v))).any():
+        hide.insert(0, 0)
+    return hide
 
 
 # ---------------------------------------------------------------------------------------------

@@ -538,6 +538,14 @@ def style_table(frame: pd.DataFrame, table_id: str = "kn"):
     )
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+    # Rows the frame says print leaves out (``attrs["kn_print_hide"]``, set by
+    # kiemnhiem.report.conclusions.plain_detail_table): their cells get the class the print
+    # stylesheet hides; the screen shows them as before.
+    hidden = [i for i in frame.attrs.get("kn_print_hide", ()) if 0 <= i < len(frame)]
+    if hidden:
+        classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        classes.iloc[hidden, :] = "kn-print-hide"
+        styler = styler.set_td_classes(classes)
     return styler
 
 

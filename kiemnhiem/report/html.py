@@ -134,14 +134,25 @@ def verdict_badge_html(value: object, lang: str = "vi") -> str:
     )
 
 
-def verdict_legend_html(lang: str = "vi") -> str:
-    """What each verdict's shape means, one line each."""
+def verdict_legend_html(lang: str = "vi", *, used: Iterable[object] | None = None) -> str:
+    """What each verdict's shape means, one line each.
+
+    ``used``: the verdicts the page shows (e.g. a district report's ``results["verdict"]``).
+    On screen every verdict is explained; the lines for the others carry ``kn-print-hide`` and
+    are left out of print, where a district report has a page limit and a shape that appears
+    nowhere on the paper needs no explanation.
+    """
     lang = check_lang(lang)
-    items = "".join(
-        f'<li style="margin:0.15em 0;">{verdict_badge_html(code, lang)} '
-        f"{_e(label(f'report_legend_{code}', lang))}</li>"
-        for code in VERDICTS
-    )
+    shown = None if used is None else {verdict_code(v) for v in used}
+
+    def item(code: str) -> str:
+        hide = ' class="kn-print-hide"' if shown is not None and code not in shown else ""
+        return (
+            f'<li{hide} style="margin:0.15em 0;">'
+            f"{verdict_badge_html(code, lang)} {_e(label(f'report_legend_{code}', lang))}</li>"
+        )
+
+    items = "".join(item(code) for code in VERDICTS)
     return (
         f'<div class="kn-legend"><p style="margin:0.3em 0;"><strong>'
         f"{_e(label('report_legend_heading', lang))}</strong></p>"

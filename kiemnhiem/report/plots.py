@@ -12,20 +12,23 @@ share the helpers at the end (text drawn literally, values and axes in the indic
 missing values, dates and timeline events: the series and the start dates draw the same event
 lines). Split by family, those private helpers would become an
 interface between modules without making any one chart easier to read.
+
+Cost: how a figure is laid out and becomes a PNG cheaply, with the same pixels, is
+:mod:`kiemnhiem.report.drawing` (issue 15: a report draws twenty figures).
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.legend_handler import HandlerBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -33,6 +36,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
+from .drawing import legend_below, new_figure, place_axes, png_bytes
 from .indicators import IndicatorInfo, indicator_info, model_label
 
 # Colours from the Okabe-Ito palette: distinguishable with common colour-vision deficiencies.
@@ -101,9 +105,7 @@ def plot_series(
     if marks:
         figsize = (figsize[0], figsize[1] + 0.22 * math.ceil(len(marks) / 2))
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure(figsize)
 
     handles = _shade_windows(ax, frame, lang)
     years = frame["year"].to_numpy(dtype=float)
@@ -224,14 +226,8 @@ def plot_series(
     line_handles, _ = ax.get_legend_handles_labels()
     extra = [h for h in handles if h not in line_handles]
     extra += _draw_events(ax, marks, lang)
-    fig.legend(
-        handles=line_handles + extra,
-        loc="outside lower center",
-        ncols=2 if marks else 3,
-        fontsize="small",
-        frameon=False,
-    )
-    return _literal_text(fig)
+    legend_below(fig, line_handles + extra, 2 if marks else 3, _EVENT_HANDLERS)
+    return _finish(fig, ax)
 
 
 def plot_before_after(
@@ -269,9 +265,7 @@ def plot_before_after(
     info = indicator_info(indicators, str(result["indicator"]), lang)
     means = before_after_means(frame, result)
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure(figsize)
 
     groups = [label("plot_before", lang), label("plot_after", lang)]
     x = np.arange(len(groups), dtype=float)
@@ -315,8 +309,8 @@ def plot_before_after(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _literal_text(fig)
+    legend_below(fig, _axes_handles(ax), 2)
+    return _finish(fig, ax)
 
 
 def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dict[str, float]:
@@ -387,12 +381,11 @@ def _chart_title(key: str, series, result, indicators, lang: str) -> str:
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (without a timestamp, so equal figures give equal bytes)."""
-    buffer = io.BytesIO()
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
+    """The figure as PNG bytes (without a timestamp, so equal figures give equal bytes).
+
+    Lossless RGB, pixel for pixel what matplotlib draws (:func:`.drawing.png_bytes`).
+    """
+    return png_bytes(fig, dpi=dpi)
 
 
 def figure_output(fig: Figure, name: str, alt: str, dpi: int = 100) -> tuple[dict, dict]:
@@ -514,9 +507,7 @@ def plot_event_study(
     data = _check_event_study(frame)
     info = indicator_info(indicators, indicator, lang)
 
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure(figsize)
     ax.axhline(0, color="#444444", linewidth=1, zorder=1)
     ax.axvline(
         -0.5,
@@ -632,8 +623,8 @@ def plot_event_study(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
-    return _literal_text(fig)
+    legend_below(fig, _axes_handles(ax), 2)
+    return _finish(fig, ax)
 
 
 def event_study_alt(
@@ -766,9 +757,7 @@ def plot_start_dates(
     # Rows of units, then one legend row per model, status and event.
     n_legend = len(model_codes) + 3 + len(marks)
     height = figsize[1] if figsize else 1.2 + 0.34 * max(len(codes), 1) + 0.2 * n_legend
-    fig = Figure(figsize=(figsize[0] if figsize else 7.5, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax = new_figure((figsize[0] if figsize else 7.5, height))
 
     row_of = {code: i for i, code in enumerate(codes)}
     k = len(model_codes)
@@ -860,10 +849,8 @@ def plot_start_dates(
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.legend(
-        handles=handles, loc="outside lower center", ncols=1, fontsize="small", frameon=False
-    )
-    return _literal_text(fig)
+    legend_below(fig, handles, 1, _EVENT_HANDLERS)
+    return _finish(fig, ax)
 
 
 def start_dates_alt(
@@ -896,6 +883,17 @@ def start_dates_alt(
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def _axes_handles(ax) -> list:
+    handles, _labels = ax.get_legend_handles_labels()
+    return handles
+
+
+def _finish(fig: Figure, ax) -> Figure:
+    _literal_text(fig)
+    place_axes(fig, ax)
+    return fig
 
 
 def _literal_text(fig: Figure) -> Figure:
@@ -1261,14 +1259,51 @@ def _draw_events(ax, marks: list[tuple], lang: str) -> list:
         )
         name = text_vi if lang == "vi" else text_en
         handles.append(
-            Line2D(
-                [],
-                [],
-                linestyle="none",
-                marker=f"${i}$",
-                color="#222222",
-                markersize=7,
-                label=label("plot_event", lang, date=format_day(stamp.date(), lang), name=name),
+            _EventNumber(
+                i, label("plot_event", lang, date=format_day(stamp.date(), lang), name=name)
             )
         )
     return handles
+
+
+class _EventNumber(Artist):
+    """A legend entry for an event: its symbol is the event's number (:class:`_NumberHandler`)."""
+
+    def __init__(self, number: int, text: str):
+        super().__init__()
+        self.number = number
+        self.set_label(text)
+
+
+class _NumberHandler(HandlerBase):
+    """Draws an event's number, bold, as the legend symbol.
+
+    A mathtext marker (``marker="$1$"``) drew the same digit as a filled glyph outline, but
+    built that outline (a mathtext parse and a Bézier path) for every entry of every figure,
+    a tenth of a series chart's cost; text is drawn like the rest of the legend. At 11
+    points a bold digit is as tall as the former marker (7 points and its outline).
+    """
+
+    def update_prop(self, legend_handle, orig_handle, legend):
+        pass  # nothing to copy from the entry: the number's look is fixed here
+
+    def create_artists(
+        self, legend, orig_handle, xdescent, ydescent, width, height, fontsize, trans
+    ):
+        return [
+            Text(
+                width / 2 - xdescent,
+                height / 2 - ydescent,
+                str(orig_handle.number),
+                ha="center",
+                va="center",
+                fontsize=11,
+                fontweight="bold",
+                color="#222222",
+                transform=trans,
+            )
+        ]
+
+
+#: Legend handlers for the events' entries (:func:`_draw_events`).
+_EVENT_HANDLERS = {_EventNumber: _NumberHandler()}

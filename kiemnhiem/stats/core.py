@@ -188,6 +188,27 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a @ b
 
 
+#: OpenBLAS multiplies on one thread up to 65,536 x 4 multiply-adds (its
+#: GEMM_MULTITHREAD_THRESHOLD), where it is 30-50 times faster than einsum's loop.
+_ONE_THREAD = 262_144
+
+
+def _blocked_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` in blocks of rows small enough for BLAS to stay on one thread.
+
+    Measured on this machine: (270 x 11) @ (11 x 54) 0.012 ms with BLAS, 0.38 ms with einsum;
+    (2000 x 12) @ (12 x 54) in one product wakes the threads and takes 5.7 ms (einsum 2.1 ms),
+    in blocks of 400 rows about 0.1 ms.
+    """
+    rows = max(1, _ONE_THREAD // max(1, a.shape[1] * b.shape[1]))
+    if a.shape[0] <= rows:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]))
+    for lo in range(0, a.shape[0], rows):
+        out[lo:lo + rows] = a[lo:lo + rows] @ b
+    return out
+
+
 def _strata(strata, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(stratum index 0..R-1 of each unit, (R, w) unit rows of each stratum padded with n)."""
     if strata is None:
@@ -238,13 +259,15 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     assignment only through its comparison set, which lies in its stratum, and among
     thousands of assignments a stratum has far fewer distinct sets (a province of 11 districts
     with 4 pilots has at most 330 never sets). So each chunk of assignments finds the distinct
-    sets of each stratum, makes their sums with ``G`` (one product per stratum), tabulates
-    the comparison units' mean deviation per set, key and pattern of post years, and each
+    sets of each stratum, makes their sums with ``G`` (one product per stratum, at the keys
+    its units use), tabulates the comparison units' mean deviation per set and combination
+    of key and post years (never) or per set and key of each year (not-yet), and each
     pilot adds looked-up numbers (a pilot with a post year no comparison unit covers is
-    recomputed in full). The whole dataset's sums, for pilots whose stratum offers no
-    comparison, are the sum of the strata's. The cost grows as assignments x (units +
-    pilots) at worst, never assignments x units x units or x years; memory is bounded by
-    ``chunk_cells`` whatever the number of assignments.
+    recomputed in full). The look-ups run on (assignments x units) arrays, a unit's label
+    pointing at its row of per (schedule, unit) tables (:class:`_SU`). The whole dataset's
+    sums, for the few pilots whose stratum offers no comparison, are the sum of the
+    strata's. The cost grows as assignments x units, never assignments x units x units or x
+    years; memory is bounded by ``chunk_cells`` whatever the number of assignments.
     Returns (B, L); NaN where no pilot can be assessed.
     """
     L, S, n, J = prep.shape
@@ -267,16 +290,76 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     c_start = np.concatenate([[0], np.cumsum(n_c)[:-1]])
     local = np.zeros(R * C, dtype=np.intp)
     local[rc] = np.arange(len(rc)) - c_start[r_of]
-    fx = _PooledFixed(prep, code, members, _ByStratum(prep.G, members),
-                      combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0,
-                      combo_of, rc % C, n_c, c_start, local)
+    # The post years, and each post slot's year among them (-1: none).
+    years = np.unique(prep.qyears[prep.qin])
+    ys = np.where(prep.qin, np.searchsorted(years, prep.qyears), -1)  # (S, J)
+    # Per (schedule, unit) row s * n + u, then a last block of n rows for units that are
+    # not pilots (label 0); layers and post slots lead, so that each look-up is a ``take``.
+    s_of = np.repeat(np.arange(S), n)
+    local_su = local[code[None, :] * C + combo_of].ravel()
+    Y = len(years)
+    ys_su = np.where(prep.qin, np.searchsorted(years, prep.qyears), Y)[s_of].T  # (J, S n)
+    # A key's row among the keys that meet a year (a not-yet set's rows, in key order).
+    kj = np.where(ys >= 0, ys, Y)[prep.key_s]  # (K, J)
+    meet = np.zeros((Y + 1, K), dtype=bool)
+    meet[kj, np.arange(K)[:, None]] = True
+    meet[Y] = False
+    kpos = np.maximum(np.cumsum(meet, axis=1) - 1, 0)
+    pdev = np.nan_to_num(prep.pdev).reshape(L, S * n, J).transpose(0, 2, 1)  # (L, J, S n)
+    su = _SU(np.append(prep.assess.ravel(), np.zeros(n, dtype=bool)),
+             np.hstack([np.nan_to_num(prep.none_did.reshape(L, -1)), np.zeros((L, n))]),
+             np.append(local_su, np.zeros(n, dtype=np.intp)),
+             np.append(prep.key.ravel(), np.zeros(n, dtype=np.intp)),
+             np.hstack([ys_su, np.full((J, n), Y)]),
+             np.hstack([prep.qvalid.reshape(S * n, J).T, np.zeros((J, n), dtype=bool)]),
+             np.ascontiguousarray(np.concatenate([pdev, np.zeros((L, J, n))], axis=2)),
+             np.append(s_of, np.full(n, S)),
+             np.hstack([kpos[ys_su, prep.key.ravel()[None, :]], np.zeros((J, n), dtype=np.intp)]))
+    fx = _PooledFixed(
+        prep, code, members, _ByStratum(prep.G, members),
+        combos // (1 << J), (combos[:, None] >> np.arange(J)) & 1 > 0, rc % C, n_c, c_start,
+        K, years, kj, meet.sum(1), np.vstack([np.where(ys >= 0, ys, Y),
+                                                                   np.full((1, J), Y)]),
+        members < n, np.append(np.arange(S) * n, S * n)[np.r_[S, 0:S]], su, {},
+        _pair_blocks(prep.G, members, combos // (1 << J), rc % C, n_c, c_start))
     F = K * J * (L + 1)
-    width = 2 * F + P * (3 * L + 10) + 2 * n + R
+    width = 2 * F + n * (5 * L + 12) + R * (w + len(years) + 2)
     step = max(1, int(chunk_cells // width))
     out = np.empty((B, L))
     for a in range(0, B, step):
         out[a:a + step] = _pooled_chunk(fx, labels[a:a + step], T_of_label)
     return out
+
+
+def _pair_blocks(G: np.ndarray, members: np.ndarray, combo_key: np.ndarray,
+                 rc_combo: np.ndarray, n_c: np.ndarray, c_start: np.ndarray) -> list:
+    """Each stratum's rows of ``G`` (padding: zeros) at the keys of its combinations, in
+    ``rc_combo``'s order: (w, combinations x J x (L + 1)), so that one product gives a set's
+    sums for every combination its pilots can have."""
+    n, w = G.shape[0], members.shape[1]
+    out = []
+    for k, row in enumerate(members):
+        keys = combo_key[rc_combo[c_start[k]:c_start[k] + n_c[k]]]
+        block = G[np.minimum(row, n - 1)][:, keys].reshape(w, -1) * (row < n)[:, None]
+        out.append(np.ascontiguousarray(block))
+    return out
+
+
+@dataclass(frozen=True)
+class _SU:
+    """Per (schedule, unit) pieces, row ``s * n + u`` (then n rows for units that are not
+    pilots), so that a chunk's (B, n) labels index them at once."""
+
+    ok: np.ndarray  # (M,) assessable
+    none: np.ndarray  # (L, M) before/after change (0 for none)
+    local: np.ndarray  # (M,) its combination's position among its stratum's
+    key: np.ndarray  # (M,)
+    ys: np.ndarray  # (J, M) each post slot's year, an index into ``_PooledFixed.years``
+    # (Y: none)
+    qvalid: np.ndarray  # (J, M)
+    pdev: np.ndarray  # (L, J, M) its deviations from its pre mean (0 where invalid)
+    s: np.ndarray  # (M,) the schedule (S: not a pilot)
+    kpos: np.ndarray  # (J, M) its key's row among a not-yet set's rows for the slot's year
 
 
 @dataclass(frozen=True)
@@ -289,187 +372,275 @@ class _PooledFixed:
     by: _ByStratum
     combo_key: np.ndarray  # (C,) the key of each (key, post-year pattern) combination
     combo_q: np.ndarray  # (C, J) its post-year pattern
-    combo_of: np.ndarray  # (S, n) the combination of unit n under schedule s
     rc_combo: np.ndarray  # each stratum's combinations, stratum after stratum
     n_c: np.ndarray  # (R,) how many each stratum has
     c_start: np.ndarray  # (R,) where they start in ``rc_combo``
-    local: np.ndarray  # (R * C,) a combination's position among its stratum's
+    K: int  # the keys
+    years: np.ndarray  # (Y,) the post years of every schedule, sorted
+    kj_year: np.ndarray  # (K, J) each key's post slots' years, indices into ``years``
+    # (Y: none)
+    n_kpos: np.ndarray  # (Y + 1,) how many keys meet each year (0 for Y)
+    ys: np.ndarray  # (S + 1, J) the same for each schedule, then for no schedule
+    real: np.ndarray  # (R, w) a member, not padding
+    row_of_label: np.ndarray  # (S + 1,) label -> first row of its block in ``su``
+    su: _SU
+    blocks: dict  # each stratum's ``G`` at the columns :func:`_set_sums` needs, by year
+    pair_G: list  # each stratum's ``G`` at its combinations' keys (w, combinations x J x
+    # (L + 1))
 
 
-def _distinct_sets(W: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """The distinct comparison sets of each stratum among the rows of ``W`` (B, n) bool.
+def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct comparison sets of each stratum among the rows of ``Wp`` (B, R, w) bool,
+    each row's units of each stratum over its padded members (padding False).
 
     Returns (U (D, w) bool: each set over its stratum's padded members, r (D,) its stratum,
     sorted, inv (B, R): each row's set in each stratum).
+
+    A set is coded as the integer whose bit ``i`` is member ``i`` (``np.packbits``), the
+    stratum in the bits above. When the codes' range is small against their number (the
+    demo: 12 units, 4,096 codes for 10,000 rows) a table of seen codes replaces the sort of
+    ``np.unique``.
     """
-    R, w = members.shape
-    B = W.shape[0]
-    Wp = np.concatenate([W, np.zeros((B, 1), dtype=bool)], axis=1)[:, members]  # (B, R, w)
+    B, R, w = Wp.shape
     rbits = max(1, int(R - 1).bit_length())
-    if w + rbits <= 62:
-        codes = (Wp.astype(np.int64) << np.arange(w, dtype=np.int64)).sum(-1)
-        keys = codes | (np.arange(R, dtype=np.int64) << w)[None, :]
+    if w + rbits > 62:
+        rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
+                               Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
+        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+        return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
+    packed = np.packbits(Wp, axis=-1, bitorder="little")  # (B, R, ceil(w / 8))
+    wide = np.zeros((B, R, 8), dtype=np.uint8)
+    wide[:, :, :packed.shape[2]] = packed
+    keys = wide.view("<u8")[..., 0].astype(np.int64) | (np.arange(R, dtype=np.int64) << w)
+    space = R << w
+    if space <= 4 * keys.size:
+        seen = np.zeros(space, dtype=bool)
+        seen[keys] = True
+        uniq = np.flatnonzero(seen)
+        lookup = np.cumsum(seen) - 1
+        inv = lookup[keys]
+    else:
         uniq, inv = np.unique(keys, return_inverse=True)
-        U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
-        return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
-    rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
-                           Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
-    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-    return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
+    U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
+    return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
 
 
-def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, cols=None) -> np.ndarray:
-    """Sums (D, F) of ``G`` (its columns ``cols``) over each distinct set ``U`` of stratum
-    ``r`` (sorted): one product per stratum."""
-    G = fx.by.G if cols is None else fx.by.G[:, :, cols]
-    out = np.empty((len(U), G.shape[2]))
-    bounds = np.searchsorted(r, np.arange(G.shape[0] + 1))
-    for k in range(G.shape[0]):
+def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, year: int | None = None
+              ) -> np.ndarray:
+    """Sums (D, F) of ``G`` over each distinct set ``U`` of stratum ``r`` (sorted): one
+    product per stratum (:func:`_blocked_dot`); with ``year`` (an index into ``fx.years``)
+    only the columns of the post slot where each key meets that year (F: those columns)."""
+    blocks = fx.blocks.get(year)
+    if blocks is None:
+        cols = np.ones((fx.K, fx.prep.G.shape[2]), dtype=bool) if year is None else (
+            fx.kj_year == year)
+        mask = np.repeat(cols[:, :, None], fx.prep.G.shape[3], axis=2).ravel()
+        blocks = fx.blocks[year] = [np.ascontiguousarray(G[:, mask]) for G in fx.by.G]
+    out = np.empty((len(U), blocks[0].shape[1]))
+    bounds = np.searchsorted(r, np.arange(len(blocks) + 1))
+    Uf = U.astype(float)
+    for k in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[k], bounds[k + 1]
-        if hi > lo:
-            out[lo:hi] = _dot(U[lo:hi].astype(float), G[k])
+        out[lo:hi] = _blocked_dot(Uf[lo:hi], blocks[k])
     return out
 
 
+def _rowsum(a: np.ndarray) -> np.ndarray:
+    # einsum's loop: ``a.sum(1)`` is ten times slower on rows of a dozen units.
+    return np.einsum("ij->i", a)
+
+
 def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
-    prep = fx.prep
+    """:func:`_pooled` on one chunk of assignments ``labels`` (B, n).
+
+    Works on (B, n) arrays, a unit's label pointing at its row of ``fx.su``: no index
+    arrays of pilots, and a row's total is a sum along the units. Each comparison level
+    (:data:`LEVELS`) settles the assessable pilots it gives a comparison to and leaves the
+    others to the next, then before/after. Look-ups are ``take`` on one-dimensional tables
+    (a layer at a time) and masks multiply finite numbers: numpy's fancy indexing into
+    (rows, 2) tables and ``np.where`` on random masks are an order of magnitude slower.
+    """
+    prep, su_ = fx.prep, fx.su
     L, S, n, J = prep.shape
-    K = prep.G.shape[1]
     R = fx.members.shape[0]
-    C = len(fx.combo_key)
     B = labels.shape[0]
-    pb, pu = np.nonzero(labels > 0)  # row by row, P pilots each
-    ps = labels[pb, pu].astype(np.intp) - 1
-    rest = prep.assess[ps, pu].copy()
-    n_assessed = np.bincount(pb[rest], minlength=B)
-    pc = fx.combo_of[ps, pu]
-    pr = fx.code[pu]
-    own = prep.none_did[:, ps, pu]  # (L, B * P) before/after changes
-    total = np.zeros((B, L))
+    lab = labels.astype(np.intp)
+    su = fx.row_of_label.take(lab) + np.arange(n)  # (B, n) rows of ``fx.su``
+    rest = su_.ok.take(su)  # assessable pilots not settled yet
+    n_assessed = rest.sum(1)
+    total = np.zeros((L, B))
 
-    def add(sel: np.ndarray, d: np.ndarray) -> None:
+    def add(has: np.ndarray, d: list) -> None:
+        """Pilots ``has`` (B, n) settled with ``did`` ``d`` (L arrays (B, n), finite)."""
         for layer in range(L):
-            total[:, layer] += np.bincount(pb[sel], weights=d[:, layer], minlength=B)
-        rest[sel] = False
+            total[layer] += _rowsum(d[layer] * has)
+        np.logical_and(rest, ~has, out=rest)
 
-    def settle_static(sums: np.ndarray, rows: np.ndarray, r_d: np.ndarray | None) -> None:
-        """Unsettled pilots compared with the sets whose sums (D, K, J, L + 1) are at
-        ``rows``: comparison units' mean deviation per set and combination (those of the
-        set's stratum ``r_d``; every one when None), looked up."""
-        sel = np.flatnonzero(rest)
-        if not len(sel):
-            return
-        D = len(sums)
-        if r_d is None:
-            pair_d, pair_c = np.repeat(np.arange(D), C), np.tile(np.arange(C), D)
-            off, where = np.arange(D) * C, pc
-        else:
-            counts = fx.n_c[r_d]
-            off = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            pair_d = np.repeat(np.arange(D), counts)
-            within = np.arange(len(pair_d)) - np.repeat(off, counts)
-            pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
-            where = fx.local[pr * C + pc]
-        tab = sums[pair_d, fx.combo_key[pair_c]]  # (pairs, J, L + 1)
+    def add_at(b: np.ndarray, u: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
+        """Pilots (``b``, ``u``) settled with ``did`` ``d`` (N, L) where ``k`` > 0."""
+        has = k > 0
+        for layer in range(L):
+            total[layer] += np.bincount(b[has], weights=d[has, layer], minlength=B)
+        rest[b[has], u[has]] = False
+
+    def settle_static(U: np.ndarray, r_d: np.ndarray, rows: np.ndarray) -> None:
+        """Unsettled pilots compared with the distinct sets ``U`` of strata ``r_d`` (sorted)
+        at ``rows`` (B, n): comparison units' mean deviation per set and combination (those
+        of the set's stratum), looked up. The sums are made for those pairs only, one
+        product per stratum with ``G`` at its combinations' keys."""
+        counts = fx.n_c[r_d]
+        off = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pair_d = np.repeat(np.arange(len(U)), counts)
+        within = np.arange(len(pair_d)) - np.repeat(off, counts)
+        pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
+        bounds = np.searchsorted(r_d, np.arange(R + 1))
+        Uf = U.astype(float)
+        tab = np.concatenate([_blocked_dot(Uf[bounds[k]:bounds[k + 1]], fx.pair_G[k]).ravel()
+                              for k in np.flatnonzero(np.diff(bounds))])
+        tab = tab.reshape(-1, J, L + 1)  # (pairs, J, L + 1): set after set, its combinations
         qm = fx.combo_q[pair_c]
-        den = tab[..., L]
-        inc = (den > 0) & qm
-        k = inc.sum(-1)
-        comp = tab[..., :L] / np.where(den > 0, den, 1.0)[..., None]
-        beta = np.einsum("pj,pjl->pl", inc.astype(float), comp)
-        beta /= np.maximum(k, 1)[:, None]
-        full = (inc == qm).all(-1)
-        i = off[rows[sel]] + where[sel]
-        has = np.take(k.ravel(), i) > 0
-        sel, i = sel[has], i[has]
-        d = own[:, sel].T - np.take(beta.reshape(-1, L), i, axis=0)
-        partial = ~np.take(full.ravel(), i)
+        # Slot by slot and layer by layer: numpy is slow on arrays whose last axis is 2 or 3.
+        beta = np.zeros((L, len(tab)))
+        k = np.zeros(len(tab), dtype=np.intp)
+        full = np.ones(len(tab), dtype=bool)
+        for j in range(J):
+            den = tab[:, j, L]
+            inc = (den > 0) & qm[:, j]
+            k += inc
+            full &= inc == qm[:, j]
+            den = np.where(inc, den, 1.0)
+            for layer in range(L):
+                beta[layer] += tab[:, j, layer] / den * inc
+        beta /= np.maximum(k, 1)[None, :]
+        i = off.take(rows) + su_.local.take(su)  # (B, n)
+        has = rest & (k > 0).take(i)
+        d = [su_.none[layer].take(su) - beta[layer].take(i) for layer in range(L)]
+        partial = has & ~full.take(i)
         if partial.any():  # a post year no comparison unit covers: that pilot in full
-            j = sel[partial]
-            tj = sums.reshape(-1, J, L + 1)[rows[j] * K + prep.key[ps[j], pu[j]]]
-            d[partial] = _did_units(prep, ps[j], pu[j], tj)[0]
-        add(sel, d)
+            b, u = np.nonzero(partial)
+            s = su_.s[su[b, u]]
+            again = _did_units(prep, s, u, tab[i[b, u]])[0]
+            for layer in range(L):
+                d[layer][b, u] = again[:, layer]
+        add(has, d)
 
+    def settle_by_year(nt: _NotYet) -> None:
+        """Unsettled pilots compared, post slot by post slot, with their stratum's not-yet
+        set of the slot's year: each year is a different set, so a pilot's terms are summed
+        over the years of its window."""
+        at = nt.at.reshape(-1)
+        # Where each unit's stratum's sets start in ``at``, for the row of each assignment.
+        cell = (np.arange(B)[:, None] * R + fx.code[None, :]) * nt.at.shape[2]
+        key = su_.kpos
+        ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
+        tot = [np.zeros((B, n)) for _ in range(L)]
+        cnt = np.zeros((B, n), dtype=np.intp)
+        zero = nt.at.shape[2] - 1  # the zero rows' year
+        for j in range(J):
+            if (nt.ymap[fx.ys[:S, j]] == zero).all():
+                continue  # no schedule's slot j falls in a year with a not-yet unit
+            idx = at.take(ysm[j].take(su) + cell) + key[j].take(su)
+            inc = nt.ok.take(idx) & su_.qvalid[j].take(su) & rest
+            for layer in range(L):
+                term = su_.pdev[layer, j].take(su) - nt.comp[layer].take(idx)
+                tot[layer] += term * inc
+            cnt += inc
+        has = cnt > 0
+        k = np.maximum(cnt, 1)
+        add(has, [t / k for t in tot])
+
+    def settle_whole(nt: _NotYet, meets: np.ndarray) -> None:
+        """The few pilots left whose stratum had no not-yet unit: the whole dataset's, the
+        sum of every stratum's set, year by year."""
+        b, u = np.nonzero(rest & meets.take(su_.s.take(su)))
+        if not len(b):
+            return
+        r_su = su[b, u]
+        tot = np.zeros((len(b), L))
+        cnt = np.zeros(len(b), dtype=np.intp)
+        for j in range(J):
+            yi = nt.ymap[su_.ys[j, r_su]]
+            t = nt.tab[nt.at[b, :, yi] + su_.kpos[j, r_su, None]].sum(1)  # (N, L + 1)
+            inc = (t[:, L] > 0) & su_.qvalid[j, r_su]
+            comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
+            tot += np.where(inc[:, None], su_.pdev[:, j, r_su].T - comp, 0.0)
+            cnt += inc
+        add_at(b, u, tot / np.maximum(cnt, 1)[:, None], cnt)
+
+    padded = np.concatenate([labels, np.zeros((B, 1), dtype=labels.dtype)], axis=1)
+    padded = np.take(padded, fx.members, axis=1)  # (B, R, w)
     present = np.unique(labels[0])
-    never = []
+    never = None
     if (present == 0).any():
-        U, r, inv = _distinct_sets(labels == 0, fx.members)
-        sums = _set_sums(fx, U, r).reshape(-1, K, J, L + 1)
-        settle_static(sums, inv[pb, pr], r)
-        never = [(sums, inv)]
-    present_T = T_of_label[present]
-    years = [int(y) for y in np.unique(prep.qyears[prep.qin]) if (present_T > y).any()]
-    notyet = []
-    if years and rest.any():
-        T = T_of_label[labels]
-        qin_k, qy_k = prep.qin[prep.key_s], prep.qyears[prep.key_s]  # (K, J)
-        for y in years:
-            sel_kj = qin_k & (qy_k == y)
-            if not sel_kj.any():
-                continue
-            U, r, inv = _distinct_sets(T > y, fx.members)
-            cols = np.repeat(sel_kj[:, :, None], L + 1, axis=2).ravel()
-            full = np.zeros((len(U), K, J, L + 1))
-            full[:, sel_kj] = _set_sums(fx, U, r, cols).reshape(len(U), -1, L + 1)
-            notyet.append((full, inv, y))
-        _settle_by_year(prep, [(t, y) for t, _, y in notyet],
-                        [inv[pb, pr] for _, inv, _ in notyet], ps, pu, rest, add)
-
+        U, r, inv = _distinct_sets((padded == 0) & fx.real)
+        settle_static(U, r, np.take(inv, fx.code, axis=1))
+        never = True
+    # The years some unit is still untreated in, and the schedules with a post slot in one.
+    listed = (T_of_label[present][:, None] > fx.years[None, :]).any(0)
+    meets = np.append(listed, False)[fx.ys].any(1)  # (S + 1,): S, no pilot, meets none
+    notyet = None
+    if listed.any() and rest.any():
+        notyet = _notyet_tables(fx, T_of_label.take(padded), listed)
+        settle_by_year(notyet)
     if R > 1:
         # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
         # units, whose sums are the sum of the strata's sets' sums.
-        for level in (never, notyet):
-            if not level or not rest.any():
-                continue
-            wholes = []
-            for sums, inv, *year in level:
-                whole = np.zeros((B,) + sums.shape[1:])
-                for k in range(R):
-                    whole += sums[inv[:, k]]
-                wholes.append((whole, *year))
-            if level is never:
-                settle_static(wholes[0][0], pb, None)
-            else:
-                _settle_by_year(prep, wholes, [pb] * len(wholes), ps, pu, rest, add)
+        if never is not None and rest.any():
+            b, u = np.nonzero(rest)
+            s = su_.s[su[b, u]]
+            t = np.empty((len(b), J, L + 1))
+            for lo in range(0, len(b), 256):  # (N, J, L + 1): every never unit's G, summed
+                sl = slice(lo, lo + 256)
+                never_w = (labels[b[sl]] == 0).astype(float)
+                t[sl] = np.einsum("Nc,cNjl->Njl", never_w, prep.G[:, prep.key[s[sl], u[sl]]])
+            add_at(b, u, *_did_units(prep, s, u, t))
+        if notyet is not None and rest.any():
+            settle_whole(notyet, meets)
     if rest.any():
         # Before/after, the last resort.
-        sel = np.flatnonzero(rest)
-        add(sel, np.nan_to_num(own[:, sel].T))
+        add(rest.copy(), [su_.none[layer].take(su) for layer in range(L)])
     with np.errstate(invalid="ignore", divide="ignore"):
-        return total / n_assessed[:, None]
+        return (total / n_assessed[None, :]).T
 
 
-def _settle_by_year(prep: _Prep, tables: list, rows: list, ps: np.ndarray, pu: np.ndarray,
-                    rest: np.ndarray, add) -> None:
-    """Unsettled pilots compared, year by year, with the not-yet sets whose sums (D, K, J,
-    L + 1) for year ``y`` are ``tables[i] = (sums, y)`` at ``rows[i]``: each year is a
-    different table, so a pilot's terms are summed over the years of its window."""
-    L = prep.values.shape[0]
-    sel = np.flatnonzero(rest)
-    if not len(sel) or not tables:
-        return
-    K, J = prep.G.shape[1], prep.G.shape[2]
-    tot = np.zeros((len(sel), L))
-    cnt = np.zeros(len(sel))
-    s_sel = ps[sel]
-    for (sums, y), r in zip(tables, rows, strict=True):
-        at = prep.qin & (prep.qyears == y)  # (S, J): a schedule meets y in one slot at most
-        jpos = np.where(at.any(1), at.argmax(1), -1)
-        js = jpos[s_sel]
-        m = np.flatnonzero(js >= 0)
-        if not len(m):
-            continue
-        j = js[m]
-        s_m, u_m = s_sel[m], pu[sel[m]]
-        t = sums.reshape(-1, J, L + 1)[r[sel[m]] * K + prep.key[s_m, u_m], j]  # (N, L + 1)
-        inc = (t[:, L] > 0) & prep.qvalid[s_m, u_m, j]
-        comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
-        term = prep.pdev[:, s_m, u_m, j].T - comp
-        tot[m] += np.where(inc[:, None], term, 0.0)
-        cnt[m] += inc
-    has = cnt > 0
-    add(sel[has], tot[has] / cnt[has, None])
+@dataclass(frozen=True)
+class _NotYet:
+    """The not-yet comparison sums of one chunk, every listed year's distinct sets stacked."""
+
+    tab: np.ndarray  # (rows, L + 1): per year, set and key, the sums at the key's slot in
+    # that year; the last K rows zero
+    comp: np.ndarray  # (L, rows): the mean deviation (0 without a unit)
+    ok: np.ndarray  # (rows,): some unit of the set has the year
+    at: np.ndarray  # (B, R, Y' + 1) the row where each assignment's set of each stratum
+    # starts in ``tab`` for each listed year (last: the zero rows)
+    ymap: np.ndarray  # (Y + 1,) a year of ``fx.years``'s index in ``at`` (Y, no year, or
+    # not listed: the zero rows)
+
+
+def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _NotYet:
+    """For each ``listed`` year ``y`` of ``fx.years``: the distinct sets of each stratum's
+    units untreated in ``y`` (``Tp`` (B, R, w): each padded member's start), and their sums
+    with ``G`` at the post slot where each key that meets ``y`` meets it, stacked (a set's
+    rows: those keys, ``fx.kpos``)."""
+    L = fx.prep.values.shape[0]
+    B, R, _ = Tp.shape
+    use = [yi for yi in np.flatnonzero(listed) if fx.n_kpos[yi]]
+    tabs, start = [], 0
+    at = np.empty((B, R, len(use) + 1), dtype=np.intp)
+    ymap = np.full(len(fx.years) + 1, len(use), dtype=np.intp)
+    for i, yi in enumerate(use):
+        U, r, inv = _distinct_sets((Tp > fx.years[yi]) & fx.real)
+        tabs.append(_set_sums(fx, U, r, yi).reshape(-1, L + 1))
+        at[:, :, i] = start + inv * fx.n_kpos[yi]
+        ymap[yi] = i
+        start += len(tabs[-1])
+    tabs.append(np.zeros((max(1, int(fx.n_kpos.max())), L + 1)))
+    at[:, :, -1] = start
+    tab = np.concatenate(tabs)
+    ok = tab[:, L] > 0
+    den = np.where(ok, tab[:, L], 1.0)
+    comp = np.stack([tab[:, layer] / den for layer in range(L)])
+    return _NotYet(tab, comp, ok, at, ymap)
 
 
 # =========================================================================== one pilot

@@ -24,9 +24,11 @@ from kiemnhiem.report.conclusions import (
     mde_text,
     model_overview,
     own_line,
+    plain_detail_table,
     pretrend_share_text,
     rating_level_text,
 )
+from kiemnhiem.report.html import indicator_heading_html
 from kiemnhiem.report.indicators import indicator_info
 
 from .samples import FULL_MODELS, INDICATORS
@@ -498,3 +500,30 @@ def test_amounts_carry_their_unit_and_sign():
     meetings_en = indicator_info(INDICATORS, "so_cuoc_hop", "en")
     assert amount(2.769, meetings_en, "en", signed=False) == "2.8 meetings"
     assert amount(np.nan, MEETINGS, "vi") == "–"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_print_leaves_out_only_the_plain_rows_repeated_beside_them(lang):
+    row = pd.Series(_pilot())
+    table = plain_detail_table(row, pd.Series(_model()), INDICATORS, lang)
+    assert table.attrs["kn_print_hide"] == [0, len(table) - 1]
+    unit = "cuộc" if lang == "vi" else "meetings"
+    assert table.iloc[0, 1] == unit
+    # The unit is still printed after a number: change −11.33 → "−11,3 cuộc" (one decimal).
+    change = "−11,3 cuộc" if lang == "vi" else "−11.3 meetings"
+    assert change in set(table.iloc[1:-1, 1])
+    # The verdict row says what the badge just above the table says.
+    verdict = table.iloc[-1, 1]
+    assert verdict == ("▲ Cải thiện" if lang == "vi" else "▲ Improved")
+    badge = re.sub(r"<[^>]+>", "", indicator_heading_html(row, INDICATORS, lang))
+    assert verdict in " ".join(badge.split())
+
+
+def test_print_keeps_the_unit_row_when_no_other_figure_states_the_unit():
+    # No change, no estimate, no trend, no smallest change: every figure is a dash or a bare
+    # level, so the unit row is the only place the unit is printed.
+    row = pd.Series(_pilot(change=np.nan, own_estimate=np.nan, trend_effect=np.nan, mde=np.nan))
+    table = plain_detail_table(row, None, INDICATORS, "vi")
+    assert table.iloc[0, 1] == "cuộc"
+    assert not any("cuộc" in v for v in table.iloc[1:, 1])
+    assert table.attrs["kn_print_hide"] == [len(table) - 1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -275,6 +276,17 @@ def test_indicator_detail_table_untested_shows_dashes():
 def test_styled_tables_have_stable_html():
     table = indicator_table(pilot_results(), INDICATORS, "vi")
     assert style_table(table, "t").to_html() == style_table(table, "t").to_html()
+
+
+def test_styled_tables_mark_the_rows_print_leaves_out():
+    frame = pd.DataFrame({"a": ["x", "y", "z"], "b": ["1", "2", "3"]})
+    assert "kn-print-hide" not in style_table(frame, "x").to_html()
+    frame.attrs["kn_print_hide"] = [0, 2]
+    html = style_table(frame, "x").to_html()
+    for row, hidden in ((0, True), (1, False), (2, True)):
+        for col in (0, 1):
+            cell = re.search(rf'<td id="T_x_row{row}_col{col}" class="([^"]*)"', html).group(1)
+            assert ("kn-print-hide" in cell.split()) == hidden, (row, col, cell)
 
 
 def test_styled_tables_escape_text_from_the_data():

@@ -121,3 +121,16 @@ def test_verdict_matrix_html_is_readable_without_colour_and_escaped():
     assert "Huyện &lt;script&gt;" in html and HOSTILE not in html
     assert 'title="' + label("eval_verdict_worsened", "vi") + ': Lý do."' in html
     assert "overflow-x:auto" in html
+
+
+def test_legend_leaves_unused_shapes_out_of_print_only():
+    # Two verdicts used: their lines print; the other len(VERDICTS) - 2 lines are print-hidden,
+    # still in the page for the screen.
+    used = ["improved", "no_clear_change"]
+    html = verdict_legend_html("vi", used=used + ["improved"])
+    assert html.count("<li") == len(VERDICTS)
+    assert html.count('<li class="kn-print-hide"') == len(VERDICTS) - 2
+    for code in VERDICTS:
+        line = html.split(f'kn-v-{code}"')[0].rsplit("<li", 1)[1]
+        assert ("kn-print-hide" in line) == (code not in used), code
+    assert "kn-print-hide" not in verdict_legend_html("vi")

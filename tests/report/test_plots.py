@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import math
 import warnings
 
@@ -631,3 +632,73 @@ def test_before_after_means_compare_the_years_did_averages():
     }
     result = _result(comparison="never", did_years_used="2019;2020;2021")
     assert before_after_means(_series(), result)["comparison_post"] == 10.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing cheaply without changing the picture (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def _decoded(png: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "RGB"  # opaque figures: no alpha channel
+        return np.asarray(image.convert("RGB"))
+
+
+def _matplotlib_pixels(fig: Figure, dpi: int = 100) -> np.ndarray:
+    """The reference: matplotlib's own raw RGBA output of the whole figure, drawn in full."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="rgba", dpi=dpi)
+    width, height = (int(round(v * dpi)) for v in fig.get_size_inches())
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8).reshape(height, width, 4)[..., :3]
+
+
+def _charts(lang: str) -> list[Figure]:
+    return [
+        plot_series(_series(), _result(), INDICATORS, lang, events=EVENTS),
+        plot_series(_series(), _result(unit_name="Huyện Mai Sơn"), INDICATORS, lang, events=EVENTS),
+        plot_series(_series().assign(pilot=lambda f: f["pilot"] * 3), _result(), INDICATORS, lang),
+        plot_before_after(_series(), _result(), INDICATORS, lang),
+        plot_event_study(_event_study(), "so_cuoc_hop", INDICATORS, lang, unit_name="Phù Yên"),
+        plot_start_dates(PILOTS, UNITS, MODELS, EVENTS, lang, last_year=2021),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("dpi", [100, 150])
+def test_png_holds_exactly_the_pixels_matplotlib_draws(lang, dpi):
+    # Each chart twice: the second time its legend (drawn by the first, and by the other
+    # charts with equal legends) may be pasted from the first drawing; both times the PNG
+    # must decode to matplotlib's own full drawing of the figure, pixel for pixel (lossless).
+    for fig in _charts(lang) + _charts(lang):
+        assert np.array_equal(_decoded(figure_png(fig, dpi=dpi)), _matplotlib_pixels(fig, dpi))
+
+
+def test_png_records_its_resolution():
+    from PIL import Image
+
+    png = figure_png(plot_series(_series(), _result(), INDICATORS, "vi"), dpi=150)
+    with Image.open(io.BytesIO(png)) as image:
+        # 150 dots per inch = 150 / 0.0254 = 5905.5 dots per metre, stored whole as 5906,
+        # read back as 5906 * 0.0254 = 150.0124.
+        assert image.info["dpi"] == pytest.approx((150.0124, 150.0124), abs=1e-4)
+        assert image.size == (7.5 * 150, pytest.approx(4.6 * 150, abs=1))
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_layout_keeps_what_is_drawn_inside_the_figure_and_clear_of_the_legend(lang):
+    for fig in _charts(lang):
+        figure_png(fig)
+        renderer = fig.canvas.get_renderer()
+        page = fig.bbox
+        # What is drawn: the axes with its tick labels, axis labels, title and texts (its
+        # tight box), and the legend.
+        drawn = fig.axes[0].get_tightbbox(renderer)
+        legend = fig.legends[0].get_window_extent(renderer)
+        for box in (drawn, legend):
+            assert page.x0 - 1 <= box.x0 and box.x1 <= page.x1 + 1
+            assert page.y0 - 1 <= box.y0 and box.y1 <= page.y1 + 1
+        # The axes with its ticks, labels and title sits wholly above the legend.
+        assert drawn.y0 >= legend.y1
