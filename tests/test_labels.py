@@ -82,3 +82,31 @@ def test_vietnamese_number_and_date_conventions():
     assert format_day(date(2018, 8, 15), "vi") == "15/08/2018"
     assert format_day(date(2018, 8, 1), "vi", "month") == "08/2018"
     assert format_day(date(2018, 1, 1), "en", "year") == "2018"
+
+
+def test_number_formatting_is_babels_exactly():
+    """format_number's fast path gives Babel's own string (its pattern, locale and rounding)
+    for every kind of number the package formats: halves that binary floats hold inexactly
+    (2.675 is 2.67499… in binary, yet Babel rounds the decimal text "2.675" half to even:
+    2.68), exact halves (0.125 -> 0.12, even), negative zeros and tiny negatives ("-0.00" in
+    Babel, so "−0,00"), thousands, integers, numpy scalars, and magnitudes from 1e-12 to
+    just under 1e15; beyond that and for infinities Babel itself is called."""
+    import numpy as np
+    from babel.numbers import format_decimal
+
+    rng = np.random.default_rng(17)
+    values = [0, 1, -1, 0.0, -0.0, 2.675, -2.675, 0.125, 0.135, 1.005, 1234.5, -1234.5,
+              999.995, 999999.995, 0.5, 1.5, 2.5, -0.5, -0.001, 0.001, -1e-12, 1e-12,
+              123456789012345.6, 999999999999999, 10**15, 1e20, float("inf"), -float("inf"),
+              np.float64(2.675), np.float32(0.1), np.int64(-1234567), 7, -12345678]
+    for exp in range(-12, 15):
+        values += list(rng.standard_normal(40) * 10.0**exp)
+        values += list(np.round(rng.uniform(-1, 1, 20) * 10.0**exp, 3) + 0.0005)
+    values += [k / 8 for k in range(-80, 80)] + [k / 1000 + 0.0005 for k in range(-2000, 2000)]
+    for value in values:
+        for lang, locale in (("vi", "vi_VN"), ("en", "en_GB")):
+            for digits in (0, 1, 2, 3, 4):
+                pattern = "#,##0." + "0" * digits if digits else "#,##0"
+                babel = format_decimal(value, format=pattern, locale=locale)
+                expected = "−" + babel[1:] if babel.startswith("-") else babel
+                assert format_number(value, lang, digits) == expected, (value, lang, digits)

@@ -3,14 +3,16 @@
 :class:`_Prep` holds per-unit pieces prepared once per indicator and set of schedules (every
 unit's pre means over the few distinct sets of pre years, its post-year deviations and their
 validity), so that the contract's sums over any set of comparison units are one product of a
-weight vector with ``G`` (:func:`_sums`), linear in the units, never a units x units array.
+weight vector with ``G``, linear in the units, never a units x units array.
 :func:`_pooled` evaluates the model statistic for thousands of placements in chunks of bounded
 memory, within provinces when the dataset spans several (strata), and :func:`_cores` gives one
 pilot's estimate, pre-trend check (:func:`pretrend`) and placebo statistics
 (:func:`_placebos`). Readings of the contract are documented in
 :mod:`kiemnhiem.stats.evaluation`; this module knows nothing of datasets, catalogs or words.
 The names keep their leading underscore: they are the evaluation's internals, shared by the
-modules of this package only."""
+modules of this package only. The module stays a little above 1,000 lines: the pooled test and
+the per-pilot cores index the same :class:`_Prep` arrays by the same conventions (keys,
+slots, strata), and split apart each half would import the other's internals."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .timeline import Window, usable_years
+from .timeline import Window
 
 # Two-sided level of the pre-trend slope test: the 10 % level over ~100 rows (module docstring).
 PRETREND_LEVEL = 0.001
@@ -40,8 +42,8 @@ class _Prep:
     """Per-unit pieces of one indicator under a few schedules, prepared once.
 
     Nothing here depends on which units compare with which: a comparison set only weights
-    units, so the contract's sums over ``C_t`` are one product of a weight vector with ``G``
-    (:func:`_sums`), linear in the units.
+    units, so the contract's sums over ``C_t`` are one product of a weight vector with ``G``,
+    linear in the units.
 
     A unit ``u`` taking schedule ``s`` uses its usable pre years ``pre_mask[s, u]``, and every
     comparison unit's pre mean over exactly those years. Units share these years except where
@@ -142,16 +144,6 @@ def _prepare(values: np.ndarray, years: np.ndarray, windows: list[Window]) -> _P
                  key, key_s, pm, G, pdev, none_did, tuple(windows))
 
 
-def _sums(prep: _Prep, W: np.ndarray) -> np.ndarray:
-    """Weighted sums over comparison units, the same weights ``W`` (B, n) in every year.
-
-    Returns (B, K, J, L + 1): per key and post slot the summed deviations (L layers), then
-    the count.
-    """
-    n, K, J, L1 = prep.G.shape
-    return _dot(W, prep.G.reshape(n, -1)).reshape(W.shape[0], K, J, L1)
-
-
 def _did_units(prep: _Prep, s: np.ndarray, u: np.ndarray, R: np.ndarray,
                self_weight: np.ndarray | None = None,
                slots: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -174,17 +166,6 @@ def _did_units(prep: _Prep, s: np.ndarray, u: np.ndarray, R: np.ndarray,
     k = inc.sum(1)
     did = term.sum(1) / np.where(k > 0, k, 1)[:, None]
     return np.where(k[:, None] > 0, did, np.nan), k
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` without waking BLAS threads for the small products of this module.
-
-    OpenBLAS runs products above about 2.6e5 multiply-adds on several threads, and waking them
-    costs more than the product itself at these sizes; einsum's plain loop does not.
-    """
-    if a.shape[0] * a.shape[1] * b.shape[1] <= 5e7:
-        return np.einsum("ij,jk->ik", a, b)
-    return a @ b
 
 
 #: OpenBLAS multiplies on one thread up to 65,536 x 4 multiply-adds (its
@@ -224,23 +205,14 @@ def _strata(strata, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _ByStratum:
-    """Comparison sums of many assignments at once, within each stratum: ``W`` (B, n) ->
-    (B, R, F) with ``F`` columns of ``G``. One batched product over strata padded to the
-    largest (a padding row points at a zero column), never a (B, n, F) array."""
+    """``G`` by stratum: (R, w, F), each stratum's units padded to the largest with a zero
+    row, so that a stratum's comparison sets multiply its own rows only."""
 
     def __init__(self, G: np.ndarray, members: np.ndarray):
         n = G.shape[0]
         self.members = members
         Gz = np.concatenate([G.reshape(n, -1), np.zeros((1, G[0].size))])
         self.G = Gz[members]  # (R, w, F)
-
-    def __call__(self, W: np.ndarray, cols=None) -> np.ndarray:
-        B = W.shape[0]
-        Wz = np.concatenate([W, np.zeros((B, 1))], axis=1)[:, self.members]  # (B, R, w)
-        G = self.G if cols is None else self.G[:, :, cols]
-        if self.members.shape[0] == 1:
-            return _dot(Wz[:, 0], G[0])[:, None]
-        return np.matmul(Wz.transpose(1, 0, 2), G).transpose(1, 0, 2)
 
 
 def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None,
@@ -703,71 +675,197 @@ def _cores_in(prep: _Prep, p: int, schedules: list[int], never: np.ndarray,
     window. Comparison levels (:data:`LEVELS`): the never units of the pilot's stratum, its
     not-yet units, then (several strata only) the whole dataset's never and not-yet units.
     """
+    return _cores_all(prep, [(p, schedules)], never, T_units, inference, strata)[0]
+
+
+def _cores_all(prep: _Prep, items: list, never: np.ndarray, T_units: np.ndarray,
+               inference: bool = True, strata: np.ndarray | None = None) -> list[list[_Core]]:
+    """:func:`_cores_in` for many pilots at once: ``items`` is a list of (pilot row, its
+    schedules); returns their cores in the same order.
+
+    This runs for every pilot, window and indicator (27,000 cores on a national dataset), so
+    the work is batched: the levels of a pilot's own province are weighed on that province's
+    rows only (a dozen of 696), the whole dataset's only when the province has neither;
+    comparison sums shared by the pilots of a province on a schedule are computed once
+    (only where the pilot itself carries no weight in them, so that every sum is the very
+    same arithmetic as the pilot's own); and :func:`_did_units` runs once per pass over all
+    the cores (its rows are independent), placebos included.
+    """
     L, _, n, J = prep.shape
-    values, years = prep.values, prep.years
-    obs_p = prep.obs[p]
-    Y = values[0]
+    years = prep.years
+    Y = prep.values[0]
     windows = prep.windows
-    several = strata is not None and len(np.unique(strata)) > 1
-    same = strata == strata[p] if several else np.ones(n, dtype=bool)
-    out = []
-    for s in schedules:
-        window = windows[s]
-        pre_used, post_used = usable_years(window, years[obs_p])
-        if not obs_p.any():
-            reason = "no_data"
-        elif len(pre_used) < 2:
-            reason = "few_pre"
-        elif len(post_used) < 2:
-            reason = "few_post"
+    y0 = int(years[0]) if len(years) else 0
+    # (Not np.unique: this runs for every model and indicator of a national dataset.)
+    several = strata is not None and n > 0 and bool((strata != strata[0]).any())
+    everyone = np.arange(n)
+    members: dict = {}
+    has_value = prep.obs.any(1)
+    cores = []  # per core: a dict of its fields, in the order of items and schedules
+    for i, (p, schedules) in enumerate(items):
+        if several:
+            rows = members.get(strata[p])
+            if rows is None:
+                rows = members[strata[p]] = np.flatnonzero(strata == strata[p])
         else:
-            reason = ""
-        pre_mean = float(np.mean(Y[p, prep.pre_mask[s, p]])) if len(pre_used) else math.nan
-        post_mean = math.nan
-        if len(post_used):
-            post_mean = float(np.mean(Y[p, [int(y - years[0]) for y in post_used]]))
+            rows = everyone
+        has_data = bool(prep.obs[p].any())
+        for s in schedules:
+            pre_mask = prep.pre_mask[s, p]
+            post_mask = prep.qvalid[s, p]
+            # The window's years with a value (timeline.usable_years, from the prepared masks).
+            pre_used = tuple(years[pre_mask].astype(int, copy=False).tolist())
+            post_used = tuple(prep.qyears[s][post_mask].tolist())
+            if not has_data:
+                reason = "no_data"
+            elif len(pre_used) < 2:
+                reason = "few_pre"
+            elif len(post_used) < 2:
+                reason = "few_post"
+            else:
+                reason = ""
+            # (sum / count is np.mean's own arithmetic, without its overhead.)
+            pre_mean = float(Y[p, pre_mask].sum() / len(pre_used)) if pre_used else math.nan
+            post_mean = math.nan
+            if post_used:
+                post_mean = float(Y[p, [y - y0 for y in post_used]].sum() / len(post_used))
+            cores.append(dict(i=i, p=p, s=s, main=s == schedules[0], rows=rows,
+                              pre_mask=pre_mask, post_mask=post_mask, pre_used=pre_used,
+                              post_used=post_used, reason=reason, pre_mean=pre_mean,
+                              post_mean=post_mean, found=None))
+
+    # Comparison levels: the province's (never, not yet), then the whole dataset's.
+    shared: dict = {}
+
+    def weigh(c: dict, whole: bool) -> np.ndarray:
+        """(2, J, L + 1): the never and not-yet sums of core ``c``; keeps W and Gp."""
+        p, s = c["p"], c["s"]
+        idx = everyone if whole else c["rows"]
+        k_p = int(prep.key[s, p])
+        key = (whole, id(idx), s, k_p)
+        got = shared.get(key)
+        if got is None:
+            W = np.empty((2, len(idx), J), dtype=bool)  # (never, not yet) x c x J
+            W[0] = never[idx][:, None]
+            W[1] = T_units[idx][:, None] > prep.qyears[s][None, :]
+            Gp = prep.G[idx, k_p]  # (c, J, L + 1)
+            got = shared[key] = (W, Gp, None)
+        W, Gp, R = got
+        at = int(np.searchsorted(idx, p))
+        if W[:, at].any():  # the pilot itself would weigh: its own sums, without it
+            W = W.copy()
+            W[:, at] = False
+            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+        elif R is None:
+            R = np.einsum("acj,cjl->ajl", W.astype(float), Gp)
+            shared[key] = (W, Gp, R)
+        c["level"] = (idx, W, Gp, whole)
+        return R
+
+    pending = [c for c in cores if not c["reason"]]
+    for whole in (False, True):
+        if whole and not several:
+            break
+        if not pending:
+            break
+        R = np.concatenate([weigh(c, whole) for c in pending])
+        ss = np.repeat([c["s"] for c in pending], 2)
+        ps = np.repeat([c["p"] for c in pending], 2)
+        d, k = _did_units(prep, ss, ps, R)
+        left = []
+        some = (k > 0).reshape(-1, 2).tolist()
+        for j, c in enumerate(pending):
+            if some[j][0] or some[j][1]:
+                a = 0 if some[j][0] else 1
+                idx, W, Gp, _ = c["level"]
+                c["found"] = (LEVELS[2 * whole + a][0], d[2 * j + a], idx, W[a], Gp, whole)
+            else:
+                left.append(c)
+        pending = left
+
+    # Each core's comparison, years, pre-trend and placebo inputs.
+    plac = []  # (core, s, idx, sums, slots) of the per-pilot rank tests
+    tots: dict = {}
+    for c in cores:
+        p, s, reason = c["p"], c["s"], c["reason"]
+        post_mask = c["post_mask"]
         comp_by_year = np.zeros((n, J), dtype=bool)
         did, comparison, did_years = np.full(L, np.nan), "none", ()
         pool = np.zeros(n, dtype=bool)
+        slots = None
         if not reason:
-            k_p = prep.key[s, p]
-            Gp = prep.G[:, k_p]  # (c, J, L + 1)
-            sv, uv = np.array([s]), np.array([p])
-            weights = np.zeros((n, J), dtype=bool)
-            for name, only_never, whole in LEVELS:
-                if whole and not several:
-                    break
-                scope = np.ones(n, dtype=bool) if whole else same
-                if only_never:
-                    w = np.repeat((never & scope)[:, None], J, axis=1)
-                else:
-                    w = (T_units[:, None] > prep.qyears[s][None, :]) & scope[:, None]
-                w[p] = False  # a unit is never its own comparison
-                R = np.einsum("cj,cjl->jl", w.astype(float), Gp)[None]
-                d, k = _did_units(prep, sv, uv, R)
-                if k[0] > 0:
-                    comparison, did, pool, weights = name, d[0], scope, w
-                    break
-            if comparison == "none":
+            if c["found"] is None:
                 did = prep.none_did[:, s, p]
-            comp_by_year = (Gp[:, :, L] > 0) & weights & prep.qvalid[s, p][None, :]
-            comp_by_year[p] = False
-            slots = prep.qvalid[s, p] & (comp_by_year.any(0) if comparison != "none" else True)
-            did_years = tuple(int(y) for y in prep.qyears[s][slots])
+            else:
+                comparison, did, idx, w, Gp, whole = c["found"]
+                pool[:] = True if whole else False
+                pool[idx] = True
+                comp_by_year[idx] = (Gp[:, :, L] > 0) & w & post_mask[None, :]
+            slots = post_mask & (comp_by_year.any(0) if comparison != "none" else True)
+            did_years = tuple(prep.qyears[s][slots].tolist())
         comp_units = comp_by_year.any(1)
         trend = NO_PRETREND
-        if s == schedules[0] and not reason:
-            trend = pretrend(Y, years, p, window, prep.pre_mask[s, p], comp_units, did[0],
+        if c["main"] and not reason:
+            trend = pretrend(Y, years, p, windows[s], c["pre_mask"], comp_units, did[0],
                              did_years)
-        placebo = None
+        c.update(did=did, comparison=comparison, did_years=did_years, pool=pool,
+                 comp_by_year=comp_by_year, comp_units=comp_units, trend=trend,
+                 placebo=None)
         if inference and not reason and comparison != "none":
-            eligible = eligible_units(comparison, p, never, T_units,
-                                      strata if several else None, max(did_years))
-            placebo = _placebos(prep, s, p, did, eligible, did_years)
-        out.append(_Core(window, pre_used, post_used, did_years, pre_mean, post_mean, did,
-                         comparison, comp_units, comp_by_year, trend, reason, placebo,
-                         prep, s, pool))
+            last = max(did_years)
+            base = (never.copy() if comparison.removesuffix("_all") == "never"
+                    else T_units > last)
+            local = several and not comparison.endswith("_all")
+            if local:
+                base &= strata == strata[p]
+            base &= has_value
+            key = (comparison, strata[p] if local else None, last, s)
+            if base[p]:  # the pilot itself is eligible: never its own placebo or control
+                base[p] = False
+                got = _placebo_sums(prep, s, base)
+            else:
+                got = tots.get(key)
+                if got is None:
+                    got = tots[key] = _placebo_sums(prep, s, base)
+            plac.append((c, s, *got, slots))
+    # Every placebo of every core in one pass (see _placebos).
+    live = [x for x in plac if len(x[2])]
+    if live:
+        ss = np.concatenate([np.full(len(x[2]), x[1]) for x in live])
+        us = np.concatenate([x[2] for x in live])
+        R = np.concatenate([x[3] for x in live])
+        sl = np.concatenate([np.broadcast_to(x[4], (len(x[2]), J)) for x in live])
+        d, k = _did_units(prep, ss, us, R, self_weight=np.ones(len(us)), slots=sl)
+        keep = prep.assess[ss, us] & (k > 0)
+    at = 0
+    for c, _s, idx, _, _ in plac:
+        m = len(idx)
+        rows = [c["did"]]
+        if m:
+            rows += list(d[at:at + m][keep[at:at + m]])
+            at += m
+        c["placebo"] = np.array(rows)
+
+    out = [[] for _ in items]
+    for c in cores:
+        out[c["i"]].append(_Core(
+            windows[c["s"]], c["pre_used"], c["post_used"], c["did_years"], c["pre_mean"],
+            c["post_mean"], c["did"], c["comparison"], c["comp_units"], c["comp_by_year"],
+            c["trend"], c["reason"], c["placebo"], prep, c["s"], c["pool"]))
     return out
+
+
+def _placebo_sums(prep: _Prep, s: int, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(eligible rows, each one's sums over all eligible units at its key (c, J, L + 1)):
+    the controls' sums of :func:`_placebos` before each placebo's own term is taken out."""
+    idx = np.flatnonzero(eligible)
+    if not len(idx):
+        return idx, np.zeros((0, prep.G.shape[2], prep.G.shape[3]))
+    # A schedule's keys are consecutive: sum the eligible rows of all of them (a few).
+    ks = prep.key[s, idx]
+    k0 = int(ks.min())
+    tot = prep.G[idx, k0:int(ks.max()) + 1].sum(axis=0)  # (k, J, L + 1)
+    return idx, tot[ks - k0]
 
 
 def _core(values, years, p, window, never, T_units, inference: bool = True,
@@ -808,8 +906,9 @@ NO_PRETREND = PreTrend()
 
 def _line(t: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares slopes and residual sums of squares of each row of ``gaps`` on ``t``."""
-    dt = t - t.mean()
-    centred = gaps - gaps.mean(axis=-1, keepdims=True)
+    # (Means as sum / count: np.mean's arithmetic without its overhead, per pilot.)
+    dt = t - t.sum() / len(t)
+    centred = gaps - gaps.sum(axis=-1, keepdims=True) / gaps.shape[-1]
     slopes = centred @ dt / (dt @ dt)
     resid = centred - slopes[..., None] * dt
     return slopes, (resid**2).sum(axis=-1)
@@ -855,7 +954,7 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
     sub = Y[:, before]
     comp = np.flatnonzero(comp_units)
     k = len(comp)
-    gaps = [sub[p] - sub[comp].mean(axis=0) if k else sub[p]]
+    gaps = [sub[p] - sub[comp].sum(axis=0) / k if k else sub[p]]
     if k >= 2:  # each comparison unit against the others, as in the placebos
         total = sub[comp].sum(axis=0)
         gaps += list(sub[comp] - (total - sub[comp]) / (k - 1))
@@ -865,7 +964,7 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
     own = rss[0] / (n - 2)
     df = len(gaps) * (n - 2)
     variance = max(float(rss.sum()) / df, float(own))
-    sxx = float(((t - t.mean()) ** 2).sum())
+    sxx = float(((t - t.sum() / len(t)) ** 2).sum())
     if variance > 0:
         # Student's t, imported here: scipy.stats would add 0.6 s of import, and a report
         # that reads its run's evaluation needs no scipy at all.
@@ -874,7 +973,8 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
         p_value = float(2 * stdtr(df, -abs(slope) / math.sqrt(variance / sxx)))
     else:  # every gap on an exact line: any slope is certain
         p_value = 0.0 if slope != 0 else 1.0
-    effect = slope * (float(np.mean(did_years)) - float(years[pre_mask].mean()))
+    used = years[pre_mask]
+    effect = slope * (float(np.sum(did_years) / len(did_years)) - float(used.sum() / len(used)))
     # Before/after only: the contract's gap has no comparison mean, so the flag is missing; the
     # own trend is still measured, for the model row (the pooled mean takes the change as is).
     flag = size_rule(effect, did) and p_value < PRETREND_LEVEL if k else pd.NA
@@ -882,7 +982,7 @@ def pretrend(Y: np.ndarray, years: np.ndarray, p: int, window: Window, pre_mask:
 
 
 def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray,
-              did_years) -> np.ndarray:
+              did_years, slots: np.ndarray | None = None) -> np.ndarray:
     """Observed and placebo statistics (A, L) for the per-pilot rank test.
 
     Eligible (:func:`eligible_units`): the units of the pilot's comparison pool, i.e. the
@@ -895,17 +995,17 @@ def _placebos(prep: _Prep, s: int, p: int, did: np.ndarray, eligible: np.ndarray
     ``did`` (those it has data in); a placebo unit is kept when it has at least 2 usable years
     on each side and a control with data. The controls' sums are the sum over all eligible
     units less the placebo unit's own term: linear in the units.
+
+    ``slots`` (J,): the post slots of ``did_years`` when the caller has them (the same mask).
     """
     eligible = eligible & prep.obs.any(1)
     eligible[p] = False
-    idx = np.flatnonzero(eligible)
+    idx, sums = _placebo_sums(prep, s, eligible)
     rows = [did]
     if len(idx):
-        keys, inv = np.unique(prep.key[s, idx], return_inverse=True)
-        tot = np.einsum("c,ckjl->kjl", eligible.astype(float), prep.G[:, keys])
-        # Only the years the pilot's did averages.
-        slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
-        d, k = _did_units(prep, np.full(len(idx), s), idx, tot[inv.ravel()],
+        if slots is None:  # only the years the pilot's did averages
+            slots = np.isin(prep.qyears[s], np.asarray(did_years, dtype=int)) & prep.qin[s]
+        d, k = _did_units(prep, np.full(len(idx), s), idx, sums,
                           self_weight=np.ones(len(idx)), slots=slots[None, :])
         keep = prep.assess[s, idx] & (k > 0)
         rows += list(d[keep])

@@ -45,6 +45,7 @@ gathers the arrays (:mod:`kiemnhiem.evaluation`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -170,8 +171,8 @@ def single_case(own: float, reference: np.ndarray, floor: float = 1.0, level: fl
     if n < 2 or not math.isfinite(own):
         return NO_ESTIMATE
     floor = max(1.0, float(floor))
-    est = float(own - ref.mean())
-    spread = float(ref.std(ddof=1))
+    est = float(own - ref.sum() / n)  # (np.mean's arithmetic)
+    spread = math.sqrt(float(_var1(ref)))
     # An infinite floor (the district's gaps vary, its references' never do): no evidence.
     se = spread * math.sqrt(floor + 1.0 / n) if math.isfinite(floor) else math.inf
     df = n - 1
@@ -186,6 +187,15 @@ def single_case(own: float, reference: np.ndarray, floor: float = 1.0, level: fl
         p_better = 0.0 if signed > 0 else 1.0
         p_worse = 0.0 if signed < 0 else 1.0
     return OwnEstimate(est, low, high, p_better, p_worse, se, df, floor, n)
+
+
+def _var1(a: np.ndarray):
+    """``a.var(axis=-1, ddof=1)`` by numpy's own steps (mean by sum / count, squared
+    deviations summed, divided by count - 1), without ``np.var``'s per-call overhead: it runs
+    for every pilot and window of a national dataset."""
+    k = a.shape[-1]
+    dev = a - a.sum(axis=-1, keepdims=True) / k
+    return (dev * dev).sum(axis=-1) / (k - 1)
 
 
 def noise_floor(own: np.ndarray, reference: np.ndarray) -> float:
@@ -217,8 +227,8 @@ def noise_floor(own: np.ndarray, reference: np.ndarray) -> float:
     total = ref.sum(axis=0)
     g_p = own - total / n
     g_c = ref - (total - ref) / (n - 1)
-    num = float(g_p.var(ddof=1))
-    den = float(g_c.var(axis=1, ddof=1).mean())
+    num = float(_var1(g_p))
+    den = float(_var1(g_c).mean())
     if den <= 0:
         return 1.0 if num <= 1e-12 else math.inf
     return max(1.0, num / den)
@@ -288,12 +298,20 @@ def _grid(scale: float, spread: float, nu: int) -> tuple[np.ndarray, np.ndarray,
                                 np.linspace(inner, spread, TAU_POINTS - n_in + 1)[1:]])
     tau = (edges[:-1] + edges[1:]) / 2.0
     log_tau = -0.5 * (tau / scale) ** 2 + np.log(np.diff(edges))
+    kappa = _kappa(nu)
+    # The "ij" meshgrid, flattened: cell i * KAPPA_POINTS + j is (tau_i, kappa_j).
+    return (np.repeat(tau, len(kappa)), np.tile(kappa, len(tau)),
+            np.repeat(log_tau, len(kappa)))
+
+
+@functools.lru_cache(maxsize=256)
+def _kappa(nu: int) -> np.ndarray:
+    """The ``KAPPA_POINTS`` quantiles of ``nu / chi2_nu`` (:func:`_grid`), once per ``nu``: the
+    leave-one-out fits ask for them thousands of times on a national dataset."""
     u = (np.arange(KAPPA_POINTS) + 0.5) / KAPPA_POINTS
-    # chdtri: the upper-tail inverse, so kappa rises with u
-    kappa = nu / _special().chdtri(nu, u)
-    T, K = np.meshgrid(tau, kappa, indexing="ij")
-    LW = np.broadcast_to(log_tau[:, None], T.shape)
-    return T.ravel(), K.ravel(), LW.ravel()
+    kappa = nu / _special().chdtri(nu, u)  # chdtri: the upper-tail inverse, so kappa rises with u
+    kappa.flags.writeable = False
+    return kappa
 
 
 class _Fit:
@@ -343,28 +361,31 @@ def _mixture_quantiles(w: np.ndarray, m: np.ndarray, sd: np.ndarray,
     to 1e-8 of the mixture's SD."""
     P = m.shape[1]
     mean = w @ m
-    total_sd = np.sqrt(w @ (sd**2 + m**2) - mean**2)
+    # E[X^2] - E[X]^2 can come out a few ulps below 0 when the components (nearly) coincide
+    # (every pilot the same estimate on a count): rounding, not a negative variance.
+    total_sd = np.sqrt(np.maximum(w @ (sd**2 + m**2) - mean**2, 0.0))
     prob = np.repeat(np.asarray(probs, dtype=float), P)  # columns: probs x pilots
     M, S = np.tile(m, len(probs)), np.tile(sd, len(probs))
     x = np.tile(mean, len(probs)) + _special().ndtri(prob) * np.tile(total_sd, len(probs))
     a = (M - 12 * S).min(axis=0)
     b = (M + 12 * S).max(axis=0)
     tol = 1e-8 * np.maximum(np.tile(total_sd, len(probs)), 1e-300)
-    for _ in range(60):
-        z = (x[None, :] - M) / S
-        F = w @ _special().ndtr(z)
-        f = w @ (np.exp(-0.5 * z**2) / (S * math.sqrt(2 * math.pi)))
-        below = F < prob
-        a = np.where(below, x, a)
-        b = np.where(below, b, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    S_root = S * math.sqrt(2 * math.pi)  # (hoisted out of the loop: the same numbers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(60):
+            z = (x[None, :] - M) / S
+            F = w @ _special().ndtr(z)
+            f = w @ (np.exp(-0.5 * z**2) / S_root)
+            below = F < prob
+            a = np.where(below, x, a)
+            b = np.where(below, b, x)
             step = x - (F - prob) / f
-        inside = np.isfinite(step) & (step > a) & (step < b)
-        new = np.where(inside, step, (a + b) / 2.0)
-        done = np.abs(new - x) <= tol
-        x = new
-        if done.all():
-            break
+            inside = np.isfinite(step) & (step > a) & (step < b)
+            new = np.where(inside, step, (a + b) / 2.0)
+            done = np.abs(new - x) <= tol
+            x = new
+            if done.all():
+                break
     return x.reshape(len(probs), P)
 
 

@@ -106,7 +106,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import numpy as np
@@ -121,6 +121,7 @@ from .core import (
     PRETREND_SPAN,
     _Core,
     _core,
+    _cores_all,
     _cores_in,
     _pooled,
     _prepare,
@@ -208,6 +209,8 @@ class _Context:
     indicators: dict  # code -> catalog row (dict)
     concerned: dict  # code -> models with pilots that the indicator concerns
     strata: np.ndarray | None = None  # (n,) each unit's province, None within one province
+    # Each pilot's windows (_pilot_windows), built once rather than once per indicator.
+    windows: dict = field(default_factory=dict, compare=False, repr=False)
 
     def pilot(self, code: str) -> _Pilot:
         return next(p for p in self.pilots if p.code == code)
@@ -365,22 +368,30 @@ def _sign(ind: dict) -> int:
 
 def _pilot_windows(ctx: _Context, pilot: _Pilot, sensitivity: bool) -> list[Window]:
     """The pilot's window, then (approximate and assumed starts) one year earlier and later."""
-    windows = [pilot.window]
-    if sensitivity and pilot.status in SHIFTED_STATUSES:
-        windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
-                                 ctx.post_years, shift=shift) for shift in (-1, 1)]
-    return windows
+    key = (pilot.row, pilot.window, sensitivity)
+    windows = ctx.windows.get(key)
+    if windows is None:
+        windows = [pilot.window]
+        if sensitivity and pilot.status in SHIFTED_STATUSES:
+            windows += [pilot_window(pilot.start, pilot.precision, pilot.end, ctx.pre_years,
+                                     ctx.post_years, shift=shift) for shift in (-1, 1)]
+        ctx.windows[key] = windows
+    return list(windows)
 
 
 def _pilot_row(ctx: _Context, pilot: _Pilot, indicator: str, level: float,
-               sensitivity: bool, prep, index: dict) -> tuple[dict, _Core, list]:
+               sensitivity: bool, prep, index: dict,
+               cores: list | None = None) -> tuple[dict, _Core, list]:
     """One pilot's row; ``prep`` holds every pilot's windows (``index``: window -> its
-    schedule in ``prep``), prepared once for the model and indicator."""
+    schedule in ``prep``), prepared once for the model and indicator; ``cores``: the pilot's
+    cores when the caller computed them for all pilots at once (:func:`_cores_all`)."""
     ind = ctx.indicators[indicator]
     windows = _pilot_windows(ctx, pilot, sensitivity)
     shifting = len(windows) > 1
-    core, *shifted_cores = _cores_in(prep, pilot.row, [index[w] for w in windows], ctx.never,
-                                     ctx.T_units, strata=ctx.strata)
+    if cores is None:
+        cores = _cores_in(prep, pilot.row, [index[w] for w in windows], ctx.never,
+                          ctx.T_units, strata=ctx.strata)
+    core, *shifted_cores = cores
     row = _empty_row()
     w = pilot.window
     row.update(
@@ -605,8 +616,12 @@ def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool,
         for w in _pilot_windows(ctx, pilot, sensitivity):
             index.setdefault(w, len(index))
     prep = _prepare(values, ctx.years, list(index)) if index else None
-    for pilot in ctx.pilots:
-        row, core, moved = _pilot_row(ctx, pilot, indicator, level, sensitivity, prep, index)
+    every = _cores_all(prep, [(p.row, [index[w] for w in _pilot_windows(ctx, p, sensitivity)])
+                              for p in ctx.pilots], ctx.never, ctx.T_units,
+                       strata=ctx.strata) if index else []
+    for pilot, its in zip(ctx.pilots, every, strict=True):
+        row, core, moved = _pilot_row(ctx, pilot, indicator, level, sensitivity, prep, index,
+                                      its)
         rows.append(row)
         cores.append((pilot, core))
         shifted.append(moved)
@@ -617,7 +632,7 @@ def _model_block(ctx: _Context, indicator: str, level: float, sensitivity: bool,
 
 
 def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
-         sign: int) -> tuple[dist.OwnEstimate, np.ndarray | None]:
+         sign: int, memo: dict | None = None) -> tuple[dist.OwnEstimate, np.ndarray | None]:
     """The own estimate of pilot row ``p`` under ``core``'s window, and every unit's change on
     that window with NaN outside the reference districts (None without an estimate).
 
@@ -632,21 +647,41 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     post = pre.copy()
     pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
     post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
-    cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata,
-                          max(core.did_years))
-    obs = ~np.isnan(Y)
-    ref = cand & obs[:, pre | post].all(axis=1)
-    e = dist.changes(Y, pre, post)
+    obs = core.prep.obs  # ~isnan(Y): the prep was built from the same values
+    last = max(core.did_years)
+    # The reference districts and their changes are the same for every pilot of a province
+    # with these years (``memo``), unless the pilot itself would be one of them.
+    local = ctx.strata is not None and not core.comparison.endswith("_all")
+    key = (core.comparison, ctx.strata[p] if local else None, last, pre.tobytes(),
+           post.tobytes())
+    got = memo.get(key) if memo is not None else None
+    if got is None or got[0][p]:
+        cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata, last)
+        base = cand.copy()  # the pool, p included if it belongs (its own stratum: always)
+        base[p] = bool(ctx.never[p]) if core.comparison.removesuffix("_all") == "never" \
+            else bool(ctx.T_units[p] > last)
+        idx = np.flatnonzero(cand)
+        idx = idx[obs[idx][:, pre | post].all(axis=1)]  # the reference districts
+        # Changes of the references only (row by row the same arithmetic as dist.changes on
+        # every unit: a national dataset has 696 units, a province a dozen).
+        Y_ref = Y[idx]
+        got = (base, idx, dist.changes(Y_ref, pre, post), Y_ref, obs[idx].all(axis=0))
+        if memo is not None and not base[p]:
+            memo[key] = got
+    _, idx, e_ref, Y_ref, ref_obs = got
+    e_p = dist.changes(Y[[p]], pre, post)[0]
     # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
     w = core.window
     before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
-    if ref.any():
-        before &= obs[ref].all(axis=0)
-    floor = dist.noise_floor(Y[p, before], Y[ref][:, before])
-    own = dist.single_case(float(e[p]), e[ref], floor, level, sign)
+    if len(idx):
+        before &= ref_obs
+    floor = dist.noise_floor(Y[p, before], Y_ref[:, before])
+    own = dist.single_case(float(e_p), e_ref, floor, level, sign)
     if own.n_reference < 2:
         return dist.NO_ESTIMATE, None
-    return own, np.where(ref, e, np.nan)
+    E = np.full(len(Y), np.nan)
+    E[idx] = e_ref
+    return own, E
 
 
 def _joint_with(ctx: _Context, indicator: str) -> list[str]:
@@ -688,8 +723,9 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
     b = _sign(ind) if ind["better"] != "none" else 1
     M = str(model_row["verdict"])
     owns, Es = [], []
+    memo: dict = {}  # reference districts shared by the pilots of a province (_own)
     for (pilot, core), row in zip(cores, rows, strict=True):
-        own, E = _own(ctx, core, pilot.row, Y, level, b)
+        own, E = _own(ctx, core, pilot.row, Y, level, b, memo)
         owns.append(own)
         Es.append(E)
         row.update(own_estimate=own.estimate, own_low=own.low, own_high=own.high,
@@ -770,7 +806,7 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
             moved = []
             for c, key in zip(shifted[k], ("verdict_earlier", "verdict_later"), strict=True):
                 m = model_row[key] or M
-                o = _own(ctx, c, pilot.row, Y, level, b)[0]
+                o = _own(ctx, c, pilot.row, Y, level, b, memo)[0]
                 moved.append(rule(c, m, o))
             row["verdict_earlier"], row["verdict_later"] = moved
             row["start_sensitive"] = any(v != verdict for v in moved)

@@ -154,6 +154,20 @@ def test_pooled_matches_brute_force_integration():
     assert mean[2] < d[2] and mean[1] > d[1]
 
 
+def test_mixture_of_identical_components_has_their_quantiles():
+    """Five equal-weight components all N(0.1, (1e-150)^2) are one normal: its 5 % and 95 %
+    quantiles are 0.1 -/+ 1.645e-150, i.e. 0.1 in floating point. In floating point
+    w @ m^2 - (w @ m)^2 comes out -1.7e-18 here (0.1 has no exact binary form), which gave
+    NaN quantiles (and a RuntimeWarning from sqrt) before the variance was clipped at 0."""
+    w = np.full(5, 0.2)
+    m = np.full((5, 1), 0.1)
+    sd = np.full((5, 1), 1e-150)
+    assert (w @ (sd**2 + m**2) - (w @ m) ** 2)[0] < 0  # the rounding this test is about
+    with np.errstate(invalid="raise"):
+        q = dist._mixture_quantiles(w, m, sd, (0.05, 0.95))
+    assert q.ravel().tolist() == [0.1, 0.1]
+
+
 def test_shared_covariance_by_hand():
     # Pilot 0 compares with units 0, 1, 2; pilot 1 with units 1, 2, 3 (NaN elsewhere).
     E = np.array([[1.0, 2.0, 3.0, np.nan], [np.nan, 1.0, 5.0, 0.0]])

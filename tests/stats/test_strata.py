@@ -116,3 +116,46 @@ def test_a_province_without_a_comparison_takes_the_whole_dataset():
     assert model.did == pytest.approx(2.0) and model.n_assignments == 3
     # 2 is the lowest of 2, 6.5, 8: p_better 1/3.
     assert model.p_better == pytest.approx(1 / 3) and model.p_worse == pytest.approx(1.0)
+
+
+def test_cores_of_all_pilots_at_once_equal_each_pilot_alone(tmp_path):
+    """_cores_all shares comparison and placebo sums among the pilots of a province (issue 17:
+    national scale); each pilot's cores must be exactly those it gets alone (_cores_in), on
+    a dataset of several provinces with sensitivity windows, so that sharing never changes
+    a number."""
+    from kiemnhiem.data.catalog import indicators_for_model
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.data.demo import write_demo
+    from kiemnhiem.stats import evaluation as ev
+    from kiemnhiem.stats.core import _cores_all, _cores_in, _prepare
+
+    ds = load_dataset(write_demo(tmp_path / "d48", units=48))
+    checked = 0
+    for model in ("danvan_mttq", "tuyengiao_ttct"):
+        ctx = ev._context(ds, model, 3, 3)
+        assert ctx.strata is not None  # several provinces
+        for indicator in list(indicators_for_model(ds.indicators, model)["code"])[:4]:
+            values, _ = ev._layers(ctx, indicator)
+            index: dict = {}
+            for p in ctx.pilots:
+                for w in ev._pilot_windows(ctx, p, True):
+                    index.setdefault(w, len(index))
+            prep = _prepare(values, ctx.years, list(index))
+            items = [(p.row, [index[w] for w in ev._pilot_windows(ctx, p, True)])
+                     for p in ctx.pilots]
+            together = _cores_all(prep, items, ctx.never, ctx.T_units, strata=ctx.strata)
+            for (row, schedules), cores in zip(items, together, strict=True):
+                alone = _cores_in(prep, row, schedules, ctx.never, ctx.T_units,
+                                  strata=ctx.strata)
+                for a, b in zip(alone, cores, strict=True):
+                    assert (a.comparison, a.did_years, a.reason) == (
+                        b.comparison, b.did_years, b.reason)
+                    assert np.array_equal(a.did, b.did, equal_nan=True)
+                    assert np.array_equal(a.comp_by_year, b.comp_by_year)
+                    assert (a.placebo is None) == (b.placebo is None)
+                    if a.placebo is not None:
+                        assert np.array_equal(a.placebo, b.placebo, equal_nan=True)
+                    assert a.pretrend == b.pretrend or (
+                        np.isnan(a.pretrend.slope) and np.isnan(b.pretrend.slope))
+                    checked += a.placebo is not None
+    assert checked > 50  # many pilots with a rank test were compared
