@@ -69,11 +69,23 @@ brackets): 12 units 1.8 s (baseline 217a35c 1.76 s warm: same), 48 units 8.2 s (
 96 units 14.7 s (29.2 s), 192 units 33.7 s, 270 MiB (138.9 s, 3.6 GiB), 696 units 201 s wall,
 175 s CPU, 433 MiB (killed, > 24 GiB). Memory goal met; the 30 s goal is not (time still grows
 about as n^1.4: the per-pilot rows, the pooled test's per-pilot look-ups and the wording).
+
+Measured 2026-12-08 00:19 UTC on main after branches ``pooled`` and ``rows`` (quiet, load 0.8
+at start; ``--units 12,48,96,192,696 --baseline-ref ''``): 12 units 1.7 s cold, 1.26 s warm;
+48 units 3.3 s; 96 units 7.2 s; 192 units 21.4 s, 229 MiB; 696 units 69.0 s wall, 68.8 s CPU,
+373 MiB. Time now grows about linearly from 192 to 696 units (x3.2 for x3.6 the units); the
+30 s goal is still not met. Where the 696-unit time goes (branch ``rows``' instrumented run,
+CPU): the pooled test about 55 s, two thirds of it the start-date sensitivity's 36 shifted
+tests (each 9,999 placements, where only the verdict is read: a sequential stopping rule, or
+sharing the main test's sets, is the next step); the district evidence 12.9 s; the per-pilot
+cores 4.8 s. The demo alone (default run, gc collected before each warm call): warm medians
+1.17 s and 1.13 s in two runs, cold 1.34 s and 1.16 s: under the 1.5 s target.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import resource
@@ -110,11 +122,17 @@ def _timed(fn, repeat: int) -> tuple[float, float, list[float], float]:
     """(first call, median of ``repeat`` further calls, all further times, median CPU time
     of the further calls) in seconds. The CPU time moves less than the wall time when other
     work shares the machine's two cores."""
+    gc.collect()
     t0 = time.perf_counter()
     fn()
     cold = time.perf_counter() - t0
     warm, cpu = [], []
     for _ in range(repeat):
+        # The previous call's garbage is collected first, so that no call pays for freeing
+        # another's arrays (as ``timeit`` does, which also turns collection off; here it stays
+        # on during the call, which pays for its own garbage). Without it the same calls
+        # measured 1.0-1.55 s instead of 1.0-1.08 s (12 units, quiet machine, 2026-12-08).
+        gc.collect()
         t0, c0 = time.perf_counter(), time.process_time()
         fn()
         warm.append(time.perf_counter() - t0)
