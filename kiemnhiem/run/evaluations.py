@@ -107,6 +107,36 @@ def read_evaluation(path: str | os.PathLike | None, content_hash: str, request: 
     return record["frame"]
 
 
+def evaluation_for(
+    request: Mapping[str, Any], unit_code: str | None, evaluation_file, content_hash: str, load
+):
+    """A report's evaluation, read from the run's ``evaluation_file`` when it was made from a
+    dataset of ``content_hash`` for ``request`` (and, for a pilot, holds the pilot's rows),
+    else computed on ``load()`` (the dataset, loaded only then). For the pilot ``unit_code`` of
+    the request's one model ``(its rows, the model's rows)`` as
+    :func:`~kiemnhiem.report.conclusions.evaluate_report` returns them; for the summary
+    (``unit_code`` None) ``(None, evaluate_all)``. The notebooks and the runner's workers both read
+    through here, so they take the same rows whichever way they are obtained."""
+    frame = read_evaluation(evaluation_file, content_hash, request)
+    if unit_code is None:
+        return None, compute_evaluation(load(), request) if frame is None else frame
+    from ..report.conclusions import district_rows, evaluate_report
+
+    (model,) = request["models"]
+    if frame is not None:
+        rows = district_rows(frame, unit_code, model)
+        if not rows.empty:
+            return rows, frame
+    return evaluate_report(
+        load(),
+        unit_code,
+        model,
+        pre_years=request["pre_years"],
+        post_years=request["post_years"],
+        level=request["level"],
+    )
+
+
 def report_evaluation(
     dataset,
     unit_code: str,
@@ -117,19 +147,10 @@ def report_evaluation(
     level: float = 0.10,
     evaluation_file: str | os.PathLike | None = None,
 ):
-    """``(pilot rows, the model's rows)`` of one district's report, as
-    :func:`~kiemnhiem.report.conclusions.evaluate_report` returns them, read from the run's
-    ``evaluation_file`` when it fits, else computed."""
-    from ..report.conclusions import district_rows, evaluate_report
-
+    """``(pilot rows, the model's rows)`` of one district's report (:func:`evaluation_for`)."""
     request = evaluation_request("pilot", model, pre_years, post_years, level)
-    frame = read_evaluation(evaluation_file, dataset.content_hash, request)
-    if frame is not None:
-        rows = district_rows(frame, unit_code, model)
-        if not rows.empty:
-            return rows, frame
-    return evaluate_report(
-        dataset, unit_code, model, pre_years=pre_years, post_years=post_years, level=level
+    return evaluation_for(
+        request, unit_code, evaluation_file, dataset.content_hash, lambda: dataset
     )
 
 
@@ -148,5 +169,4 @@ def summary_evaluation(
         **evaluation_request("summary", None, pre_years, post_years, level),
         "models": None if models is None else [str(m) for m in models],
     }
-    frame = read_evaluation(evaluation_file, dataset.content_hash, request)
-    return compute_evaluation(dataset, request) if frame is None else frame
+    return evaluation_for(request, None, evaluation_file, dataset.content_hash, lambda: dataset)[1]

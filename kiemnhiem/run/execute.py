@@ -38,7 +38,12 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import KiemNhiemError
 from ..labels import both, label
 from ..resources import package_dir, templates_dir
-from .evaluations import EVALUATION_PARAMETER, evaluation_request, request_name
+from .evaluations import (
+    EVALUATION_PARAMETER,
+    evaluation_for,
+    evaluation_request,
+    request_name,
+)
 from .params import declared_parameters
 
 if TYPE_CHECKING:
@@ -567,27 +572,22 @@ def _evaluate(spec: dict):
     why)."""
     import pandas as pd
 
-    from ..report.conclusions import district_rows, evaluate_report
-    from ..stats.evaluation import evaluate_all
-    from .evaluations import read_evaluation
-
     ev = spec["evaluate"]
     try:
-        windows = {
-            "pre_years": ev["pre_years"],
-            "post_years": ev["post_years"],
-            "level": ev["level"],
-        }
-        request = evaluation_request(ev["kind"], ev.get("model"), **windows)
-        frame = read_evaluation(spec.get("evaluation_file"), ev.get("dataset_hash", ""), request)
-        if frame is not None and ev["kind"] == "summary":
+        request = evaluation_request(
+            ev["kind"], ev.get("model"), ev["pre_years"], ev["post_years"], ev["level"]
+        )
+        dataset_hash = ev.get("dataset_hash", "")
+        unit = None if ev["kind"] == "summary" else ev["unit"]
+        rows, frame = evaluation_for(
+            request,
+            unit,
+            spec.get("evaluation_file"),
+            dataset_hash,
+            lambda: _worker_dataset(spec["parameters"]["dataset"], dataset_hash),
+        )
+        if rows is None:  # the summary
             return frame
-        rows = None if frame is None else district_rows(frame, ev["unit"], ev["model"])
-        if rows is None or rows.empty:  # no file: computed here, as the notebook did
-            ds = _worker_dataset(spec["parameters"]["dataset"], ev.get("dataset_hash", ""))
-            if ev["kind"] == "summary":
-                return evaluate_all(ds, **windows)
-            rows, frame = evaluate_report(ds, ev["unit"], ev["model"], **windows)
         return pd.concat([rows, frame[frame["scope"] == "model"]], ignore_index=True)
     except Exception as exc:  # the report shows its results; the index does without them
         logger.warning(label("run_results_failed", spec.get("lang", "vi"), error=exc))
