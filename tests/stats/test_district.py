@@ -168,6 +168,36 @@ def test_mixture_of_identical_components_has_their_quantiles():
     assert q.ravel().tolist() == [0.1, 0.1]
 
 
+def test_mixture_quantiles_stop_per_column_on_the_root():
+    """Columns that converge at different speeds (one a single normal, found in a step or two;
+    others bimodal or skewed) each end on their quantile: the mixture CDF, summed here with
+    math.erfc term by term, equals the probability to 1e-12, and the single normal's
+    quantiles are mu +/- z sd with z = 1.6448536269514722 (the 95 % point of N(0, 1), any
+    table to 4 decimals: 1.6449)."""
+    rng = np.random.default_rng(3)
+    G = 40
+    w = rng.random(G)
+    w /= w.sum()
+    m = np.column_stack([np.full(G, 2.0),                        # one normal N(2, 0.5^2)
+                         np.where(np.arange(G) < 20, -5.0, 5.0),  # two far-apart modes
+                         rng.normal(0, 3, G),                     # spread means
+                         rng.exponential(1.0, G)])                # skewed
+    sd = np.column_stack([np.full(G, 0.5), np.full(G, 0.3), rng.uniform(0.1, 2.0, G),
+                          rng.uniform(0.05, 0.2, G)])
+    probs = (0.05, 0.95)
+    q = dist._mixture_quantiles(w, m, sd, probs)
+
+    def cdf(x, j):
+        return sum(wg * 0.5 * math.erfc(-(x - mg) / (sg * math.sqrt(2)))
+                   for wg, mg, sg in zip(w, m[:, j], sd[:, j], strict=True))
+
+    for i, prob in enumerate(probs):
+        for j in range(m.shape[1]):
+            assert abs(cdf(q[i, j], j) - prob) <= 1e-12, (i, j)
+    np.testing.assert_allclose(q[:, 0], [2 - 1.6448536269514722 * 0.5,
+                                         2 + 1.6448536269514722 * 0.5], rtol=1e-12)
+
+
 def test_shared_covariance_by_hand():
     # Pilot 0 compares with units 0, 1, 2; pilot 1 with units 1, 2, 3 (NaN elsewhere).
     E = np.array([[1.0, 2.0, 3.0, np.nan], [np.nan, 1.0, 5.0, 0.0]])
