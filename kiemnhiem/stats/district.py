@@ -289,19 +289,35 @@ def _grid(scale: float, spread: float, nu: int) -> tuple[np.ndarray, np.ndarray,
     ``KAPPA_POINTS`` quantiles of ``nu / chi2_nu`` at the midpoints of equal-probability bins,
     equal weights.
     """
+    tau, kappa, log_prior = _grids(np.array([scale], dtype=float),
+                                   np.array([spread], dtype=float), nu)
+    return tau[0], kappa, log_prior[0]
+
+
+def _grids(scale: np.ndarray, spread: np.ndarray,
+           nu: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_grid` for several fits at once: tau and log prior (B, G), kappa (G,) (shared).
+
+    The same arithmetic as one at a time (``np.linspace`` with an array of ends computes each
+    row as it would alone), without B rounds of small numpy calls (the leave-one-out fits).
+    """
     inner = 5.0 * scale
-    if spread <= inner:
-        edges = np.linspace(0.0, inner, TAU_POINTS + 1)
-    else:
+    edges = np.linspace(0.0, inner, TAU_POINTS + 1, axis=1)
+    wide = np.flatnonzero(spread > inner)
+    if len(wide):
         n_in = (2 * TAU_POINTS) // 3
-        edges = np.concatenate([np.linspace(0.0, inner, n_in + 1),
-                                np.linspace(inner, spread, TAU_POINTS - n_in + 1)[1:]])
-    tau = (edges[:-1] + edges[1:]) / 2.0
-    log_tau = -0.5 * (tau / scale) ** 2 + np.log(np.diff(edges))
+        # (Only the wide rows: a zero-length row would send linspace down another path, with
+        # other rounding, for every row.)
+        edges[wide] = np.concatenate(
+            [np.linspace(0.0, inner[wide], n_in + 1, axis=1),
+             np.linspace(inner[wide], spread[wide], TAU_POINTS - n_in + 1, axis=1)[:, 1:]],
+            axis=1)
+    tau = (edges[:, :-1] + edges[:, 1:]) / 2.0
+    log_tau = -0.5 * (tau / scale[:, None]) ** 2 + np.log(np.diff(edges, axis=1))
     kappa = _kappa(nu)
     # The "ij" meshgrid, flattened: cell i * KAPPA_POINTS + j is (tau_i, kappa_j).
-    return (np.repeat(tau, len(kappa)), np.tile(kappa, len(tau)),
-            np.repeat(log_tau, len(kappa)))
+    return (np.repeat(tau, len(kappa), axis=1), np.tile(kappa, TAU_POINTS),
+            np.repeat(log_tau, len(kappa), axis=1))
 
 
 @functools.lru_cache(maxsize=256)
@@ -320,7 +336,7 @@ class _Fit:
 
     Every ``V_g`` shares ``Sigma``'s eigenvectors ``Q``: ``V_g = Q diag(kappa_g lambda +
     tau_g^2) Q'``, so inverses, determinants and quadratic forms on all grid cells are
-    elementwise operations on the (G, P) array ``D`` of eigenvalues, with no batched
+    elementwise operations on the (P, G) array ``D`` of eigenvalues, with no batched
     inversion. The flat prior on ``mu`` is integrated out: weights are proportional to
     ``|V|^-1/2 (1'V^-1 1)^-1/2 exp(-(d - mu_hat 1)'V^-1(d - mu_hat 1) / 2)`` times the prior.
 
@@ -328,22 +344,24 @@ class _Fit:
     ``t2`` and ``log_prior`` may carry the same leading batch axes, which every attribute
     then has too (``kappa`` is shared).
 
-    Attributes: ``w`` (G,) normalized weights, ``Q`` (P, P), ``D`` (G, P), ``q1`` = Q'1 (P,),
-    ``s1`` = 1'V^-1 1 (G,), ``mu`` (G,), ``qr`` = Q'(d - mu 1) (G, P).
+    Attributes: ``w`` (G,) normalized weights, ``Q`` (P, P), ``D`` (P, G), ``q1`` = Q'1 (P,),
+    ``s1`` = 1'V^-1 1 (G,), ``mu`` (G,), ``qr`` = Q'(d - mu 1) (P, G).
     """
 
     def __init__(self, d: np.ndarray, Sigma: np.ndarray, t2: np.ndarray, kappa: np.ndarray,
                  log_prior: np.ndarray):
         lam, Q = np.linalg.eigh(Sigma)
         lam = np.clip(lam, 0.0, None)
-        D = kappa[:, None] * lam[..., None, :] + t2[..., :, None]
+        # (P, G), not (G, P): the sums over the P eigenvalues then add G-long rows instead of
+        # reducing G rows of a few numbers each (numpy's slow case; P is often 3 to 10).
+        D = kappa[None, :] * lam[..., :, None] + t2[..., None, :]
         q1 = Q.sum(axis=-2)
         qd = (d[..., None, :] @ Q)[..., 0, :]
-        s1 = (q1[..., None, :] ** 2 / D).sum(axis=-1)
-        mu = ((q1 * qd)[..., None, :] / D).sum(axis=-1) / s1
-        qr = qd[..., None, :] - mu[..., None] * q1[..., None, :]
-        quad = (qr**2 / D).sum(axis=-1)
-        logw = log_prior - 0.5 * np.log(D).sum(axis=-1) - 0.5 * np.log(s1) - 0.5 * quad
+        s1 = (q1[..., :, None] ** 2 / D).sum(axis=-2)
+        mu = ((q1 * qd)[..., :, None] / D).sum(axis=-2) / s1
+        qr = qd[..., :, None] - mu[..., None, :] * q1[..., :, None]
+        quad = (qr**2 / D).sum(axis=-2)
+        logw = log_prior - 0.5 * np.log(D).sum(axis=-2) - 0.5 * np.log(s1) - 0.5 * quad
         w = np.exp(logw - logw.max(axis=-1, keepdims=True))
         self.w = w / w.sum(axis=-1, keepdims=True)
         self.Q, self.D, self.q1, self.s1, self.mu, self.qr = Q, D, q1, s1, mu, qr
@@ -463,11 +481,11 @@ def pooled_effects(d, Sigma, nu: int, level: float = 0.10,
     tau, kappa, log_prior = _grid(A, float(d.max() - d.min()), int(nu))
     fit = _Fit(d, Sigma, tau**2, kappa, log_prior)
     g = fit.keep()
-    w, D, t2 = fit.w[g], fit.D[g], (tau**2)[g]
+    w, D, t2 = fit.w[g], fit.D[:, g].T, (tau**2)[g]
     w = w / w.sum()
     Q = fit.Q
     # V^-1 r and V^-1 1 through the eigenvalues; diag(V^-1) = (1/D) (Q^2)'.
-    Vir = (fit.qr[g] / D) @ Q.T
+    Vir = (fit.qr[:, g].T / D) @ Q.T
     Vi1 = (fit.q1[None, :] / D) @ Q.T
     diag = (1.0 / D) @ (Q**2).T
     m = fit.mu[g][:, None] + t2[:, None] * Vir
@@ -504,8 +522,7 @@ def loo_consistency(d, Sigma, nu: int,
     # The P fits are batched (one eigh call on a stack of (P-1) x (P-1) matrices, the grid
     # arithmetic on (fits, G, P-1) arrays): the same arithmetic as fitting them one at a time,
     # without P rounds of numpy call overhead, which dominated for the small provinces of a
-    # national dataset (elementwise steps and sums along the last axis give the same bits
-    # batched; so, as checked on the national demo, do eigh and the matrix products). Chunks of fits keep those arrays near 2 million numbers (16 MB) when
+    # national dataset. Exact to rounding: sums over the eigenvalues run in another order. Chunks of fits keep those arrays near 2 million numbers (16 MB) when
     # P is large (a dataset without provinces).
     n = P - 1
     O = np.arange(n)[None, :] + (np.arange(n)[None, :] >= np.arange(P)[:, None])  # others
@@ -516,23 +533,23 @@ def loo_consistency(d, Sigma, nu: int,
         o = O[ps]
         So = Sigma[o[:, :, None], o[:, None, :]]
         do = d[o]
-        grids = [_grid(scale * math.sqrt(float(np.mean(np.diag(S)))),
-                       float(x.max() - x.min()), int(nu)) for S, x in zip(So, do, strict=True)]
-        kappa = grids[0][1]  # the same for every fit: it depends on nu only
-        t2 = np.array([g[0] for g in grids]) ** 2
-        fit = _Fit(do, So, t2, kappa, np.array([g[2] for g in grids]))
+        A = scale * np.sqrt(np.diagonal(So, axis1=1, axis2=2).mean(axis=1))
+        tau, kappa, log_prior = _grids(A, do.max(axis=1) - do.min(axis=1), int(nu))
+        t2 = tau**2
+        fit = _Fit(do, So, t2, kappa, log_prior)
         g = fit.keep()
-        # V_op = kappa Sigma_op (the tau^2 I part is diagonal); c = V_o^-1 V_op.
-        Vop = kappa[None, :, None] * Sigma[o, ps[:, None]][:, None, :]
-        qv = Vop @ fit.Q
-        c_q = qv / fit.D  # Q'c
-        mean = fit.mu + (c_q * fit.qr).sum(axis=2)
-        var = (kappa[None, :] * Sigma[ps, ps][:, None] + t2 - (c_q * qv).sum(axis=2)
-               + (1.0 - (c_q @ fit.q1[:, :, None])[:, :, 0]) ** 2 / fit.s1)
+        # V_op = kappa Sigma_op (the tau^2 I part is diagonal); c = V_o^-1 V_op, so
+        # Q'V_op = kappa Q'Sigma_op and Q'c = Q'V_op / D, on every cell (fits, P-1, G).
+        qS = (Sigma[o, ps[:, None]][:, None, :] @ fit.Q)[:, 0, :]
+        qv = qS[:, :, None] * kappa[None, None, :]
+        c_q = qv / fit.D
+        mean = fit.mu + (c_q * fit.qr).sum(axis=1)
+        var = (kappa[None, :] * Sigma[ps, ps][:, None] + t2 - (c_q * qv).sum(axis=1)
+               + (1.0 - (c_q * fit.q1[:, :, None]).sum(axis=1)) ** 2 / fit.s1)
         sd = np.sqrt(np.maximum(var, 1e-300))
         cdf = _special().ndtr((d[ps][:, None] - mean) / sd)
-        # The sums over each fit's kept cells, one fit at a time: the same dot products (and
-        # so the same last bits) as the unbatched fits had.
+        # The sums over each fit's kept cells, one fit at a time (the dot products of the
+        # unbatched fits).
         for b, p in enumerate(ps):
             keep = g[b]
             w = fit.w[b][keep]
