@@ -53,12 +53,20 @@ from typing import Literal, get_args
 import numpy as np
 
 
+_SPECIAL = None
+
+
 def _special():
     """``scipy.special``, imported when first needed: a report that reads its run's
-    evaluation never calls it, and its kernel saves the import (0.3 CPU-s)."""
-    import scipy.special
+    evaluation never calls it, and its kernel saves the import (0.3 CPU-s). Kept once
+    imported: the import statement's look-up costs a few microseconds, and a national
+    dataset asks tens of thousands of times."""
+    global _SPECIAL
+    if _SPECIAL is None:
+        import scipy.special
 
-    return scipy.special
+        _SPECIAL = scipy.special
+    return _SPECIAL
 
 
 DistrictVerdict = Literal[
@@ -133,7 +141,8 @@ def changes(Y: np.ndarray, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     pre, post : ndarray of bool, shape (m,)
         The years to average.
     """
-    return Y[:, post].mean(axis=1) - Y[:, pre].mean(axis=1)
+    # (np.mean's arithmetic, sum / count, without its per-call overhead)
+    return Y[:, post].sum(axis=1) / post.sum() - Y[:, pre].sum(axis=1) / pre.sum()
 
 
 def single_case(own: float, reference: np.ndarray, floor: float = 1.0, level: float = 0.10,
@@ -170,9 +179,16 @@ def single_case(own: float, reference: np.ndarray, floor: float = 1.0, level: fl
     n = len(ref)
     if n < 2 or not math.isfinite(own):
         return NO_ESTIMATE
+    # (np.mean's arithmetic)
+    return _single_case(own, n, ref.sum() / n, math.sqrt(float(_var1(ref))), floor, level, sign)
+
+
+def _single_case(own: float, n: int, mean, spread: float, floor: float, level: float,
+                 sign: int) -> OwnEstimate:
+    """:func:`single_case` from the reference districts' count, mean and SD (ddof 1), which
+    :class:`References` computes once for every pilot compared with the same districts."""
     floor = max(1.0, float(floor))
-    est = float(own - ref.sum() / n)  # (np.mean's arithmetic)
-    spread = math.sqrt(float(_var1(ref)))
+    est = float(own - mean)
     # An infinite floor (the district's gaps vary, its references' never do): no evidence.
     se = spread * math.sqrt(floor + 1.0 / n) if math.isfinite(floor) else math.inf
     df = n - 1
@@ -223,15 +239,75 @@ def noise_floor(own: np.ndarray, reference: np.ndarray) -> float:
     ref = np.asarray(reference, dtype=float)
     if ref.ndim != 2 or ref.shape[1] < 3 or ref.shape[0] < 2:
         return 1.0
+    return _floor(own, *_reference_gaps(ref))
+
+
+def _reference_gaps(ref: np.ndarray) -> tuple[np.ndarray, float]:
+    """The reference side of :func:`noise_floor`: their mean in each year, and
+    ``mean_c var(g_c)``."""
     n = ref.shape[0]
     total = ref.sum(axis=0)
-    g_p = own - total / n
     g_c = ref - (total - ref) / (n - 1)
-    num = float(_var1(g_p))
-    den = float(_var1(g_c).mean())
+    v = _var1(g_c)
+    return total / n, float(v.sum() / len(v))  # (np.mean's arithmetic)
+
+
+def _floor(own: np.ndarray, centre: np.ndarray, den: float) -> float:
+    num = float(_var1(own - centre))
     if den <= 0:
         return 1.0 if num <= 1e-12 else math.inf
     return max(1.0, num / den)
+
+
+class References:
+    """One set of reference districts and their changes on one pair of windows, with what
+    every pilot compared with them shares: the changes' mean and SD, the ``E`` row of
+    :func:`shared_covariance`, and the reference side of the noise floor for each set of
+    years asked. A national dataset compares most pilots of a province with the same
+    districts, and their own estimates then cost only their own row's arithmetic.
+
+    Parameters
+    ----------
+    idx : array of int
+        The reference districts' unit rows.
+    changes : array, shape (n,)
+        Their changes (:func:`changes`), none missing.
+    values : array, shape (n, m)
+        Their values in every year (for the noise floor).
+    n_units : int
+        The units of the dataset (the length of ``E``).
+    """
+
+    def __init__(self, idx: np.ndarray, changes: np.ndarray, values: np.ndarray,
+                 n_units: int):
+        self.idx, self.changes, self.values = idx, changes, values
+        self.n = n = len(changes)
+        self.observed = ~np.isnan(values).any(axis=0) if n else np.ones(values.shape[1], bool)
+        if n >= 2:
+            self.mean = changes.sum() / n  # (single_case's arithmetic)
+            self.spread = math.sqrt(float(_var1(changes)))
+        E = np.full(n_units, np.nan)
+        E[idx] = changes
+        E.flags.writeable = False  # shared by the pilots' rows
+        self.E = E
+        self._gaps: dict[bytes, tuple[np.ndarray, float]] = {}
+
+    def noise_floor(self, own: np.ndarray, years: np.ndarray) -> float:
+        """:func:`noise_floor` of ``own`` (the district's values in the years of the boolean
+        mask ``years``) against these districts' values in the same years."""
+        if self.n < 2 or own.shape[0] < 3:
+            return 1.0
+        key = years.tobytes()
+        gaps = self._gaps.get(key)
+        if gaps is None:
+            gaps = self._gaps[key] = _reference_gaps(self.values[:, years])
+        return _floor(own, *gaps)
+
+    def single_case(self, own: float, floor: float, level: float, sign: int) -> OwnEstimate:
+        """:func:`single_case` of ``own`` against these districts' changes."""
+        if self.n < 2 or not math.isfinite(own):
+            return NO_ESTIMATE
+        return _single_case(own, self.n, self.mean, self.spread, floor, level, sign)
 
 
 # =========================================================================== pooled model

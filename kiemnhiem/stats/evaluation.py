@@ -643,19 +643,18 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     if core.reason or core.comparison == "none" or not core.did_years:
         return dist.NO_ESTIMATE, None
     years = ctx.years
-    pre = np.zeros(len(years), dtype=bool)
-    post = pre.copy()
-    pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
-    post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
     obs = core.prep.obs  # ~isnan(Y): the prep was built from the same values
-    last = max(core.did_years)
     # The reference districts and their changes are the same for every pilot of a province
     # with these years (``memo``), unless the pilot itself would be one of them.
     local = ctx.strata is not None and not core.comparison.endswith("_all")
-    key = (core.comparison, ctx.strata[p] if local else None, last, pre.tobytes(),
-           post.tobytes())
+    key = (core.comparison, ctx.strata[p] if local else None, core.pre_used, core.did_years)
     got = memo.get(key) if memo is not None else None
     if got is None or got[0][p]:
+        pre = np.zeros(len(years), dtype=bool)
+        post = pre.copy()
+        pre[np.asarray(core.pre_used, dtype=int) - int(years[0])] = True
+        post[np.asarray(core.did_years, dtype=int) - int(years[0])] = True
+        last = max(core.did_years)
         cand = eligible_units(core.comparison, p, ctx.never, ctx.T_units, ctx.strata, last)
         base = cand.copy()  # the pool, p included if it belongs (its own stratum: always)
         base[p] = bool(ctx.never[p]) if core.comparison.removesuffix("_all") == "never" \
@@ -665,23 +664,24 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
         # Changes of the references only (row by row the same arithmetic as dist.changes on
         # every unit: a national dataset has 696 units, a province a dozen).
         Y_ref = Y[idx]
-        got = (base, idx, dist.changes(Y_ref, pre, post), Y_ref, obs[idx].all(axis=0))
+        got = (base, pre, post, dist.References(idx, dist.changes(Y_ref, pre, post), Y_ref,
+                                                 len(Y)))
         if memo is not None and not base[p]:
             memo[key] = got
-    _, idx, e_ref, Y_ref, ref_obs = got
-    e_p = dist.changes(Y[[p]], pre, post)[0]
+    _, pre, post, refs = got
+    row = Y[p]
+    # (dist.changes on this row: the same sums)
+    e_p = row[post].sum() / post.sum() - row[pre].sum() / pre.sum()
     # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
     w = core.window
     before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
-    if len(idx):
-        before &= ref_obs
-    floor = dist.noise_floor(Y[p, before], Y_ref[:, before])
-    own = dist.single_case(float(e_p), e_ref, floor, level, sign)
+    if refs.n:
+        before &= refs.observed
+    floor = refs.noise_floor(row[before], before)
+    own = refs.single_case(float(e_p), floor, level, sign)
     if own.n_reference < 2:
         return dist.NO_ESTIMATE, None
-    E = np.full(len(Y), np.nan)
-    E[idx] = e_ref
-    return own, E
+    return own, refs.E
 
 
 def _joint_with(ctx: _Context, indicator: str) -> list[str]:
