@@ -333,21 +333,24 @@ def shared_covariance(E: np.ndarray, floors: np.ndarray) -> np.ndarray:
     """
     E = np.asarray(E, dtype=float)
     P = E.shape[0]
+    # Only the units some pilot compares with (a province's, of a national dataset's 696).
+    E = E[:, ~np.isnan(E).all(axis=0)]
     inR = ~np.isnan(E)
     n = inR.sum(axis=1).astype(float)
-    S = np.zeros((P, P))
-    for p in range(P):
-        for q in range(p, P):
-            common = inR[p] & inR[q]
-            k = int(common.sum())
-            if k < 2:
-                continue
-            x, y = E[p, common], E[q, common]
-            gamma = float(((x - x.mean()) * (y - y.mean())).sum() / (k - 1))
-            if p == q:
-                S[p, p] = gamma * (max(1.0, float(floors[p])) + 1.0 / n[p])
-            else:
-                S[p, q] = S[q, p] = k / (n[p] * n[q]) * gamma
+    # Every pair at once, (P, P, units): each pilot's changes on the units common to the
+    # pair, 0 elsewhere, centred on their mean over those units. (Exact to rounding against
+    # a loop over pairs on the common units alone: the sums add zeros in between.)
+    common = inR[:, None, :] & inR[None, :, :]
+    k = common.sum(axis=2)
+    E0 = np.where(inR, E, 0.0)
+    x = np.where(common, E0[:, None, :], 0.0)  # [p, q]: p's changes on the units of p and q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(common, x - (x.sum(axis=2) / k)[:, :, None], 0.0)
+        gamma = (x * x.transpose(1, 0, 2)).sum(axis=2) / (k - 1)
+        S = np.where(k >= 2, k / (n[:, None] * n[None, :]) * gamma, 0.0)
+    S[np.diag_indices(P)] = np.where(
+        np.diag(k) >= 2,
+        np.diag(gamma) * (np.maximum(1.0, np.asarray(floors, dtype=float)) + 1.0 / n), 0.0)
     w, v = np.linalg.eigh(S)
     if (w < 0).any():
         S = (v * np.clip(w, 0.0, None)) @ v.T

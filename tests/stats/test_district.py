@@ -209,6 +209,26 @@ def test_shared_covariance_by_hand():
     np.testing.assert_allclose(S, [[4 / 3, 4 / 9], [4 / 9, 49 / 3]])
 
 
+def test_shared_covariance_three_pilots_by_hand():
+    """All pairs at once: a pair with one common unit gets 0, a unit nobody compares with is
+    ignored. Units 0-5; pilot 0 compares with 0, 1, 2; pilot 1 with 2, 3, 4; pilot 2 with
+    0, 2, 3; unit 5 with none."""
+    nan = np.nan
+    E = np.array([[1.0, 2.0, 3.0, nan, nan, nan],
+                  [nan, nan, 3.0, 4.0, 6.0, nan],
+                  [2.0, nan, 4.0, 8.0, nan, nan]])
+    S = dist.shared_covariance(E, np.array([1.0, 1.0, 1.5]))
+    # Diagonal: var(1, 2, 3) = 1, x (1 + 1/3) = 4/3; var(3, 4, 6): mean 13/3, squares
+    # 16/9 + 1/9 + 25/9 = 42/9, / 2 = 7/3, x 4/3 = 28/9; var(2, 4, 8): mean 14/3, squares
+    # 64/9 + 4/9 + 100/9 = 168/9, / 2 = 28/3, x (1.5 + 1/3) = 28/3 x 11/6 = 154/9.
+    # Pilots 0 and 1 share unit 2 only: 0. Pilots 0 and 2 share units 0, 2: cov((1, 3),
+    # (2, 4)) = ((-1)(-1) + (1)(1)) / 1 = 2, x 2 / (3 x 3) = 4/9. Pilots 1 and 2 share
+    # units 2, 3: cov((3, 4), (4, 8)) = ((-0.5)(-2) + (0.5)(2)) / 1 = 2 -> 4/9.
+    np.testing.assert_allclose(S, [[4 / 3, 0.0, 4 / 9],
+                                   [0.0, 28 / 9, 4 / 9],
+                                   [4 / 9, 4 / 9, 154 / 9]], rtol=1e-12, atol=1e-15)
+
+
 # =========================================================================== consistency
 def test_leave_one_out_flags_the_deviant_pilot():
     # Five independent pilots with standard error 1: four near -10, one at 0.
