@@ -193,7 +193,7 @@ def _single_case(own: float, n: int, mean, spread: float, floor: float, level: f
     se = spread * math.sqrt(floor + 1.0 / n) if math.isfinite(floor) else math.inf
     df = n - 1
     if se > 0:
-        q = float(_special().stdtrit(df, 1.0 - level / 2.0))
+        q = _t_quantile(df, level)
         low, high = est - q * se, est + q * se
         t = sign * est / se
         p_better, p_worse = float(_special().stdtr(df, -t)), float(_special().stdtr(df, t))
@@ -203,6 +203,12 @@ def _single_case(own: float, n: int, mean, spread: float, floor: float, level: f
         p_better = 0.0 if signed > 0 else 1.0
         p_worse = 0.0 if signed < 0 else 1.0
     return OwnEstimate(est, low, high, p_better, p_worse, se, df, floor, n)
+
+
+@functools.lru_cache(maxsize=1024)
+def _t_quantile(df: int, level: float) -> float:
+    """``t_{1 - level/2, df}``, once per (df, level): every pilot and window asks."""
+    return float(_special().stdtrit(df, 1.0 - level / 2.0))
 
 
 def _var1(a: np.ndarray):
@@ -704,26 +710,40 @@ def long_difference(Y: np.ndarray, years: np.ndarray, pre: np.ndarray, post: np.
         :data:`NO_LONG_DIFFERENCE` when ``p`` lacks a kept year, fewer than 2 others have them,
         or fewer than 2 years are kept on a side.
     """
-    Y = np.asarray(Y, dtype=float)
-    obs = ~np.isnan(Y)
-    enough = obs.sum(axis=0) >= min_units
-    pre = np.asarray(pre, dtype=bool) & enough
-    post = np.asarray(post, dtype=bool) & enough
-    if pre.sum() < 2 or post.sum() < 2:
-        return NO_LONG_DIFFERENCE
-    full = obs[:, pre | post].all(axis=1)
-    if not full[p]:
-        return NO_LONG_DIFFERENCE
-    others = full.copy()
-    others[p] = False
-    if others.sum() < 2:
-        return NO_LONG_DIFFERENCE
-    L = changes(Y, pre, post)
-    floor = noise_floor(Y[p, pre], Y[others][:, pre])
-    own = single_case(float(L[p]), L[others], floor, FLAG_LEVEL, 1)
-    p_two = min(1.0, 2.0 * min(own.p_better, own.p_worse))
-    return LongDifference(own.estimate, p_two, int(others.sum()),
-                          tuple(int(y) for y in years[pre]), tuple(int(y) for y in years[post]))
+    return LongDifferences(Y, years, pre, post, min_units).of(p)
+
+
+class LongDifferences:
+    """:func:`long_difference` for every unit row of one province and one pair of windows:
+    the kept years, the units with all of them and every unit's ``L`` are computed once
+    (a national dataset asks for hundreds of pilots of the same province)."""
+
+    def __init__(self, Y: np.ndarray, years: np.ndarray, pre: np.ndarray, post: np.ndarray,
+                 min_units: int = LONG_MIN_UNITS):
+        Y = np.asarray(Y, dtype=float)
+        obs = ~np.isnan(Y)
+        enough = obs.sum(axis=0) >= min_units
+        self.Y = Y
+        self.pre = pre = np.asarray(pre, dtype=bool) & enough
+        self.post = post = np.asarray(post, dtype=bool) & enough
+        self.ok = pre.sum() >= 2 and post.sum() >= 2
+        if self.ok:
+            self.full = obs[:, pre | post].all(axis=1)
+            self.n_full = int(self.full.sum())
+            self.L = changes(Y, pre, post)
+            self.years = (tuple(int(y) for y in years[pre]), tuple(int(y) for y in years[post]))
+
+    def of(self, p: int) -> LongDifference:
+        """The long difference of unit row ``p`` (:func:`long_difference`)."""
+        if not self.ok or not self.full[p] or self.n_full - 1 < 2:
+            return NO_LONG_DIFFERENCE
+        others = self.full.copy()
+        others[p] = False
+        pre = self.pre
+        floor = noise_floor(self.Y[p, pre], self.Y[others][:, pre])
+        own = single_case(float(self.L[p]), self.L[others], floor, FLAG_LEVEL, 1)
+        p_two = min(1.0, 2.0 * min(own.p_better, own.p_worse))
+        return LongDifference(own.estimate, p_two, self.n_full - 1, *self.years)
 
 
 # =========================================================================== verdict

@@ -638,7 +638,8 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
 
     Reference districts: the never units, or under not-yet comparison the units untreated
     through the last year ``did`` averages, each with a value in every pre year and every year
-    ``did`` averages (``did`` itself may use unbalanced comparison sets).
+    ``did`` averages (``did`` itself may use unbalanced comparison sets). The changes row is
+    shared (read-only) by the pilots compared with the same districts.
     """
     if core.reason or core.comparison == "none" or not core.did_years:
         return dist.NO_ESTIMATE, None
@@ -674,7 +675,12 @@ def _own(ctx: _Context, core: _Core, p: int, Y: np.ndarray, level: float,
     e_p = row[post].sum() / post.sum() - row[pre].sum() / pre.sum()
     # The noise floor looks back as far as the pre-trend check (PRETREND_SPAN pre windows).
     w = core.window
-    before = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years) & obs[p]
+    span = memo.get(("span", w.T, w.pre_years)) if memo is not None else None
+    if span is None:
+        span = (years < w.T) & (years >= w.T - PRETREND_SPAN * w.pre_years)
+        if memo is not None:
+            memo[("span", w.T, w.pre_years)] = span
+    before = span & obs[p]
     if refs.n:
         before &= refs.observed
     floor = refs.noise_floor(row[before], before)
@@ -723,7 +729,7 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
     b = _sign(ind) if ind["better"] != "none" else 1
     M = str(model_row["verdict"])
     owns, Es = [], []
-    memo: dict = {}  # reference districts shared by the pilots of a province (_own)
+    memo: dict = {}  # reference districts shared by the pilots of a province, spans (_own)
     for (pilot, core), row in zip(cores, rows, strict=True):
         own, E = _own(ctx, core, pilot.row, Y, level, b, memo)
         owns.append(own)
@@ -755,6 +761,7 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
         p_het[group], expected[group] = dist.loo_consistency(d, Sigma, nu)
     # Long difference, for the pilots with no comparison after their start.
     long_windows = _long_windows(ctx)
+    long_memo: dict = {}  # per province: its long differences (dist.LongDifferences)
     joint = _joint_with(ctx, indicator) if model_row["joint_test"] else []
     joint_names = {lang: ", ".join(_model_name(ctx, m, lang) for m in joint)
                    for lang in ("vi", "en")} if joint else {}
@@ -781,9 +788,7 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
                 if flagged:  # shown only "if the pilots work alike"
                     row["pooled_estimate"] = row["pooled_low"] = row["pooled_high"] = np.nan
         elif not core.reason and not comparison and long_windows:
-            rows_in, long_pre, long_post = long_windows[_stratum(ctx, pilot.row)]
-            ld = dist.long_difference(Y[rows_in], ctx.years, long_pre, long_post,
-                                      int(np.flatnonzero(rows_in == pilot.row)[0]))
+            ld = _long_difference(ctx, Y, long_windows, pilot.row, long_memo)
             row["long_diff"], row["long_diff_p"] = ld.estimate, ld.p_two
             if np.isfinite(ld.p_two):
                 flagged = bool(ld.p_two <= dist.FLAG_LEVEL)
@@ -822,6 +827,19 @@ def _by_stratum(ctx: _Context, pilots: list[_Pilot]) -> list[list[int]]:
     for j, p in enumerate(pilots):
         groups.setdefault(_stratum(ctx, p.row), []).append(j)
     return list(groups.values())
+
+
+def _long_difference(ctx: _Context, Y: np.ndarray, long_windows: dict, row: int,
+                     memo: dict) -> dist.LongDifference:
+    """The long difference of unit row ``row`` against the other units of its province."""
+    key = _stratum(ctx, row)
+    got = memo.get(key)
+    if got is None:
+        rows_in, long_pre, long_post = long_windows[key]
+        got = memo[key] = ({int(r): j for j, r in enumerate(rows_in)},
+                           dist.LongDifferences(Y[rows_in], ctx.years, long_pre, long_post))
+    position, ld = got
+    return ld.of(position[row])
 
 
 def _long_windows(ctx: _Context) -> dict:
