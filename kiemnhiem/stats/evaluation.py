@@ -811,7 +811,11 @@ def _district(ctx: _Context, indicator: str, Y: np.ndarray, cores: list, shifted
             moved = []
             for c, key in zip(shifted[k], ("verdict_earlier", "verdict_later"), strict=True):
                 m = model_row[key] or M
-                o = _own(ctx, c, pilot.row, Y, level, b, memo)[0]
+                # The rule reads the own p-values only to tell improved or worsened from
+                # in_line (district_verdict): no own estimate is needed otherwise.
+                o = _own(ctx, c, pilot.row, Y, level, b, memo)[0] \
+                    if m in ("improved", "worsened") and ind["better"] != "none" \
+                    else dist.NO_ESTIMATE
                 moved.append(rule(c, m, o))
             row["verdict_earlier"], row["verdict_later"] = moved
             row["start_sensitive"] = any(v != verdict for v in moved)
