@@ -429,8 +429,9 @@ class _Fit:
     ``t2`` and ``log_prior`` may carry the same leading batch axes, which every attribute
     then has too (``kappa`` is shared).
 
-    Attributes: ``w`` (G,) normalized weights, ``Q`` (P, P), ``D`` (P, G), ``q1`` = Q'1 (P,),
-    ``s1`` = 1'V^-1 1 (G,), ``mu`` (G,), ``qr`` = Q'(d - mu 1) (P, G).
+    Attributes: ``w`` (G,) normalized weights, ``Q`` (P, P), ``iD`` = 1 / D (P, G),
+    ``q1`` = Q'1 (P,), ``s1`` = 1'V^-1 1 (G,), ``mu`` (G,), ``qr`` = Q'(d - mu 1) (P, G),
+    ``R`` = Q'V^-1 (d - mu 1) (P, G).
     """
 
     def __init__(self, d: np.ndarray, Sigma: np.ndarray, t2: np.ndarray, kappa: np.ndarray,
@@ -440,16 +441,20 @@ class _Fit:
         # (P, G), not (G, P): the sums over the P eigenvalues then add G-long rows instead of
         # reducing G rows of a few numbers each (numpy's slow case; P is often 3 to 10).
         D = kappa[None, :] * lam[..., :, None] + t2[..., None, :]
+        iD = 1.0 / D
         q1 = Q.sum(axis=-2)
         qd = (d[..., None, :] @ Q)[..., 0, :]
-        s1 = (q1[..., :, None] ** 2 / D).sum(axis=-2)
-        mu = ((q1 * qd)[..., :, None] / D).sum(axis=-2) / s1
+        # 1'V^-1 1 and 1'V^-1 d on every cell in one matrix product.
+        sums = np.stack([q1**2, q1 * qd], axis=-2) @ iD
+        s1 = sums[..., 0, :]
+        mu = sums[..., 1, :] / s1
         qr = qd[..., :, None] - mu[..., None, :] * q1[..., :, None]
-        quad = (qr**2 / D).sum(axis=-2)
+        R = qr * iD  # Q'V^-1 (d - mu 1)
+        quad = (qr * R).sum(axis=-2)
         logw = log_prior - 0.5 * np.log(D).sum(axis=-2) - 0.5 * np.log(s1) - 0.5 * quad
         w = np.exp(logw - logw.max(axis=-1, keepdims=True))
         self.w = w / w.sum(axis=-1, keepdims=True)
-        self.Q, self.D, self.q1, self.s1, self.mu, self.qr = Q, D, q1, s1, mu, qr
+        self.Q, self.iD, self.q1, self.s1, self.mu, self.qr, self.R = Q, iD, q1, s1, mu, qr, R
 
     def keep(self, tiny: float = 1e-7) -> np.ndarray:
         """The cells that carry all but ``tiny`` of the weight (of each fit)."""
@@ -566,13 +571,13 @@ def pooled_effects(d, Sigma, nu: int, level: float = 0.10,
     tau, kappa, log_prior = _grid(A, float(d.max() - d.min()), int(nu))
     fit = _Fit(d, Sigma, tau**2, kappa, log_prior)
     g = fit.keep()
-    w, D, t2 = fit.w[g], fit.D[:, g].T, (tau**2)[g]
+    w, iD, t2 = fit.w[g], fit.iD[:, g].T, (tau**2)[g]
     w = w / w.sum()
     Q = fit.Q
     # V^-1 r and V^-1 1 through the eigenvalues; diag(V^-1) = (1/D) (Q^2)'.
-    Vir = (fit.qr[:, g].T / D) @ Q.T
-    Vi1 = (fit.q1[None, :] / D) @ Q.T
-    diag = (1.0 / D) @ (Q**2).T
+    Vir = fit.R[:, g].T @ Q.T
+    Vi1 = (fit.q1[None, :] * iD) @ Q.T
+    diag = iD @ (Q**2).T
     m = fit.mu[g][:, None] + t2[:, None] * Vir
     ww = 1.0 - t2[:, None] * Vi1
     var = t2[:, None] - t2[:, None] ** 2 * diag + ww**2 / fit.s1[g][:, None]
@@ -623,14 +628,15 @@ def loo_consistency(d, Sigma, nu: int,
         t2 = tau**2
         fit = _Fit(do, So, t2, kappa, log_prior)
         g = fit.keep()
-        # V_op = kappa Sigma_op (the tau^2 I part is diagonal); c = V_o^-1 V_op, so
-        # Q'V_op = kappa Q'Sigma_op and Q'c = Q'V_op / D, on every cell (fits, P-1, G).
+        # V_op = kappa Sigma_op (the tau^2 I part is diagonal); c = V_o^-1 V_op, so with
+        # s = Q'Sigma_op: Q'c = kappa s / D on each cell, c'(d_o - mu 1) = kappa s'R,
+        # c'V_op = kappa^2 sum s^2 / D and c'1 = kappa sum s q1 / D: matrix products.
         qS = (Sigma[o, ps[:, None]][:, None, :] @ fit.Q)[:, 0, :]
-        qv = qS[:, :, None] * kappa[None, None, :]
-        c_q = qv / fit.D
-        mean = fit.mu + (c_q * fit.qr).sum(axis=1)
-        var = (kappa[None, :] * Sigma[ps, ps][:, None] + t2 - (c_q * qv).sum(axis=1)
-               + (1.0 - (c_q * fit.q1[:, :, None]).sum(axis=1)) ** 2 / fit.s1)
+        cr = (qS[:, None, :] @ fit.R)[:, 0, :]
+        sums = np.stack([qS**2, qS * fit.q1], axis=1) @ fit.iD
+        mean = fit.mu + kappa[None, :] * cr
+        var = (kappa[None, :] * Sigma[ps, ps][:, None] + t2 - kappa[None, :] ** 2 * sums[:, 0]
+               + (1.0 - kappa[None, :] * sums[:, 1]) ** 2 / fit.s1)
         sd = np.sqrt(np.maximum(var, 1e-300))
         cdf = _special().ndtr((d[ps][:, None] - mean) / sd)
         # The sums over each fit's kept cells, one fit at a time (the dot products of the
