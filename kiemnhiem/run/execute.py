@@ -270,8 +270,17 @@ def _mp_context():
     and cheap); spawned where there is no fork server (Windows)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
+        # .warm: pandas, the evaluation's modules and the exporter's compiled templates, once
+        # for every worker (see its docstring).
         ctx.set_forkserver_preload(
-            ["kiemnhiem.run.execute", "papermill", "nbconvert", "nbclient", "jupyter_client"]
+            [
+                "kiemnhiem.run.execute",
+                "papermill",
+                "nbconvert",
+                "nbclient",
+                "jupyter_client",
+                "kiemnhiem.run.warm",
+            ]
         )
         return ctx
     return multiprocessing.get_context("spawn")
