@@ -59,6 +59,57 @@ work: (c) 11.03 then 9.53 CPU-s a report (CPU seconds also swell by 20-30 % unde
 68 pilots 7.77 CPU-s a report (row took 198 s), 272 pilots 9.71 (288 s); main at 272 pilots
 23.61 (164 s, measured just after): there each report evaluates its whole model twice, in its
 kernel and in its worker, where the branch evaluates each model once a run.
+
+Issue 15, what a report costs besides its figures (branch rover, 8 December 2026). Measured on
+whole demo sites (17 pilot reports and the summary, ``kiemnhiem run --force``, 2 workers): the
+CPU of every process by role (a meter polling the run's process tree, its total from
+``RUSAGE_CHILDREN``), and where each process spends it (py-spy, ``--subprocesses``, sampled;
+shares scaled to the metered CPU). Figures (drawing, PNG encoding, alt texts, in
+``report/plots.py`` and ``drawing.py``) are another branch's and are left out below::
+
+    per site run (18 reports), CPU-s                 before (main 9d944b5)   after (rover)
+    kernels: imports after the fork (scipy.special   5.5                     ~0.1 (the kernel
+      2.5, ipykernel.debugger 1.4, pandas Styler                              server preloads
+      0.5, jinja2 0.4, psutil 0.2)                                            them: +0.2 once)
+    kernels: pilot_profiles (series + event         9.1                     5-6 (the model's
+      studies; each event study rebuilt the                                   context once a
+      model's evaluation context)                                             report)
+    kernels: other cells (load_dataset 2.3,         ~9.3                    ~5.5 (catalog
+      appendix tables 2.2, overview 2.1, styled                              look-ups 1-2 ms ->
+      tables 1.5, data quality notes 1.2; catalog                            0.17 ms: ~1.4 ->
+      look-ups, 100 a report, in several of them)                            ~0.25)
+    kernels: ipykernel start, IOPub thread          ~2.5 + ~4.5             same (IOPub carries
+                                                                             the figures' PNGs)
+    workers: each model's evaluate_all              ~1.7                    ~1.7 (stats code)
+    workers: the summary's evaluate_all (every      1.9                     0.02 (put together
+      model again)                                                            from the models')
+    workers: imports (pandas and the dataset's      ~2.8                    0 (the pool's fork
+      modules, nbconvert's filters: a worker's                                server, once: +0.8)
+      first export 0.77, the next 0.14)
+    workers: HTML export, papermill + nbclient      3.5 + 1.6               1.9 + 1.7
+    pool fork server, 2 kernel servers, the run     2.4 + 2.5 + 1.4         3.1 + 2.9 + 1.5
+
+Whole sites, branch and main run side by side (the same load for both; load average 4-9 on the
+2 cores, which swells every CPU figure by a fifth or more against a quiet machine): 92.9
+against 108.3 CPU-s (5.16 against 6.01 a report), then 98.9 against 110.5 (5.49 against 6.14;
+kernels 79.6 against 90.6, workers 9.8 against 12.8, kernel servers 3.7 against 2.6, the pool's
+fork server 3.6 against 2.4). Figures are 51.5 % of main's whole site (py-spy: 63 % of its
+kernels' samples; 50.5 of 98 metered CPU-s), about 56 of the pairs' 108-111 CPU-s: without
+them a site costs about 53 CPU-s on main (2.9 a report) and 37-42 on this branch (2.0-2.3 a
+report), a cut of 22-29 %, short of the half asked for. ``--reports 6 --site --skip-pool``,
+this branch then main (load 8 then 6): branch (a) 12.95 CPU-s a report, (c) 6.63, site 5.55
+(CPU (a)/(c) 1.95); main (a) 11.15, (c) 5.55, site 5.22 (2.01): at such a load one command's
+figures do not compare with the next one's (main's alone, load 1.3: (c) 6.56, site 4.88).
+
+What the rest costs and where it could go (outside this branch's files): every figure is sent
+twice (``figure_output``'s ``image/png`` and the same base64 in its ``text/html``) through
+the kernel's IOPub thread and nbclient (the IOPub thread alone ~4.5 CPU-s a site);
+``pilot_series`` rebuilds the model's evaluation context for each indicator (~1 CPU-s a site:
+a ``reusing`` block in ``stats/evaluation.py`` like ``reusing_annual_panel`` would do it); the
+model evaluations (~1.7); pandas' Styler renders the appendix's ten tables (0.08 a report).
+The kernel's own floor (ipykernel's start, ~0.15 a report, and its messages) goes only with
+running the cells without a kernel ((d) above), which the runner's kill and timeout guarantees
+would then have to be rebuilt for.
 """
 
 from __future__ import annotations

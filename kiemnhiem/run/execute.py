@@ -188,18 +188,54 @@ def execute_local(
 
 
 def prepare_evaluations(
-    batch: Batch, jobs: Iterable[ReportJob], executor: cf.Executor, folder: Path
+    batch: Batch,
+    jobs: Iterable[ReportJob],
+    executor: cf.Executor,
+    folder: Path,
+    models: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """Compute each distinct evaluation that ``jobs`` need once, on ``executor`` (one task per
     model: they run side by side), into ``folder``; ``{request name: file}`` for those that
     succeeded (a report whose evaluation failed computes it itself and shows why).
 
+    ``models``: the models the summary's evaluation covers (the dataset's models with pilots,
+    :func:`~.evaluations.models_with_pilots`). When given, the summary's evaluation is put
+    together from each model's (:func:`~.evaluations.combine_evaluations`) rather than
+    computed again; if a model's cannot be had, the summary's is computed whole as before.
+
     The reports wait for these: every report of a model needs its model's evaluation.
     """
-    requests = {}
+    from .evaluations import model_part
+
+    models = list(models or ())
+    requests: dict[str, dict] = {}
+    combined: dict[str, dict] = {}  # the summary's: put together from its models' parts
     for job in jobs:
         request = batch.evaluation_request(job)
-        requests[request_name(request)] = request
+        name = request_name(request)
+        if request["models"] is None and models:
+            combined[name] = request
+            for model in models:
+                part = model_part(request, model)
+                requests.setdefault(request_name(part), part)
+        else:
+            requests[name] = request
+    made = _compute_evaluations(batch, requests, executor, folder)
+    for name, request in combined.items():
+        parts = {m: made.get(request_name(model_part(request, m))) for m in models}
+        path = None
+        if all(parts.values()):
+            path = _combine_run_evaluation(batch, request, parts, folder / name)
+        if path is None:  # a model's failed: the summary's computed whole, as before
+            path = _compute_evaluations(batch, {name: request}, executor, folder).get(name)
+        if path:
+            made[name] = path
+    return made
+
+
+def _compute_evaluations(
+    batch: Batch, requests: Mapping[str, dict], executor: cf.Executor, folder: Path
+) -> dict[str, str]:
     futures: dict[cf.Future, str] = {}
     made: dict[str, str] = {}
     try:
@@ -219,6 +255,27 @@ def prepare_evaluations(
             future.cancel()
         raise
     return made
+
+
+def _combine_run_evaluation(
+    batch: Batch, request: Mapping[str, Any], parts: Mapping[str, str], path: Path
+) -> str | None:
+    """The summary's evaluation written to ``path`` from its models' files (``{model: file}``,
+    in the summary's order), here in the run's process: it takes milliseconds. None if a part
+    cannot be read."""
+    from .evaluations import combine_evaluations, model_part, read_evaluation, write_frame
+
+    frames = []
+    for model, part in parts.items():
+        frame = read_evaluation(part, batch.dataset_hash, model_part(request, model))
+        if frame is None:
+            return None
+        frames.append(frame)
+    try:
+        return write_frame(combine_evaluations(frames), batch.dataset_hash, request, path)
+    except Exception as exc:
+        logger.debug("evaluation %s failed: %s", path, exc)
+        return None
 
 
 def write_run_evaluation(
@@ -270,8 +327,17 @@ def _mp_context():
     and cheap); spawned where there is no fork server (Windows)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
+        # .warm: pandas, the evaluation's modules and the exporter's compiled templates, once
+        # for every worker (see its docstring).
         ctx.set_forkserver_preload(
-            ["kiemnhiem.run.execute", "papermill", "nbconvert", "nbclient", "jupyter_client"]
+            [
+                "kiemnhiem.run.execute",
+                "papermill",
+                "nbconvert",
+                "nbclient",
+                "jupyter_client",
+                "kiemnhiem.run.warm",
+            ]
         )
         return ctx
     return multiprocessing.get_context("spawn")

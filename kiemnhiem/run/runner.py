@@ -55,7 +55,7 @@ from ..exceptions import ParameterError, RunError
 from ..labels import both, label
 from ..resources import data_dir, notebooks_dir, package_dir
 from .cluster import execute_on_cluster
-from .evaluations import EVALUATION_PARAMETER
+from .evaluations import EVALUATION_PARAMETER, models_with_pilots
 from .execute import (
     Batch,
     declared_in,
@@ -406,7 +406,11 @@ class _Run:
             # Dask cluster, whose workers may not share this folder: there each report
             # computes its own, as a notebook run alone does.
             made = prepare_evaluations(
-                batch, [job for job, _p, _f in to_run], executor, self.run_dir / EVALUATIONS
+                batch,
+                [job for job, _p, _f in to_run],
+                executor,
+                self.run_dir / EVALUATIONS,
+                models=models_with_pilots(ds),
             )
             batch = dataclasses.replace(batch, evaluations=made)
         specs = [batch.spec(job, params) for job, params, _fp in to_run]

@@ -18,14 +18,18 @@ from kiemnhiem.report.conclusions import evaluate_report
 from kiemnhiem.resources import notebook_path
 from kiemnhiem.run.evaluations import (
     EVALUATION_PARAMETER,
+    combine_evaluations,
     evaluation_request,
+    models_with_pilots,
     read_evaluation,
     report_evaluation,
     request_name,
     summary_evaluation,
     write_evaluation,
 )
-from kiemnhiem.run.execute import _kernel_env
+from kiemnhiem.run.execute import Batch, _kernel_env, prepare_evaluations
+from kiemnhiem.run.params import RunSettings
+from kiemnhiem.run.plan import plan_reports, summary_job
 from kiemnhiem.stats.evaluation import evaluate_all
 
 UNIT, MODEL = "122", "danvan_mttq"  # a pilot of the demo
@@ -101,6 +105,38 @@ def test_the_summary_reads_its_own_request_only(demo, tmp_path):
     # One model's summary is another request: computed, not the file's every-model frame.
     one = summary_evaluation(demo, models=[MODEL], evaluation_file=path)
     assert set(one["model"]) == {MODEL}
+
+
+def test_each_models_evaluation_put_together_is_the_summarys(demo):
+    # The reference is evaluate_all over every model at once, as the summary computed it.
+    models = models_with_pilots(demo)
+    assert len(models) >= 2
+    parts = [evaluate_all(demo, models=[m]) for m in models]
+    pd.testing.assert_frame_equal(combine_evaluations(parts), evaluate_all(demo), check_exact=True)
+
+
+def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_path):
+    import concurrent.futures as cf
+
+    settings = RunSettings(notebooks={"pilot": notebook_path("pilot_report"), "summary": None})
+    batch = Batch("t", {}, str(demo.path), demo.content_hash, "", settings)
+    jobs = [*plan_reports(demo), summary_job("vi")]
+    summary = evaluation_request("summary", None, 3, 3, 0.10)
+    with cf.ThreadPoolExecutor(2) as pool:
+        made = prepare_evaluations(
+            batch, jobs, pool, tmp_path / "a", models=models_with_pilots(demo)
+        )
+        # One model's part missing (here: the summary covers a model no pilot report asks for
+        # and whose evaluation fails): the summary's is computed whole instead.
+        broken = prepare_evaluations(
+            batch, jobs, pool, tmp_path / "b", models=[*models_with_pilots(demo), "no_such_model"]
+        )
+    expected = evaluate_all(demo)
+    for files in (made, broken):
+        frame = read_evaluation(files[request_name(summary)], demo.content_hash, summary)
+        pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    for model in models_with_pilots(demo):
+        assert request_name(evaluation_request("pilot", model, 3, 3, 0.10)) in made
 
 
 def test_request_names_differ_by_model_window_and_level():
