@@ -555,7 +555,9 @@ def _never_table(fx: _PooledFixed, U: np.ndarray, r_d: np.ndarray, inv: np.ndarr
     pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
     bounds = np.searchsorted(r_d, np.arange(R + 1))
     Uf = U.astype(float)
-    tab = np.concatenate([_blocked_dot(Uf[bounds[k]:bounds[k + 1]], fx.pair_G[k]).ravel()
+    size = fx.real.sum(1)  # a stratum's members come first, then its padding
+    tab = np.concatenate([_blocked_dot(Uf[bounds[k]:bounds[k + 1], :size[k]],
+                                       fx.pair_G[k][:size[k]]).ravel()
                           for k in np.flatnonzero(np.diff(bounds))])
     tab = tab.reshape(-1, J, L + 1)  # (pairs, J, L + 1): set after set, its combinations
     qm = fx.combo_q[pair_c]
@@ -589,9 +591,10 @@ def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, year: int | None =
     out = np.empty((len(U), blocks[0].shape[1]))
     bounds = np.searchsorted(r, np.arange(len(blocks) + 1))
     Uf = U.astype(float)
+    size = fx.real.sum(1)  # a stratum's members come first, then its padding
     for k in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[k], bounds[k + 1]
-        out[lo:hi] = _blocked_dot(Uf[lo:hi], blocks[k])
+        out[lo:hi] = _blocked_dot(Uf[lo:hi, :size[k]], blocks[k][:size[k]])
     return out
 
 
@@ -670,12 +673,12 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, ordered: np.ndarray,
                 d[layer][b, c] = again[:, layer]
         add(has, d)
 
-    def settle_by_year(nt: _NotYet, lo: int, meets: np.ndarray) -> None:
+    def settle_by_year(nt: _NotYet, lo: int, sel: np.ndarray) -> None:
         """Unsettled pilots compared, post slot by post slot, with their stratum's not-yet
         set of the slot's year: each year is a different set, so a pilot's terms are summed
-        over the years of its window. Only the pilots whose schedule has a post slot in a
-        year with a not-yet unit (as many in every row) are looked at."""
-        sel = np.flatnonzero(meets.take(su_.s.take(su)))
+        over the years of its window. Only the pilots ``sel`` (flat indices into (B, P))
+        whose schedule has a post slot in a year with a not-yet unit (as many in every
+        row) are looked at."""
         Q = len(sel) // B
         if not Q:
             return
@@ -719,13 +722,15 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, ordered: np.ndarray,
             total[layer] += _rowsum(tot[layer] / k * has)
         np.put(rest, sel, rest2 & ~has)
 
-    def settle_whole(meets: np.ndarray) -> None:
+    def settle_whole(sel: np.ndarray) -> None:
         """The few pilots left whose stratum had no not-yet unit: the whole dataset's, year
         by year, each row's sums over every unit untreated in the year (one product of the
-        rows that need it with ``G`` at the slot where each key meets the year)."""
-        b, c = np.nonzero(rest & meets.take(su_.s.take(su)))
-        if not len(b):
+        rows that need it with ``G`` at the slot where each key meets the year). Only the
+        pilots ``sel`` can meet one (:func:`settle_by_year`)."""
+        left = sel[rest.ravel().take(sel)]
+        if not len(left):
             return
+        b, c = np.divmod(left, P)
         r_su = su[b, c]
         rows, row_of = np.unique(b, return_inverse=True)
         sums: dict = {}
@@ -758,10 +763,12 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, ordered: np.ndarray,
     notyet = None
     if listed.any() and rest.any():
         notyet, lo = sets.notyet(a)
-        settle_by_year(notyet, lo, meets)
+        # The pilots whose schedule has a post slot in such a year (as many in every row).
+        sel = np.flatnonzero(meets.take(su_.s.take(su)))
+        settle_by_year(notyet, lo, sel)
     if R > 1:
         # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
-        # units, whose sums are the sum of the strata's sets' sums.
+        # units (sums over every stratum's units, not tabulated: few pilots need them).
         if never is not None and rest.any():
             b, c = np.nonzero(rest)
             u = cols[b, c]
@@ -773,7 +780,7 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, ordered: np.ndarray,
                 t[sl] = np.einsum("Nc,cNjl->Njl", never_w, prep.G[:, prep.key[s[sl], u[sl]]])
             add_at(b, c, *_did_units(prep, s, u, t))
         if notyet is not None and rest.any():
-            settle_whole(meets)
+            settle_whole(sel)
     if rest.any():
         # Before/after, the last resort.
         add(rest.copy(), [su_.none[layer].take(su) for layer in range(L)])
