@@ -10,8 +10,8 @@ pilot's estimate, pre-trend check (:func:`pretrend`) and placebo statistics
 (:func:`_placebos`). Readings of the contract are documented in
 :mod:`kiemnhiem.stats.evaluation`; this module knows nothing of datasets, catalogs or words.
 The names keep their leading underscore: they are the evaluation's internals, shared by the
-modules of this package only. The module stays a little above 1,000 lines: the pooled test and
-the per-pilot cores index the same :class:`_Prep` arrays by the same conventions (keys,
+modules of this package only. The module stays above 1,000 lines (about 1,200): the pooled test
+and the per-pilot cores index the same :class:`_Prep` arrays by the same conventions (keys,
 slots, strata), and split apart each half would import the other's internals."""
 
 from __future__ import annotations
@@ -229,16 +229,19 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
     Per-unit pieces (:class:`_Prep`) are prepared once. A pilot's ``did`` depends on the
     assignment only through its comparison set, which lies in its stratum, and among
     thousands of assignments a stratum has far fewer distinct sets (a province of 11 districts
-    with 4 pilots has at most 330 never sets). So each chunk of assignments finds the distinct
-    sets of each stratum, makes their sums with ``G`` (one product per stratum, at the keys
-    its units use), tabulates the comparison units' mean deviation per set and combination
-    of key and post years (never) or per set and key of each year (not-yet), and each
-    pilot adds looked-up numbers (a pilot with a post year no comparison unit covers is
-    recomputed in full). The look-ups run on (assignments x units) arrays, a unit's label
+    with 4 pilots has at most 330 never sets). So the distinct sets of each stratum among all
+    the assignments (:class:`_Levels`) get their sums with ``G`` once (one product per
+    stratum, at the keys its units use), tabulated as the comparison units' mean deviation
+    per set and combination of key and post years (never) or per set and key of each year
+    (not-yet), and in each chunk of assignments each pilot adds looked-up numbers (a pilot
+    with a post year no comparison unit covers is recomputed in full). The look-ups run on
+    (assignments x pilots) arrays, each row's pilots stratum after stratum, a pilot's label
     pointing at its row of per (schedule, unit) tables (:class:`_SU`). The whole dataset's
-    sums, for the few pilots whose stratum offers no comparison, are the sum of the
-    strata's. The cost grows as assignments x units, never assignments x units x units or x
-    years; memory is bounded by ``chunk_cells`` whatever the number of assignments.
+    sums, for the few pilots whose stratum offers no comparison, are one product of those
+    assignments' comparison units with ``G``. The cost grows as assignments x units, never
+    assignments x units x units or x years; memory is bounded by ``chunk_cells`` (the
+    look-ups) and ``SET_CHUNKS`` times it (the sets' tables) whatever the number of
+    assignments.
     Returns (B, L); NaN where no pilot can be assessed.
     """
     L, S, n, J = prep.shape
@@ -292,14 +295,36 @@ def _pooled(prep: _Prep, labels: np.ndarray, T_of_label: np.ndarray, strata=None
         K, years, kj, meet.sum(1), np.vstack([np.where(ys >= 0, ys, Y),
                                                                    np.full((1, J), Y)]),
         members < n, np.append(np.arange(S) * n, S * n)[np.r_[S, 0:S]], su, {},
-        _pair_blocks(prep.G, members, combos // (1 << J), rc % C, n_c, c_start))
+        _pair_blocks(prep.G, members, combos // (1 << J), rc % C, n_c, c_start),
+        *_bits(code, members))
     F = K * J * (L + 1)
-    width = 2 * F + n * (5 * L + 12) + R * (w + len(years) + 2)
+    # A chunk's look-ups run on the pilots' columns only (P of the n units of each row).
+    width = 2 * F + P * (5 * L + 12) + R * (w + len(years) + 2)
     step = max(1, int(chunk_cells // width))
+    present = np.unique(labels[0])
+    # The years some unit is still untreated in, and the schedules with a post slot in one.
+    listed = (T_of_label[present][:, None] > years[None, :]).any(0)
+    ordered = labels.take(fx.order, axis=1)  # the units stratum after stratum
+    sets = _Levels(fx, ordered, T_of_label, listed, step, chunk_cells * SET_CHUNKS)
     out = np.empty((B, L))
     for a in range(0, B, step):
-        out[a:a + step] = _pooled_chunk(fx, labels[a:a + step], T_of_label)
+        out[a:a + step] = _pooled_chunk(fx, labels[a:a + step], ordered[a:a + step],
+                                        T_of_label, present, listed, sets, a)
     return out
+
+
+def _bits(code: np.ndarray, members: np.ndarray) -> tuple:
+    """(the units stratum after stratum, where each stratum starts among them, each one's
+    bit 2 ** (its place in its stratum), each padded member's column among them (padding:
+    n)): the pieces of a set's code (:func:`_set_codes`)."""
+    n = len(code)
+    order = np.argsort(code, kind="stable")
+    sizes = (members < n).sum(1)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    place = np.arange(n) - np.repeat(starts, sizes)
+    column = np.where(members < n, starts[:, None] + np.arange(members.shape[1]), n)
+    return (order, starts, np.left_shift(np.int64(1), np.minimum(place, 62).astype(np.int64)),
+            column)
 
 
 def _pair_blocks(G: np.ndarray, members: np.ndarray, combo_key: np.ndarray,
@@ -358,42 +383,198 @@ class _PooledFixed:
     blocks: dict  # each stratum's ``G`` at the columns :func:`_set_sums` needs, by year
     pair_G: list  # each stratum's ``G`` at its combinations' keys (w, combinations x J x
     # (L + 1))
+    order: np.ndarray  # (n,) the units stratum after stratum (``members`` without padding)
+    starts: np.ndarray  # (R,) where each stratum starts in ``order``
+    bit: np.ndarray  # (n,) int64: 2 ** (the unit's place in its stratum), in ``order``
+    column: np.ndarray  # (R, w) each padded member's column in ``order`` (padding: n)
 
 
-def _distinct_sets(Wp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct comparison sets of each stratum among the rows of ``Wp`` (B, R, w) bool,
-    each row's units of each stratum over its padded members (padding False).
+def _set_codes(Wp: np.ndarray) -> np.ndarray:
+    """One code per row and stratum of ``Wp`` (B, R, w) bool, each row's units of each
+    stratum over its padded members (padding False): (B, R) int64, the integer whose bit
+    ``i`` is member ``i`` (``np.packbits``) with the stratum in the bits above; or, when
+    that does not fit in 62 bits, (B, R, w + 1) int16 rows (stratum, then the members)."""
+    B, R, w = Wp.shape
+    rbits = max(1, int(R - 1).bit_length())
+    if w + rbits > 62:
+        stratum = np.broadcast_to(np.arange(R, dtype=np.int16)[None, :, None], (B, R, 1))
+        return np.concatenate([stratum, Wp.astype(np.int16)], axis=2)
+    packed = np.packbits(Wp, axis=-1, bitorder="little")  # (B, R, ceil(w / 8))
+    wide = np.zeros((B, R, 8), dtype=np.uint8)
+    wide[:, :, :packed.shape[2]] = packed
+    return wide.view("<u8")[..., 0].astype(np.int64) | (np.arange(R, dtype=np.int64) << w)
+
+
+def _distinct_codes(codes: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct sets among ``codes`` (:func:`_set_codes`, (B, R) or (B, R, w + 1)).
 
     Returns (U (D, w) bool: each set over its stratum's padded members, r (D,) its stratum,
     sorted, inv (B, R): each row's set in each stratum).
 
-    A set is coded as the integer whose bit ``i`` is member ``i`` (``np.packbits``), the
-    stratum in the bits above. When the codes' range is small against their number (the
-    demo: 12 units, 4,096 codes for 10,000 rows) a table of seen codes replaces the sort of
-    ``np.unique``.
+    When the codes' range is small against their number (the demo: 12 units, 4,096 codes
+    for 10,000 rows) a table of seen codes replaces the sort of ``np.unique``.
     """
-    B, R, w = Wp.shape
-    rbits = max(1, int(R - 1).bit_length())
-    if w + rbits > 62:
-        rows = np.concatenate([np.broadcast_to(np.arange(R)[None, :, None], (B, R, 1)),
-                               Wp.astype(np.int64)], axis=2).reshape(B * R, w + 1)
-        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    B, R = codes.shape[:2]
+    if codes.ndim == 3:
+        uniq, inv = np.unique(codes.reshape(B * R, w + 1), axis=0, return_inverse=True)
         return uniq[:, 1:].astype(bool), uniq[:, 0].astype(np.intp), inv.reshape(B, R)
-    packed = np.packbits(Wp, axis=-1, bitorder="little")  # (B, R, ceil(w / 8))
-    wide = np.zeros((B, R, 8), dtype=np.uint8)
-    wide[:, :, :packed.shape[2]] = packed
-    keys = wide.view("<u8")[..., 0].astype(np.int64) | (np.arange(R, dtype=np.int64) << w)
     space = R << w
-    if space <= 4 * keys.size:
+    if space <= 4 * codes.size:
         seen = np.zeros(space, dtype=bool)
-        seen[keys] = True
+        seen[codes] = True
         uniq = np.flatnonzero(seen)
         lookup = np.cumsum(seen) - 1
-        inv = lookup[keys]
+        inv = lookup[codes]
     else:
-        uniq, inv = np.unique(keys, return_inverse=True)
+        # A hash table (pandas), then a sort of the distinct codes only: twice as fast as
+        # np.unique's sort of them all on the national assignments.
+        first, seen = pd.factorize(codes.ravel())
+        order = np.argsort(seen)
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        uniq, inv = seen[order], rank[first]
     U = ((uniq[:, None] >> np.arange(w, dtype=np.int64)) & 1).astype(bool)
     return U, (uniq >> w).astype(np.intp), inv.reshape(B, R)
+
+
+#: The tables of a comparison level's distinct sets (:class:`_Levels`) hold at most about
+#: this many chunks' worth of numbers (``CHUNK_CELLS`` each) before the assignments are
+#: tabulated in parts.
+SET_CHUNKS = 4
+
+
+@dataclass(frozen=True)
+class _Never:
+    """The never level's table over one part of the assignments: per distinct set and
+    combination of its stratum (a "pair", set after set), the comparison units' mean
+    deviation."""
+
+    inv: np.ndarray  # (B', R) each assignment's set in each stratum
+    off: np.ndarray  # (D,) the set's first pair
+    beta: np.ndarray  # (L, pairs) the comparison units' mean deviation over the years
+    some: np.ndarray  # (pairs,) some post year has a comparison unit
+    full: np.ndarray  # (pairs,) every post year of the combination has one
+    tab: np.ndarray  # (pairs, J, L + 1) the sums, for pilots that are not ``full``
+
+
+class _Levels:
+    """The distinct comparison sets of each level (never; not yet, year by year) among all
+    the assignments and their tables, made once for every chunk (:func:`_pooled`), lazily:
+    a level no pilot reaches is never tabulated.
+
+    Among 10,000 national assignments a province has a few hundred distinct never sets, but
+    a chunk of 200 assignments sees most of its sets only once: tabulated per chunk, the
+    same sets were summed again chunk after chunk (349,000 set tables instead of 82,000).
+    Where the tables of every assignment would exceed ``cells`` numbers, the assignments
+    are tabulated in parts of whole chunks, each part's tables bounded by ``cells``
+    whatever its sets.
+    """
+
+    def __init__(self, fx: _PooledFixed, ordered: np.ndarray, T_of_label: np.ndarray,
+                 listed: np.ndarray, step: int, cells: int):
+        self.fx, self.labels, self.T_of_label, self.step, self.cells = (
+            fx, ordered, T_of_label, step, cells)
+        self.use = [yi for yi in np.flatnonzero(listed) if fx.n_kpos[yi]]
+        self.parts: dict = {}
+
+    def _codes(self, member: np.ndarray) -> np.ndarray:
+        """Set codes (:func:`_set_codes`) of the units whose label is a ``member`` (S + 1,)
+        in each stratum, ``step`` assignments at a time."""
+        fx, labels = self.fx, self.labels
+        R, w = fx.members.shape
+        narrow = w + max(1, int(R - 1).bit_length()) <= 62
+        out = []
+        for a in range(0, len(labels), self.step):
+            lab = labels[a:a + self.step]
+            if narrow:  # each member's bit, summed over the stratum's columns
+                out.append(np.add.reduceat(member.take(lab) * fx.bit, fx.starts, axis=1)
+                           | (np.arange(R, dtype=np.int64) << w))
+                continue
+            # Padded: the stratum's members in ``fx.members``' order, padding with no label.
+            padded = np.concatenate([lab, np.zeros((len(lab), 1), dtype=lab.dtype)], axis=1)
+            out.append(_set_codes(member.take(np.take(padded, fx.column, axis=1)) & fx.real))
+        return np.concatenate(out)
+
+    def _part(self, name: str, a: int, codes, per_set, build):
+        """The tables of level ``name`` for the part holding chunk start ``a``, and where the
+        part starts. ``codes()`` gives each year's codes, ``per_set(i, r)`` the numbers a
+        set of stratum ``r`` of year ``i`` needs, ``build(sets, rows)`` the tables of a part
+        of ``rows`` assignments."""
+        got = self.parts.get(name)
+        if got is None:  # first use: every assignment at once, if the tables fit
+            all_codes = codes()
+            w = self.fx.members.shape[1]
+            sets = [_distinct_codes(c, w) for c in all_codes]
+            size = sum(int(per_set(i, s[1]).sum()) for i, s in enumerate(sets))
+            B = len(self.labels)
+            rows = B
+            if size > self.cells:
+                R = self.fx.members.shape[0]
+                worst = sum(int(per_set(i, np.arange(R)).sum()) for i in range(len(sets)))
+                rows = max(1, self.cells // max(1, worst) // self.step) * self.step
+                sets = None
+            got = self.parts[name] = [all_codes, rows, -1, None]
+            if sets is not None:
+                got[2:] = [0, build(sets, B)]
+        all_codes, rows, lo, tables = got
+        start = a // rows * rows
+        if start != lo:
+            w = self.fx.members.shape[1]
+            part = [_distinct_codes(c[start:start + rows], w) for c in all_codes]
+            tables = build(part, min(rows, len(self.labels) - start))
+            got[2:] = [start, tables]
+        return tables, start
+
+    def never(self, a: int) -> tuple[_Never, int]:
+        fx = self.fx
+        J, L1 = fx.combo_q.shape[1], fx.prep.G.shape[3]
+        never = np.arange(len(self.T_of_label)) == 0
+        return self._part("never", a, lambda: [self._codes(never)],
+                          lambda i, r: fx.n_c[r] * J * L1,
+                          lambda sets, rows: _never_table(fx, *sets[0]))
+
+    def notyet(self, a: int) -> tuple[_NotYet, int]:
+        fx, T = self.fx, self.T_of_label
+        L1 = fx.prep.G.shape[3]
+        return self._part(
+            "notyet", a,
+            lambda: [self._codes(T > fx.years[yi]) for yi in self.use],
+            lambda i, r: np.full(len(r), fx.n_kpos[self.use[i]] * L1),
+            lambda sets, rows: _notyet_tables(fx, self.use, sets, rows))
+
+
+def _never_table(fx: _PooledFixed, U: np.ndarray, r_d: np.ndarray, inv: np.ndarray) -> _Never:
+    """:class:`_Never` for the distinct sets ``U`` of strata ``r_d`` (sorted): the sums are
+    made for the pairs only, one product per stratum with ``G`` at its combinations' keys."""
+    L, _, _, J = fx.prep.shape
+    R = fx.members.shape[0]
+    counts = fx.n_c[r_d]
+    off = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    pair_d = np.repeat(np.arange(len(U)), counts)
+    within = np.arange(len(pair_d)) - np.repeat(off, counts)
+    pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
+    bounds = np.searchsorted(r_d, np.arange(R + 1))
+    Uf = U.astype(float)
+    size = fx.real.sum(1)  # a stratum's members come first, then its padding
+    tab = np.concatenate([_blocked_dot(Uf[bounds[k]:bounds[k + 1], :size[k]],
+                                       fx.pair_G[k][:size[k]]).ravel()
+                          for k in np.flatnonzero(np.diff(bounds))])
+    tab = tab.reshape(-1, J, L + 1)  # (pairs, J, L + 1): set after set, its combinations
+    qm = fx.combo_q[pair_c]
+    # Slot by slot and layer by layer: numpy is slow on arrays whose last axis is 2 or 3.
+    beta = np.zeros((L, len(tab)))
+    k = np.zeros(len(tab), dtype=np.intp)
+    full = np.ones(len(tab), dtype=bool)
+    for j in range(J):
+        den = tab[:, j, L]
+        inc = (den > 0) & qm[:, j]
+        k += inc
+        full &= inc == qm[:, j]
+        den = np.where(inc, den, 1.0)
+        for layer in range(L):
+            beta[layer] += tab[:, j, layer] / den * inc
+    beta /= np.maximum(k, 1)[None, :]
+    return _Never(inv, off, beta, k > 0, full, tab)
 
 
 def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, year: int | None = None
@@ -410,10 +591,22 @@ def _set_sums(fx: _PooledFixed, U: np.ndarray, r: np.ndarray, year: int | None =
     out = np.empty((len(U), blocks[0].shape[1]))
     bounds = np.searchsorted(r, np.arange(len(blocks) + 1))
     Uf = U.astype(float)
+    size = fx.real.sum(1)  # a stratum's members come first, then its padding
     for k in np.flatnonzero(np.diff(bounds)):
         lo, hi = bounds[k], bounds[k + 1]
-        out[lo:hi] = _blocked_dot(Uf[lo:hi], blocks[k])
+        out[lo:hi] = _blocked_dot(Uf[lo:hi, :size[k]], blocks[k][:size[k]])
     return out
+
+
+def _whole_block(fx: _PooledFixed, yi: int) -> np.ndarray:
+    """(n, keys meeting year ``yi`` x (L + 1)): every unit's ``G`` at the post slot where each
+    key meets the year, in key order (the rows of a not-yet set, ``fx.su.kpos``)."""
+    got = fx.blocks.get(("whole", yi))
+    if got is None:
+        G = fx.prep.G
+        mask = np.repeat((fx.kj_year == yi)[:, :, None], G.shape[3], axis=2).ravel()
+        got = fx.blocks[("whole", yi)] = np.ascontiguousarray(G.reshape(len(G), -1)[:, mask])
+    return got
 
 
 def _rowsum(a: np.ndarray) -> np.ndarray:
@@ -421,11 +614,15 @@ def _rowsum(a: np.ndarray) -> np.ndarray:
     return np.einsum("ij->i", a)
 
 
-def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) -> np.ndarray:
-    """:func:`_pooled` on one chunk of assignments ``labels`` (B, n).
+def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, ordered: np.ndarray,
+                  T_of_label: np.ndarray, present: np.ndarray, listed: np.ndarray,
+                  sets: _Levels, a: int) -> np.ndarray:
+    """:func:`_pooled` on one chunk of assignments ``labels`` (B, n) (``ordered``: their
+    columns in ``fx.order``), rows ``a`` on of all the assignments (``sets``' tables).
 
-    Works on (B, n) arrays, a unit's label pointing at its row of ``fx.su``: no index
-    arrays of pilots, and a row's total is a sum along the units. Each comparison level
+    Works on (B, P) arrays of each row's P pilots, stratum after stratum (a stratum has as
+    many pilots in every row, so a column keeps its stratum), a pilot's schedule pointing at
+    its row of ``fx.su``: a row's total is a sum along its pilots. Each comparison level
     (:data:`LEVELS`) settles the assessable pilots it gives a comparison to and leaves the
     others to the next, then before/after. Look-ups are ``take`` on one-dimensional tables
     (a layer at a time) and masks multiply finite numbers: numpy's fancy indexing into
@@ -435,138 +632,155 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
     L, S, n, J = prep.shape
     R = fx.members.shape[0]
     B = labels.shape[0]
-    lab = labels.astype(np.intp)
-    su = fx.row_of_label.take(lab) + np.arange(n)  # (B, n) rows of ``fx.su``
+    flat = np.flatnonzero(ordered > 0)
+    P = len(flat) // B
+    at_col = flat.reshape(B, P) - (np.arange(B) * n)[:, None]  # column in ``ordered``
+    cols = fx.order.take(at_col)  # (B, P) the pilots' units
+    ccode = fx.code.take(cols[0])  # (P,) each column's stratum
+    if len(flat) != B * P or (fx.code.take(cols) != ccode).any():
+        raise ValueError("each stratum needs the same number of pilots in every assignment")
+    su = fx.row_of_label.take(ordered.ravel().take(flat).astype(np.intp)).reshape(B, P) + cols
     rest = su_.ok.take(su)  # assessable pilots not settled yet
     n_assessed = rest.sum(1)
     total = np.zeros((L, B))
 
     def add(has: np.ndarray, d: list) -> None:
-        """Pilots ``has`` (B, n) settled with ``did`` ``d`` (L arrays (B, n), finite)."""
+        """Pilots ``has`` (B, P) settled with ``did`` ``d`` (L arrays (B, P), finite)."""
         for layer in range(L):
             total[layer] += _rowsum(d[layer] * has)
         np.logical_and(rest, ~has, out=rest)
 
-    def add_at(b: np.ndarray, u: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
-        """Pilots (``b``, ``u``) settled with ``did`` ``d`` (N, L) where ``k`` > 0."""
+    def add_at(b: np.ndarray, c: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
+        """Pilots (``b``, column ``c``) settled with ``did`` ``d`` (N, L) where ``k`` > 0."""
         has = k > 0
         for layer in range(L):
             total[layer] += np.bincount(b[has], weights=d[has, layer], minlength=B)
-        rest[b[has], u[has]] = False
+        rest[b[has], c[has]] = False
 
-    def settle_static(U: np.ndarray, r_d: np.ndarray, rows: np.ndarray) -> None:
-        """Unsettled pilots compared with the distinct sets ``U`` of strata ``r_d`` (sorted)
-        at ``rows`` (B, n): comparison units' mean deviation per set and combination (those
-        of the set's stratum), looked up. The sums are made for those pairs only, one
-        product per stratum with ``G`` at its combinations' keys."""
-        counts = fx.n_c[r_d]
-        off = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        pair_d = np.repeat(np.arange(len(U)), counts)
-        within = np.arange(len(pair_d)) - np.repeat(off, counts)
-        pair_c = fx.rc_combo[np.repeat(fx.c_start[r_d], counts) + within]
-        bounds = np.searchsorted(r_d, np.arange(R + 1))
-        Uf = U.astype(float)
-        tab = np.concatenate([_blocked_dot(Uf[bounds[k]:bounds[k + 1]], fx.pair_G[k]).ravel()
-                              for k in np.flatnonzero(np.diff(bounds))])
-        tab = tab.reshape(-1, J, L + 1)  # (pairs, J, L + 1): set after set, its combinations
-        qm = fx.combo_q[pair_c]
-        # Slot by slot and layer by layer: numpy is slow on arrays whose last axis is 2 or 3.
-        beta = np.zeros((L, len(tab)))
-        k = np.zeros(len(tab), dtype=np.intp)
-        full = np.ones(len(tab), dtype=bool)
-        for j in range(J):
-            den = tab[:, j, L]
-            inc = (den > 0) & qm[:, j]
-            k += inc
-            full &= inc == qm[:, j]
-            den = np.where(inc, den, 1.0)
-            for layer in range(L):
-                beta[layer] += tab[:, j, layer] / den * inc
-        beta /= np.maximum(k, 1)[None, :]
-        i = off.take(rows) + su_.local.take(su)  # (B, n)
-        has = rest & (k > 0).take(i)
-        d = [su_.none[layer].take(su) - beta[layer].take(i) for layer in range(L)]
-        partial = has & ~full.take(i)
+    def settle_static(nv: _Never, lo: int) -> None:
+        """Unsettled pilots compared with their stratum's never set: the comparison units'
+        mean deviation per set and combination, looked up."""
+        rows = np.take(nv.inv[a - lo:a - lo + B], ccode, axis=1)  # (B, P) the pilot's set
+        i = nv.off.take(rows) + su_.local.take(su)
+        has = rest & nv.some.take(i)
+        d = [su_.none[layer].take(su) - nv.beta[layer].take(i) for layer in range(L)]
+        partial = has & ~nv.full.take(i)
         if partial.any():  # a post year no comparison unit covers: that pilot in full
-            b, u = np.nonzero(partial)
-            s = su_.s[su[b, u]]
-            again = _did_units(prep, s, u, tab[i[b, u]])[0]
+            b, c = np.nonzero(partial)
+            s = su_.s[su[b, c]]
+            again = _did_units(prep, s, cols[b, c], nv.tab[i[b, c]])[0]
             for layer in range(L):
-                d[layer][b, u] = again[:, layer]
+                d[layer][b, c] = again[:, layer]
         add(has, d)
 
-    def settle_by_year(nt: _NotYet) -> None:
+    def settle_by_year(nt: _NotYet, lo: int, sel: np.ndarray) -> None:
         """Unsettled pilots compared, post slot by post slot, with their stratum's not-yet
         set of the slot's year: each year is a different set, so a pilot's terms are summed
-        over the years of its window."""
-        at = nt.at.reshape(-1)
-        # Where each unit's stratum's sets start in ``at``, for the row of each assignment.
-        cell = (np.arange(B)[:, None] * R + fx.code[None, :]) * nt.at.shape[2]
+        over the years of its window. Only the pilots ``sel`` (flat indices into (B, P))
+        whose schedule has a post slot in a year with a not-yet unit (as many in every
+        row) are looked at."""
+        Q = len(sel) // B
+        if not Q:
+            return
+        su2 = su.ravel().take(sel).reshape(B, Q)
+        rest2 = rest.ravel().take(sel).reshape(B, Q)
+        code2 = ccode.take(sel[:Q])
+        at = nt.at[a - lo:a - lo + B].reshape(-1)
+        # Where each pilot's stratum's sets start in ``at``, for the row of each assignment.
+        cell = (np.arange(B)[:, None] * R + code2[None, :]) * nt.at.shape[2]
         key = su_.kpos
         ysm = nt.ymap.take(su_.ys)  # (J, rows of fx.su)
-        tot = [np.zeros((B, n)) for _ in range(L)]
-        cnt = np.zeros((B, n), dtype=np.intp)
-        zero = nt.at.shape[2] - 1  # the zero rows' year
+        tot = [np.zeros((B, Q)) for _ in range(L)]
+        cnt = np.zeros((B, Q), dtype=np.intp)
+        # The schedules whose slot j falls in a year with a not-yet unit.
+        slot_in = nt.ymap[fx.ys] != nt.at.shape[2] - 1  # (S + 1, J)
+        s2 = su_.s.take(su2)
         for j in range(J):
-            if (nt.ymap[fx.ys[:S, j]] == zero).all():
-                continue  # no schedule's slot j falls in a year with a not-yet unit
-            idx = at.take(ysm[j].take(su) + cell) + key[j].take(su)
-            inc = nt.ok.take(idx) & su_.qvalid[j].take(su) & rest
+            some = slot_in[:, j].take(s2)
+            if some.all():
+                su3, cell3, rest3, into = su2, cell, rest2, None
+            elif some.any():  # only those pilots (as many in every row)
+                into = np.flatnonzero(some)
+                su3, cell3, rest3 = (x.ravel().take(into) for x in (su2, cell, rest2))
+            else:
+                continue
+            idx = at.take(ysm[j].take(su3) + cell3) + key[j].take(su3)
+            inc = nt.ok.take(idx) & su_.qvalid[j].take(su3) & rest3
             for layer in range(L):
-                term = su_.pdev[layer, j].take(su) - nt.comp[layer].take(idx)
-                tot[layer] += term * inc
-            cnt += inc
+                term = (su_.pdev[layer, j].take(su3) - nt.comp[layer].take(idx)) * inc
+                if into is None:
+                    tot[layer] += term
+                else:
+                    tot[layer].ravel()[into] += term
+            if into is None:
+                cnt += inc
+            else:
+                cnt.ravel()[into] += inc
         has = cnt > 0
         k = np.maximum(cnt, 1)
-        add(has, [t / k for t in tot])
+        for layer in range(L):
+            total[layer] += _rowsum(tot[layer] / k * has)
+        np.put(rest, sel, rest2 & ~has)
 
-    def settle_whole(nt: _NotYet, meets: np.ndarray) -> None:
-        """The few pilots left whose stratum had no not-yet unit: the whole dataset's, the
-        sum of every stratum's set, year by year."""
-        b, u = np.nonzero(rest & meets.take(su_.s.take(su)))
-        if not len(b):
+    def settle_whole(sel: np.ndarray) -> None:
+        """The few pilots left whose stratum had no not-yet unit: the whole dataset's, year
+        by year, each row's sums over every unit untreated in the year (one product of the
+        rows that need it with ``G`` at the slot where each key meets the year). Only the
+        pilots ``sel`` can meet one (:func:`settle_by_year`)."""
+        left = sel[rest.ravel().take(sel)]
+        if not len(left):
             return
-        r_su = su[b, u]
+        b, c = np.divmod(left, P)
+        r_su = su[b, c]
+        rows, row_of = np.unique(b, return_inverse=True)
+        sums: dict = {}
         tot = np.zeros((len(b), L))
         cnt = np.zeros(len(b), dtype=np.intp)
         for j in range(J):
-            yi = nt.ymap[su_.ys[j, r_su]]
-            t = nt.tab[nt.at[b, :, yi] + su_.kpos[j, r_su, None]].sum(1)  # (N, L + 1)
+            yj = su_.ys[j, r_su]
+            t = np.zeros((len(b), L + 1))
+            for yi in np.unique(yj):
+                if yi not in sets.use:
+                    continue  # no unit untreated in that year, or no key meets it
+                if yi not in sums:
+                    untreated = (T_of_label > fx.years[yi]).take(labels[rows]).astype(float)
+                    sums[yi] = _blocked_dot(untreated, _whole_block(fx, yi)).reshape(
+                        len(rows), -1, L + 1)  # (rows, keys meeting the year, L + 1)
+                m = yj == yi
+                t[m] = sums[yi][row_of[m], su_.kpos[j, r_su[m]]]
             inc = (t[:, L] > 0) & su_.qvalid[j, r_su]
             comp = t[:, :L] / np.where(inc, t[:, L], 1.0)[:, None]
             tot += np.where(inc[:, None], su_.pdev[:, j, r_su].T - comp, 0.0)
             cnt += inc
-        add_at(b, u, tot / np.maximum(cnt, 1)[:, None], cnt)
+        add_at(b, c, tot / np.maximum(cnt, 1)[:, None], cnt)
 
-    padded = np.concatenate([labels, np.zeros((B, 1), dtype=labels.dtype)], axis=1)
-    padded = np.take(padded, fx.members, axis=1)  # (B, R, w)
-    present = np.unique(labels[0])
     never = None
     if (present == 0).any():
-        U, r, inv = _distinct_sets((padded == 0) & fx.real)
-        settle_static(U, r, np.take(inv, fx.code, axis=1))
+        settle_static(*sets.never(a))
         never = True
-    # The years some unit is still untreated in, and the schedules with a post slot in one.
-    listed = (T_of_label[present][:, None] > fx.years[None, :]).any(0)
+    # The schedules with a post slot in a year some unit is still untreated in.
     meets = np.append(listed, False)[fx.ys].any(1)  # (S + 1,): S, no pilot, meets none
     notyet = None
     if listed.any() and rest.any():
-        notyet = _notyet_tables(fx, T_of_label.take(padded), listed)
-        settle_by_year(notyet)
+        notyet, lo = sets.notyet(a)
+        # The pilots whose schedule has a post slot in such a year (as many in every row).
+        sel = np.flatnonzero(meets.take(su_.s.take(su)))
+        settle_by_year(notyet, lo, sel)
     if R > 1:
         # The pilot's stratum offers no comparison: the whole dataset's never, then not-yet
-        # units, whose sums are the sum of the strata's sets' sums.
+        # units (sums over every stratum's units, not tabulated: few pilots need them).
         if never is not None and rest.any():
-            b, u = np.nonzero(rest)
-            s = su_.s[su[b, u]]
+            b, c = np.nonzero(rest)
+            u = cols[b, c]
+            s = su_.s[su[b, c]]
             t = np.empty((len(b), J, L + 1))
             for lo in range(0, len(b), 256):  # (N, J, L + 1): every never unit's G, summed
                 sl = slice(lo, lo + 256)
                 never_w = (labels[b[sl]] == 0).astype(float)
                 t[sl] = np.einsum("Nc,cNjl->Njl", never_w, prep.G[:, prep.key[s[sl], u[sl]]])
-            add_at(b, u, *_did_units(prep, s, u, t))
+            add_at(b, c, *_did_units(prep, s, u, t))
         if notyet is not None and rest.any():
-            settle_whole(notyet, meets)
+            settle_whole(sel)
     if rest.any():
         # Before/after, the last resort.
         add(rest.copy(), [su_.none[layer].take(su) for layer in range(L)])
@@ -576,31 +790,31 @@ def _pooled_chunk(fx: _PooledFixed, labels: np.ndarray, T_of_label: np.ndarray) 
 
 @dataclass(frozen=True)
 class _NotYet:
-    """The not-yet comparison sums of one chunk, every listed year's distinct sets stacked."""
+    """The not-yet comparison sums of one part of the assignments, every listed year's
+    distinct sets stacked."""
 
     tab: np.ndarray  # (rows, L + 1): per year, set and key, the sums at the key's slot in
     # that year; the last K rows zero
     comp: np.ndarray  # (L, rows): the mean deviation (0 without a unit)
     ok: np.ndarray  # (rows,): some unit of the set has the year
-    at: np.ndarray  # (B, R, Y' + 1) the row where each assignment's set of each stratum
+    at: np.ndarray  # (B', R, Y' + 1) the row where each assignment's set of each stratum
     # starts in ``tab`` for each listed year (last: the zero rows)
     ymap: np.ndarray  # (Y + 1,) a year of ``fx.years``'s index in ``at`` (Y, no year, or
     # not listed: the zero rows)
 
 
-def _notyet_tables(fx: _PooledFixed, Tp: np.ndarray, listed: np.ndarray) -> _NotYet:
-    """For each ``listed`` year ``y`` of ``fx.years``: the distinct sets of each stratum's
-    units untreated in ``y`` (``Tp`` (B, R, w): each padded member's start), and their sums
-    with ``G`` at the post slot where each key that meets ``y`` meets it, stacked (a set's
+def _notyet_tables(fx: _PooledFixed, use: list, sets: list, B: int) -> _NotYet:
+    """For each year ``use[i]`` of ``fx.years`` (those with a unit untreated in it and a key
+    that meets it): the distinct sets ``sets[i]`` (:func:`_distinct_codes`) of each
+    stratum's units untreated in that year among ``B`` assignments, and their sums with
+    ``G`` at the post slot where each key that meets the year meets it, stacked (a set's
     rows: those keys, ``fx.kpos``)."""
     L = fx.prep.values.shape[0]
-    B, R, _ = Tp.shape
-    use = [yi for yi in np.flatnonzero(listed) if fx.n_kpos[yi]]
+    R = fx.members.shape[0]
     tabs, start = [], 0
     at = np.empty((B, R, len(use) + 1), dtype=np.intp)
     ymap = np.full(len(fx.years) + 1, len(use), dtype=np.intp)
-    for i, yi in enumerate(use):
-        U, r, inv = _distinct_sets((Tp > fx.years[yi]) & fx.real)
+    for i, (yi, (U, r, inv)) in enumerate(zip(use, sets, strict=True)):
         tabs.append(_set_sums(fx, U, r, yi).reshape(-1, L + 1))
         at[:, :, i] = start + inv * fx.n_kpos[yi]
         ymap[yi] = i
