@@ -32,11 +32,18 @@ from matplotlib.legend_handler import HandlerBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
-from .drawing import legend_below, new_figure, place_axes, png_bytes
+from .drawing import (
+    ShownAutoLocator,
+    ShownMaxNLocator,
+    legend_below,
+    new_figure,
+    place_axes,
+    png_bytes,
+)
 from .indicators import IndicatorInfo, indicator_info, model_label
 
 # Colours from the Okabe-Ito palette: distinguishable with common colour-vision deficiencies.
@@ -598,12 +605,13 @@ def plot_event_study(
 
     if info.kind == "share":
         pp = label("report_pp", lang)
+        ax.yaxis.set_major_locator(ShownAutoLocator())
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: f"{format_number(v * 100, lang, 0)} {pp}")
         )
         ax.set_ylabel(label("plot_es_axis_pp", lang))
     else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_locator(ShownMaxNLocator(nbins=6))
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: format_number(v, lang, 0 if float(v).is_integer() else 1))
         )
@@ -1169,6 +1177,7 @@ def _format_value(value: float, info: IndicatorInfo, lang: str) -> str:
 
 def _format_value_axis(ax, info: IndicatorInfo, lang: str) -> None:
     if info.kind == "share":
+        ax.yaxis.set_major_locator(ShownAutoLocator())
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_percent(v, lang, 0)))
     elif info.kind == "rating":
         ax.set_ylim(0.5, 4.5)
@@ -1176,7 +1185,7 @@ def _format_value_axis(ax, info: IndicatorInfo, lang: str) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_number(v, lang, 0)))
     else:
         # Head-counts and counts: whole-number ticks (never "7,5 người").
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=info.kind in _WHOLE))
+        ax.yaxis.set_major_locator(ShownMaxNLocator(nbins=6, integer=info.kind in _WHOLE))
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: format_number(v, lang, 0 if float(v).is_integer() else 1))
         )

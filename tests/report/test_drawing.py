@@ -143,3 +143,45 @@ def test_texts_drawn_at_one_point_in_other_looks_are_not_confused():
                 assert np.array_equal(
                     np.asarray(renderer.buffer_rgba()), np.asarray(plain.buffer_rgba())
                 ), (look, x, y)
+
+
+def test_figures_from_the_pickled_skeleton_are_new_and_follow_their_axes():
+    # new_figure unpickles an empty figure built once per size; each call must give objects
+    # of its own, whose transforms still hear of every change. The second failed once: an
+    # unpickled transform knows its parents by the pickled objects' ids, and a transform
+    # born at a freed one's address pushed a parent out (drawing.py keeps them alive).
+    from matplotlib.transforms import blended_transform_factory
+
+    figures = []
+    for i in range(12):
+        fig, ax = drawing.new_figure((7.5, 4.6 + (i % 3) * 0.22))
+        # New transforms built on the axes' (as ax.text(..., transform=...) makes), which may
+        # be born where pickled objects were.
+        built_on = [blended_transform_factory(ax.transData, ax.transAxes) for _ in range(300)]
+        ax.set_position([0.1, 0.2 + i / 600, 0.8, 0.6])
+        ax.set_ylim(0, 10 + i)
+        assert built_on[-1].transform((0, 0.5))[1] == pytest.approx(
+            ax.transAxes.transform((0, 0.5))[1]
+        )
+        centre = ax.transAxes.transform((0.5, 0.5))
+        assert ax.yaxis.label.get_transform().transform((0, 0.5))[1] == pytest.approx(centre[1])
+        assert ax.xaxis.label.get_transform().transform((0.5, 0))[0] == pytest.approx(centre[0])
+        tick = ax.yaxis.get_major_ticks()[1]
+        tick.update_position(5.0)
+        assert tick.label1.get_transform().transform((0, 5.0))[1] == pytest.approx(
+            ax.transData.transform((0, 5.0))[1]
+        )
+        figures.append((fig, ax))
+    assert len({id(ax) for _fig, ax in figures}) == len(figures)
+    # The reason they do: every id an unpickled transform knows a parent by is taken by a
+    # live object (the pickled one), so no new transform can be given it.
+    import gc
+
+    fig, ax = drawing.new_figure((7.5, 4.6))
+    live = {id(obj) for obj in gc.get_objects()}
+    for node in (ax.transAxes, ax.transData, ax.bbox, ax._position, fig.transFigure, fig.bbox):
+        assert node._parents and all(key in live for key in node._parents)
+    # The first figures were not moved by the later ones.
+    first_fig, first_ax = figures[0]
+    assert first_ax.get_position().bounds == pytest.approx((0.1, 0.2, 0.8, 0.6))
+    assert first_ax.get_ylim() == (0, 10)
