@@ -72,15 +72,15 @@ def _skeleton(figsize: tuple[float, float]) -> bytes | None:
     """A pickled empty figure of ``figsize`` with one axes and its first ticks, built under the
     current rcParams (built again when they change: they decide every default it holds);
     None once :data:`_SKELETONS_MAX` have been built in the process."""
-    rc = mpl.rcParams
+    rc = _rc_snapshot()
     known = _SKELETONS.get(figsize)
-    if known is not None and dict.__eq__(known[0], rc):
+    if known is not None and known[0] == rc:
         return known[1]
     if len(_BUILT) >= _SKELETONS_MAX:
         return None
     fig = Figure(figsize=figsize)
     ax = fig.add_subplot()
-    # As many ticks as a report's charts show (ten years, about seven values); a chart that
+    # As many ticks as a report's charts show (up to twelve years, eight values); a chart that
     # shows more has matplotlib make the rest, those it shows fewer are never drawn.
     ax.xaxis.get_major_ticks(_SKELETON_TICKS[0])
     ax.yaxis.get_major_ticks(_SKELETON_TICKS[1])
@@ -94,8 +94,16 @@ def _skeleton(figsize: tuple[float, float]) -> bytes | None:
     # been (in about one report in three). While the pickled objects live, no new object
     # takes their ids.
     _BUILT.append(fig)
-    _SKELETONS[figsize] = (copy.deepcopy(dict(dict.items(rc))), blob)
+    _SKELETONS[figsize] = (copy.deepcopy(rc), blob)
     return blob
+
+
+def _rc_snapshot() -> dict:
+    """The rcParams' raw values (no per-item lookup), less the backend: a figure does not
+    depend on it, and its not-yet-resolved value is a placeholder equal only to itself."""
+    rc = dict(dict.items(mpl.rcParams))
+    rc.pop("backend", None)
+    return rc
 
 
 #: figsize -> (the rcParams it was built under, pickled empty figure) (:func:`_skeleton`).
@@ -104,7 +112,7 @@ _SKELETONS: dict[tuple[float, float], tuple[dict, bytes]] = {}
 #: report uses three or four sizes), after which figures are built the ordinary way.
 _BUILT: list[Figure] = []
 _SKELETONS_MAX = 32
-_SKELETON_TICKS = (10, 7)
+_SKELETON_TICKS = (12, 8)
 
 
 class _SharedRendererCanvas(FigureCanvasAgg):
@@ -493,11 +501,10 @@ def _legend_key(fig: Figure, legend) -> tuple | None:
     gid = str(legend.get_gid() or "")
     if not gid.startswith(_LEGEND_GID):
         return None
-    import matplotlib as mpl
-
+    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
     rc = tuple(
         (name, str(value))
-        for name, value in sorted(mpl.rcParams.items())
+        for name, value in sorted(dict.items(mpl.rcParams))
         if name.startswith(_LEGEND_RC)
     )
     symbols = tuple(_artist_style(handle) for handle in legend.legend_handles)

@@ -185,3 +185,22 @@ def test_figures_from_the_pickled_skeleton_are_new_and_follow_their_axes():
     first_fig, first_ax = figures[0]
     assert first_ax.get_position().bounds == pytest.approx((0.1, 0.2, 0.8, 0.6))
     assert first_ax.get_ylim() == (0, 10)
+
+
+def test_one_skeleton_per_size_and_style():
+    import matplotlib as mpl
+
+    drawing._SKELETONS.clear()
+    built = len(drawing._BUILT)
+    for _ in range(3):
+        drawing.new_figure((7.5, 4.2))
+        drawing.new_figure((7.5, 4.6))
+    assert len(drawing._BUILT) == built + 2  # one per size, then unpickled
+    with mpl.rc_context({"font.size": 12, "axes.edgecolor": "red"}):
+        fig, ax = drawing.new_figure((7.5, 4.2))  # other defaults: built anew, and used
+        assert ax.yaxis.label.get_fontsize() == 12
+        assert ax.spines["left"].get_edgecolor()[:3] == (1.0, 0.0, 0.0)
+    assert len(drawing._BUILT) == built + 3
+    fig, ax = drawing.new_figure((7.5, 4.6))
+    assert ax.yaxis.label.get_fontsize() == 10
+    assert len(drawing._BUILT) == built + 3
