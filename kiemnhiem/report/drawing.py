@@ -402,7 +402,7 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
         if fig.dpi != original:
             fig.dpi = original
     if bool((pixels[..., 3] == 255).all()):
-        return _encode_png(np.ascontiguousarray(pixels[..., :3]), dpi)
+        return _encode_png(pixels[..., :3], dpi)
     return _encode_png(pixels, dpi)
 
 
@@ -419,7 +419,7 @@ def _encode_png(pixels: np.ndarray, dpi: float) -> bytes:
     height, width, channels = pixels.shape
     rows = np.empty((height, width * channels + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type 0 (None) on every row
-    rows[:, 1:] = pixels.reshape(height, width * channels)
+    rows[:, 1:].reshape(height, width, channels)[...] = pixels  # one copy, even from RGBA's RGB
     header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
     per_metre = int(dpi / 0.0254 + 0.5)  # as Pillow writes it: 100 dpi -> 3937
     return b"".join(
@@ -476,8 +476,8 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     pixels = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
     if key is None:
         return pixels
-    pixels = pixels.copy()
     if known is not None:
+        pixels = pixels.copy()  # print_to_buffer's bytes are read-only
         left, bottom, block = known
         rows = block.shape[0]
         pixels[height - bottom - rows : height - bottom, left : left + block.shape[1]] = block
