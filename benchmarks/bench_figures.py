@@ -48,8 +48,11 @@ adaptive row filter), pandas in the chart code 10 %. What changed (``report/draw
   and looking up again.
 
 ``python benchmarks/bench_figures.py --repeat 5 --baseline 9d944b5`` on the shared machine
-(load 5 to 8): baseline 3.12 s, current 2.36 s (0.76); loop alone on pickled inputs,
-alternating, best of 4: main 3.06 s, fig2 2.07 s (0.67). The profile of the loop fell from
+(load 5 to 8): baseline 3.12 s, current 2.36 s (0.76); ``--repeat 3``: 4.04 s against 2.29 s
+(0.57, load 4 to 7) and 3.22 s against 2.52 s (0.78, load 2); unit 116, danvan_mttq, 16
+figures: 2.57 s against 1.84 s (0.72). The loop alone on pickled inputs, the two alternating,
+best of 3 or 4: 3.06 s against 2.07 s (0.67), 2.54 s against 1.76 s (0.69). So about 0.7:
+short of the issue's half. The profile of the loop fell from
 15.4 s to 6.4-7.1 s of cProfile time (2.3 million calls instead of 3.6). What remains is
 matplotlib's Python: each text laid out about six times (``_get_layout``: the measure,
 the tick-label and axis-label placement, the draw), the tick and title placement done
