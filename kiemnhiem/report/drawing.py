@@ -2,14 +2,21 @@
 
 :mod:`kiemnhiem.report.plots` decides what a chart shows; this module lays its figure out and
 turns it into a PNG, and nothing here changes a pixel of what matplotlib would draw in full
-(``tests/report/test_plots.py`` compares them):
+(``tests/report/test_plots.py`` and ``test_drawing.py`` compare them):
 
+- empty figures unpickled from one built per size (:func:`new_figure`);
 - layout by one measurement (:func:`place_axes`) instead of constrained layout, which
   measured every text twice and made saving draw the figure twice;
+- value axes that make no tick outside the view (:class:`ShownMaxNLocator`);
 - one Agg renderer per figure size and dpi (:class:`_SharedRendererCanvas`), so that the
-  texts a report's figures share (ticks, axis labels, legends) are shaped once;
+  texts a report's figures share (ticks, axis labels, legends) are measured once, and a
+  renderer that keeps strings' shaping and glyphs' bitmaps (:class:`_TextCachingRenderer`);
 - a legend already drawn in the process pasted from its pixels (:func:`draw_rgba`);
 - PNG as RGB, rows unfiltered, at zlib level 3 (:func:`_encode_png`).
+
+Several of these lean on matplotlib internals (the per-glyph text API of 3.11, the
+``_get_font_height_metrics`` hook, figure pickling); each falls back to matplotlib's own path
+where the internal is missing, and the tests compare against a plain ``FigureCanvasAgg``.
 
 PNG, not SVG: the runner writes ``<figure>.png`` beside each page and Word takes the same
 bitmaps; SVG text would either depend on the reader's fonts (``svg.fonttype="none"``) or be
