@@ -25,6 +25,42 @@ one draw per figure (``print_to_buffer``), legends pasted from pixels after the 
 each kind, no mathtext; what remains is matplotlib's own per-figure cost (ticks created and
 measured, ``place_axes``' one measurement, text drawn glyph by glyph).
 
+Second round (branch ``fig2``, against main 9d944b5; same 20 figures, pixels unchanged: every
+figure of units 124 and 116, both languages, decodes to main's pixels). Profile of the loop
+before (under cProfile, busy machine, 15.4 s): text drawing 17 % (465 ``draw_text``, 4,432
+glyphs rendered one by one, 145 distinct strings shaped 465 times), ``place_axes`` 16 %,
+ticks made 11 % (334 ticks, each three lines and two texts, then its properties copied from
+the first tick: a deep copy of its markers), the axes built 9 %, ``Text._get_layout``
+reading the font's tables on each of its 2,650 calls 8 %, PNG encoding 5 % (Pillow's
+adaptive row filter), pandas in the chart code 10 %. What changed (``report/drawing.py``):
+
+- ``_TextCachingRenderer``: a string's shaping kept by font and size, each glyph's bitmap by
+  font, size, angle and its position within the pixel (1/64), composited one by one with
+  Agg's own ``draw_text_image``: 1,592 glyphs rendered instead of 4,432, 145 shapings
+  instead of 465; font line metrics answered through matplotlib's hook;
+- empty figures unpickled from one built per size, with 12 x 8 ticks ready: about a fifth of
+  building them (the built figure is kept alive: unpickled transforms know their parents by
+  the pickled objects' ids);
+- value-axis locators that leave out ticks outside the view (a fifth of the ticks made);
+- PNG rows unfiltered at zlib level 3, written directly: 2.5 times faster than Pillow at
+  level 1 and 12 % smaller (1372 KiB of base64 against 1552);
+- in ``plots.py``, the charts pass their checked frame and indicator on instead of checking
+  and looking up again.
+
+``python benchmarks/bench_figures.py --repeat 5 --baseline 9d944b5`` on the shared machine
+(load 5 to 8): baseline 3.12 s, current 2.36 s (0.76); ``--repeat 3``: 4.04 s against 2.29 s
+(0.57, load 4 to 7) and 3.22 s against 2.52 s (0.78, load 2); unit 116, danvan_mttq, 16
+figures: 2.57 s against 1.84 s (0.72). The loop alone on pickled inputs, the two alternating,
+best of 3 or 4: 3.06 s against 2.07 s (0.67), 2.54 s against 1.76 s (0.69). So about 0.7:
+short of the issue's half. The profile of the loop fell from
+15.4 s to 6.4-7.1 s of cProfile time (2.3 million calls instead of 3.6). What remains is
+matplotlib's Python: each text laid out about six times (``_get_layout``: the measure,
+the tick-label and axis-label placement, the draw), the tick and title placement done
+once to measure and again to draw, transforms and artists made for every figure.
+
+The two sides' figures are also compared, decoded, pixel for pixel (``pixels:`` in the
+output).
+
 Usage::
 
     python benchmarks/bench_figures.py                       # unit 124, tuyengiao_ttct
@@ -69,14 +105,18 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
         except ParameterError:
             pass
 
+    pngs: list[str] = []
+
     def loop() -> tuple[int, int]:
         count = size = 0
+        pngs.clear()
         for _, row in results.iterrows():
             indicator = row["indicator"]
             fig = plots.plot_series(series[indicator], row, ds.indicators, lang, events=ds.events)
             alt = plots.series_alt(series[indicator], row, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-series", alt)
             count, size = count + 1, size + len(data["image/png"])
+            pngs.append(data["image/png"])
             if indicator not in studies:
                 continue
             study = studies[indicator]
@@ -84,6 +124,7 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
             alt = plots.event_study_alt(study, indicator, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-event-study", alt)
             count, size = count + 1, size + len(data["image/png"])
+            pngs.append(data["image/png"])
         return count, size
 
     if profile:
@@ -100,7 +141,26 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
         return {}
     start = time.process_time()
     count, size = loop()
-    return {"cpu": time.process_time() - start, "figures": count, "base64_bytes": size}
+    cpu = time.process_time() - start
+    return {"cpu": cpu, "figures": count, "base64_bytes": size, "pixels": _pixel_digests(pngs)}
+
+
+def _pixel_digests(pngs: list[str]) -> list[str]:
+    """What each figure looks like: a digest of its decoded RGB pixels (not of the PNG bytes,
+    which an encoder change alters without changing the picture)."""
+    import base64
+    import hashlib
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    digests = []
+    for encoded in pngs:
+        with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        digests.append(hashlib.sha256(pixels.tobytes() + str(pixels.shape).encode()).hexdigest())
+    return digests
 
 
 def _run_side(path: Path, args) -> dict:
@@ -156,6 +216,8 @@ def main(argv=None) -> int:
                 f"{last['base64_bytes'] / 1024:.0f} KiB of base64 PNG"
             )
         print(f"  current / baseline: {best['current'] / best['baseline']:.2f}")
+        same = runs["current"][-1]["pixels"] == runs["baseline"][-1].get("pixels")
+        print("  pixels: " + ("every figure as the baseline's" if same else "DIFFERENT"))
     return 0
 
 

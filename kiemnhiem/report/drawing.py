@@ -2,14 +2,21 @@
 
 :mod:`kiemnhiem.report.plots` decides what a chart shows; this module lays its figure out and
 turns it into a PNG, and nothing here changes a pixel of what matplotlib would draw in full
-(``tests/report/test_plots.py`` compares them):
+(``tests/report/test_plots.py`` and ``test_drawing.py`` compare them):
 
+- empty figures unpickled from one built per size (:func:`new_figure`);
 - layout by one measurement (:func:`place_axes`) instead of constrained layout, which
   measured every text twice and made saving draw the figure twice;
+- value axes that make no tick outside the view (:class:`ShownMaxNLocator`);
 - one Agg renderer per figure size and dpi (:class:`_SharedRendererCanvas`), so that the
-  texts a report's figures share (ticks, axis labels, legends) are shaped once;
+  texts a report's figures share (ticks, axis labels, legends) are measured once, and a
+  renderer that keeps strings' shaping and glyphs' bitmaps (:class:`_TextCachingRenderer`);
 - a legend already drawn in the process pasted from its pixels (:func:`draw_rgba`);
-- PNG as RGB at zlib level 1 (:func:`png_bytes`).
+- PNG as RGB, rows unfiltered, at zlib level 3 (:func:`_encode_png`).
+
+Several of these lean on matplotlib internals (the per-glyph text API of 3.11, the
+``_get_font_height_metrics`` hook, figure pickling); each falls back to matplotlib's own path
+where the internal is missing, and the tests compare against a plain ``FigureCanvasAgg``.
 
 PNG, not SVG: the runner writes ``<figure>.png`` beside each page and Word takes the same
 bitmaps; SVG text would either depend on the reader's fonts (``svg.fonttype="none"``) or be
@@ -19,15 +26,26 @@ drawn as glyph outlines, which costs the same text shaping as Agg.
 
 from __future__ import annotations
 
-import io
+import copy
 import math
+import os
+import pickle
+import struct
 import threading
+import zlib
 
+import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.ft2font import FT2Font
+
+try:  # matplotlib >= 3.10; only the per-glyph drawing of 3.11 uses it (_PER_GLYPH)
+    from matplotlib.ft2font import RenderMode
+except ImportError:  # pragma: no cover - older matplotlib draws text through Agg's own path
+    RenderMode = None
 from matplotlib.figure import Figure
 from matplotlib.ticker import AutoLocator, FixedLocator, MaxNLocator
-from PIL import Image
 
 #: Space between the figure's edge, the legend and the axes' labels, in inches (constrained
 #: layout's default padding, which these figures used before).
@@ -41,10 +59,67 @@ def new_figure(figsize: tuple[float, float]) -> tuple[Figure, object]:
     draw without rendering to lay it out, then the real one): about a third of a report's
     figure time (``benchmarks/bench_figures.py``). These figures have one axes and one legend
     below it, so measuring once and fixing the position gives the same picture.
+
+    The empty figure is unpickled from one built before (:func:`_skeleton`): building an
+    axes and its ticks runs every artist's constructor (rcParams read, transforms and
+    markers made, tick properties copied from the first tick), unpickling restores the
+    finished objects at about a fifth of the cost. Each call gets its own new objects.
     """
-    fig = Figure(figsize=figsize)
+    blob = _skeleton((float(figsize[0]), float(figsize[1])))
+    if blob is None:
+        fig = Figure(figsize=figsize)
+        _SharedRendererCanvas(fig)
+        return fig, fig.add_subplot()
+    fig = pickle.loads(blob)
     _SharedRendererCanvas(fig)
-    return fig, fig.add_subplot()
+    return fig, fig.axes[0]
+
+
+def _skeleton(figsize: tuple[float, float]) -> bytes | None:
+    """A pickled empty figure of ``figsize`` with one axes and its first ticks, built under the
+    current rcParams (built again when they change: they decide every default it holds);
+    None once :data:`_SKELETONS_MAX` have been built in the process."""
+    rc = _rc_snapshot()
+    known = _SKELETONS.get(figsize)
+    if known is not None and known[0] == rc:
+        return known[1]
+    if len(_BUILT) >= _SKELETONS_MAX:
+        return None
+    fig = Figure(figsize=figsize)
+    ax = fig.add_subplot()
+    # As many ticks as a report's charts show (up to twelve years, eight values); a chart that
+    # shows more has matplotlib make the rest, those it shows fewer are never drawn.
+    ax.xaxis.get_major_ticks(_SKELETON_TICKS[0])
+    ax.yaxis.get_major_ticks(_SKELETON_TICKS[1])
+    blob = pickle.dumps(fig, protocol=pickle.HIGHEST_PROTOCOL)
+    # Every figure pickled stays alive (_BUILT), for as long as the process. A matplotlib
+    # transform tells its parents (the transforms built on it) that it changed through a
+    # dict keyed by the parents' id(); unpickled, those keys are the ids of the *pickled*
+    # objects. Were those freed, a new transform could be born at one of their addresses,
+    # register under the same key and push out another parent, which then never hears of a
+    # change: the y-axis label of an axes moved by place_axes was drawn where the axes had
+    # been (in about one report in three). While the pickled objects live, no new object
+    # takes their ids.
+    _BUILT.append(fig)
+    _SKELETONS[figsize] = (copy.deepcopy(rc), blob)
+    return blob
+
+
+def _rc_snapshot() -> dict:
+    """The rcParams' raw values (no per-item lookup), less the backend: a figure does not
+    depend on it, and its not-yet-resolved value is a placeholder equal only to itself."""
+    rc = dict(dict.items(mpl.rcParams))
+    rc.pop("backend", None)
+    return rc
+
+
+#: figsize -> (the rcParams it was built under, pickled empty figure) (:func:`_skeleton`).
+_SKELETONS: dict[tuple[float, float], tuple[dict, bytes]] = {}
+#: Every figure :func:`_skeleton` pickled, kept alive (see there); at most _SKELETONS_MAX (a
+#: report uses three or four sizes), after which figures are built the ordinary way.
+_BUILT: list[Figure] = []
+_SKELETONS_MAX = 32
+_SKELETON_TICKS = (12, 8)
 
 
 class _SharedRendererCanvas(FigureCanvasAgg):
@@ -68,9 +143,170 @@ class _SharedRendererCanvas(FigureCanvasAgg):
         if renderer is None:
             if len(pool) >= 4:
                 pool.clear()
-            renderer = pool[key] = RendererAgg(width, height, self.figure.dpi)
+            renderer = pool[key] = _TextCachingRenderer(width, height, self.figure.dpi)
+        renderer.font_rc = _font_rc()
         self.renderer = renderer
         return renderer
+
+
+class _TextCachingRenderer(RendererAgg):
+    """Agg's renderer, with what drawing a text costs kept for the next text (issue 15).
+
+    matplotlib >= 3.11 draws a text glyph by glyph: it shapes the string (``FT2Font._layout``),
+    then places each glyph at its position to 1/64 pixel and has FreeType render it there.
+    A report's twenty figures draw the same strings (years, axis labels, legend entries) and
+    the same glyphs over and over, so this renderer keeps
+
+    - each string's shaping, by font, size, dpi and shaping options;
+    - each rendered glyph, by font, size, dpi, rotation, hinting, antialiasing and the
+      glyph's position *within its pixel* (the 1/64 fraction matplotlib passes FreeType): a
+      glyph moved by whole pixels is the same bitmap moved by whole pixels, since FreeType
+      rasterises an outline relative to its own pixel-aligned box;
+    - each font's line metrics (the ``_get_font_height_metrics`` hook matplotlib 3.11 asks
+      the renderer before reading the font's tables for every text it measures).
+
+    Each glyph is still composited on its own, in order, with matplotlib's own
+    ``draw_text_image``, so overlapping glyphs blend as they would. ``tests/report`` checks
+    the pixels against a plain ``RendererAgg``. With another matplotlib (no per-glyph API),
+    drawing falls back to Agg's own ``draw_text``.
+
+    The font settings (:func:`_font_rc`) are read when the canvas hands the renderer out
+    (each measure and each drawing of a figure), not for every text: reading them was a
+    third of measuring a text.
+    """
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self.font_rc = _font_rc()
+
+    def _get_font_height_metrics(self, prop):
+        key = (_font_key(prop, self.font_rc), self.dpi)
+        known = _FONT_HEIGHTS.get(key)
+        if known is None:
+            known = _FONT_HEIGHTS[key] = _font_height_metrics(prop, self.dpi)
+        return known
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath or not _PER_GLYPH:
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        flags = get_hinting_flag()
+        font_key = _font_key(prop, self.font_rc)
+        layout_key = (font_key, self.dpi, s, flags, features, language)
+        glyphs = _LAYOUTS.get(layout_key)
+        if glyphs is None:
+            font = self._prepare_font(prop)
+            glyphs = tuple(
+                (item.ft_object, item.glyph_index, item.x, item.y)
+                for item in font._layout(s, flags=flags, features=features, language=language)
+            )
+            if len(_LAYOUTS) >= _CACHE_MAX:
+                _LAYOUTS.clear()
+            _LAYOUTS[layout_key] = glyphs
+        size = prop.get_size_in_points()
+        cos = math.cos(math.radians(angle))
+        sin = math.sin(math.radians(angle))
+        antialiased = gc.get_antialiased()
+        matrix = None
+        height = self.height
+        draw_image = self._renderer.draw_text_image
+        for font, glyph_index, dx, dy in glyphs:  # dy is upwards, as in RendererAgg
+            # Exactly the 26.6 position RendererAgg._draw_text_glyphs_and_boxes passes FreeType.
+            px = round(0x40 * (x + dx * cos - dy * sin))
+            py = round(0x40 * (height - y + dx * sin + dy * cos))
+            key = (font, size, self.dpi, glyph_index, angle, flags, antialiased, px & 63, py & 63)
+            known = _GLYPHS.get(key)
+            if known is None:
+                if matrix is None:
+                    matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix, [px & 63, py & 63])
+                bitmap = font._render_glyph(
+                    glyph_index, flags, RenderMode.NORMAL if antialiased else RenderMode.MONO
+                )
+                buffer = bitmap.buffer
+                if not antialiased:
+                    buffer *= 0xFF
+                if len(_GLYPHS) >= _CACHE_MAX:
+                    _GLYPHS.clear()
+                known = _GLYPHS[key] = (buffer, bitmap.left, bitmap.top)
+            buffer, left, top = known
+            # The bitmap of the glyph at px, py is the one at (px & 63, py & 63) moved by
+            # whole pixels (px >> 6, py >> 6).
+            draw_image(
+                buffer, left + (px >> 6), int(height) - (top + (py >> 6)) + buffer.shape[0], 0, gc
+            )
+
+
+def _font_key(prop, rc: tuple) -> tuple:
+    """What decides the font files and size a ``FontProperties`` draws with: its own fields
+    and ``rc`` (:func:`_font_rc`)."""
+    return (
+        tuple(prop.get_family()),
+        prop.get_style(),
+        prop.get_variant(),
+        prop.get_weight(),
+        prop.get_stretch(),
+        prop.get_size_in_points(),
+        prop.get_file(),
+        rc,
+    )
+
+
+def _font_rc() -> tuple:
+    """The rcParams and environment matplotlib's ``findfont`` caches its answers by, and the
+    number of fonts it knows (a font added later may match better)."""
+    rc = mpl.rcParams
+    return (
+        tuple(
+            tuple(value) if isinstance(value, list) else value
+            for value in (rc[name] for name in _FONT_RC)
+        ),
+        os.environ.get("MPL_IGNORE_SYSTEM_FONTS"),
+        len(font_manager.fontManager.ttflist),
+    )
+
+
+def _font_height_metrics(prop, dpi: float) -> tuple:
+    """``(ascent, descent, line gap)`` of the font, as matplotlib's ``Text._get_layout``
+    computes them from the font's tables (same expressions, so the same floats)."""
+    font = font_manager.get_font(font_manager.fontManager._find_fonts_by_props(prop))
+    for table_name, linegap_key, ascent_key, descent_key in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        fontsize = prop.get_size_in_points()
+        units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+        scale = 1 / units_per_em * fontsize * dpi / 72
+        return (
+            table[ascent_key] * scale,
+            -table[descent_key] * scale,
+            table[linegap_key] * scale,
+        )
+    return (None, None, None)
+
+
+_FONT_RC = tuple(
+    f"font.{key}"
+    for key in (
+        "family", "style", "variant", "weight", "stretch", "size",
+        "serif", "sans-serif", "cursive", "fantasy", "monospace",
+    )
+)
+#: Whether this matplotlib draws text glyph by glyph (3.11 and later) through the private
+#: API :class:`_TextCachingRenderer` calls; else it leaves drawing to Agg.
+_PER_GLYPH = RenderMode is not None and all(
+    hasattr(FT2Font, name) for name in ("_layout", "_render_glyph", "_set_transform")
+) and hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+#: Caches of :class:`_TextCachingRenderer`, per process, cleared when full.
+_LAYOUTS: dict[tuple, tuple] = {}
+_GLYPHS: dict[tuple, tuple] = {}
+_FONT_HEIGHTS: dict[tuple, tuple] = {}
+_CACHE_MAX = 50_000
 
 
 #: Per thread: (width, height, dpi) -> RendererAgg (:class:`_SharedRendererCanvas`).
@@ -93,6 +329,34 @@ def legend_below(fig: Figure, handles: list, ncols: int, handler_map: dict | Non
         handler_map=handler_map,
     )
     legend.set_gid(f"{_LEGEND_GID}:{ncols}")
+
+
+class ShownMaxNLocator(MaxNLocator):
+    """:class:`~matplotlib.ticker.MaxNLocator`'s ticks less those outside the view.
+
+    matplotlib asks for ticks a step beyond each end of the axis, then makes, labels and
+    positions a tick object for each before leaving out those it does not draw: on a report's
+    value axes about one tick in five, each costing as much as a drawn one. Dropping them
+    here (with a margin far wider than matplotlib's own test, so no drawn tick is lost) gives
+    the same drawing with fewer ticks made.
+    """
+
+    def __call__(self):
+        return _in_view(self.axis, super().__call__())
+
+
+class ShownAutoLocator(AutoLocator):
+    """matplotlib's default :class:`~matplotlib.ticker.AutoLocator`, as :class:`ShownMaxNLocator`."""
+
+    def __call__(self):
+        return _in_view(self.axis, super().__call__())
+
+
+def _in_view(axis, locs):
+    low, high = sorted(axis.get_view_interval())
+    slack = 1e-6 * (high - low)
+    locs = np.asarray(locs)
+    return locs[(locs >= low - slack) & (locs <= high + slack)]
 
 
 def place_axes(fig: Figure, ax) -> None:
@@ -130,11 +394,9 @@ def place_axes(fig: Figure, ax) -> None:
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     """The figure as PNG bytes (without a timestamp, so equal figures give equal bytes).
 
-    Drawn once by Agg (:func:`draw_rgba`) and encoded by Pillow (which ``savefig`` also uses)
-    as RGB at zlib level 1: the figures are opaque, so the alpha channel only cost bytes, and
-    level 1 makes files as small as the default level 6 on these flat-coloured charts in about
-    two thirds of the time. Lossless: a palette (PNG-8) would be four times smaller but merged
-    the transition year's light hatching into a flat grey.
+    Drawn once by Agg (:func:`draw_rgba`) and written by :func:`_encode_png`: RGB when the
+    figure is opaque (the alpha channel only cost bytes), lossless. A palette (PNG-8) would be
+    four times smaller but merged the transition year's light hatching into a flat grey.
     """
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
@@ -146,12 +408,45 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
     finally:
         if fig.dpi != original:
             fig.dpi = original
-    image = Image.fromarray(pixels, "RGBA")
-    if image.getextrema()[3][0] == 255:
-        image = image.convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", dpi=(dpi, dpi), compress_level=1)
-    return buffer.getvalue()
+    if bool((pixels[..., 3] == 255).all()):
+        return _encode_png(pixels[..., :3], dpi)
+    return _encode_png(pixels, dpi)
+
+
+def _encode_png(pixels: np.ndarray, dpi: float) -> bytes:
+    """A PNG of ``pixels`` (rows from the top; RGB or RGBA, 8 bits) with its resolution.
+
+    Written here rather than by Pillow (which ``savefig`` uses): Pillow filters every row
+    adaptively (tries each PNG filter, keeps the best), which on these flat-coloured charts
+    made files *larger* than no filter at all and took half of the encoding time. Unfiltered
+    rows at zlib level 3: on a report's twenty charts (``benchmarks/bench_figures.py``)
+    about 2.5 times faster than Pillow at level 1 and a tenth smaller (1030 KiB against
+    1164 KiB of PNG for unit 124); level 6 would be 8 % smaller again at twice the time.
+    """
+    height, width, channels = pixels.shape
+    rows = np.empty((height, width * channels + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type 0 (None) on every row
+    rows[:, 1:].reshape(height, width, channels)[...] = pixels  # one copy, even from RGBA's RGB
+    header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
+    per_metre = int(dpi / 0.0254 + 0.5)  # as Pillow writes it: 100 dpi -> 3937
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+            _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 3)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF)
+    )
 
 
 #: Legends already drawn: key (:func:`_legend_key`) -> (left, bottom, pixels), in pixels from
@@ -188,8 +483,8 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     pixels = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
     if key is None:
         return pixels
-    pixels = pixels.copy()
     if known is not None:
+        pixels = pixels.copy()  # print_to_buffer's bytes are read-only
         left, bottom, block = known
         rows = block.shape[0]
         pixels[height - bottom - rows : height - bottom, left : left + block.shape[1]] = block
@@ -213,11 +508,10 @@ def _legend_key(fig: Figure, legend) -> tuple | None:
     gid = str(legend.get_gid() or "")
     if not gid.startswith(_LEGEND_GID):
         return None
-    import matplotlib as mpl
-
+    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
     rc = tuple(
         (name, str(value))
-        for name, value in sorted(mpl.rcParams.items())
+        for name, value in sorted(dict.items(mpl.rcParams))
         if name.startswith(_LEGEND_RC)
     )
     symbols = tuple(_artist_style(handle) for handle in legend.legend_handles)

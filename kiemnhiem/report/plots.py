@@ -32,11 +32,18 @@ from matplotlib.legend_handler import HandlerBase
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from ..labels import check_lang, format_day, format_number, format_percent, format_signed, label
-from .drawing import legend_below, new_figure, place_axes, png_bytes
+from .drawing import (
+    ShownAutoLocator,
+    ShownMaxNLocator,
+    legend_below,
+    new_figure,
+    place_axes,
+    png_bytes,
+)
 from .indicators import IndicatorInfo, indicator_info, model_label
 
 # Colours from the Okabe-Ito palette: distinguishable with common colour-vision deficiencies.
@@ -217,7 +224,9 @@ def plot_series(
             va="center",
             color="#666666",
         )
-    ax.set_title(series_title(frame, result, indicators, lang), loc="left", fontsize="medium")
+    ax.set_title(
+        _chart_title("plot_series_title", frame, result, info, lang), loc="left", fontsize="medium"
+    )
     ax.grid(axis="y", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -263,7 +272,7 @@ def plot_before_after(
     lang = check_lang(lang)
     frame = _check_series(series)
     info = indicator_info(indicators, str(result["indicator"]), lang)
-    means = before_after_means(frame, result)
+    means = _before_after_means(frame, result)
 
     fig, ax = new_figure(figsize)
 
@@ -304,7 +313,8 @@ def plot_before_after(
     ax.margins(y=0.15)
     if info.kind == "rating":
         ax.set_ylim(0, 4.6)
-    ax.set_title(before_after_title(frame, result, indicators, lang), loc="left", fontsize="medium")
+    title = _chart_title("plot_before_after_title", frame, result, info, lang)
+    ax.set_title(title, loc="left", fontsize="medium")
     ax.grid(axis="y", color="#dddddd", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
@@ -326,7 +336,11 @@ def before_after_means(series: pd.DataFrame, result: Mapping | pd.Series) -> dic
         fewer than the post window's (a not-yet comparison whose units adopted), both the
         pilot's and the comparison's.
     """
-    frame = _check_series(series)
+    return _before_after_means(_check_series(series), result)
+
+
+def _before_after_means(frame: pd.DataFrame, result: Mapping | pd.Series) -> dict[str, float]:
+    """:func:`before_after_means` of a frame :func:`_check_series` has checked."""
     did_years = _did_years(result)
     out: dict[str, float] = {}
     for window, suffix in (("pre", "pre"), ("post", "post")):
@@ -356,7 +370,7 @@ def series_title(
     """The title of :func:`plot_series` (also for captions): "against the comparison group"
     only when one is drawn; a before/after-only pilot's title says that its change includes
     the province-wide change."""
-    return _chart_title("plot_series_title", series, result, indicators, lang)
+    return _title("plot_series_title", series, result, indicators, lang)
 
 
 def before_after_title(
@@ -366,14 +380,18 @@ def before_after_title(
     lang: str = "vi",
 ) -> str:
     """The title of :func:`plot_before_after` (also for captions), as :func:`series_title`."""
-    return _chart_title("plot_before_after_title", series, result, indicators, lang)
+    return _title("plot_before_after_title", series, result, indicators, lang)
 
 
-def _chart_title(key: str, series, result, indicators, lang: str) -> str:
-    """``key`` when the chart draws a comparison, else ``key + "_alone"``."""
+def _title(key: str, series, result, indicators, lang: str) -> str:
     lang = check_lang(lang)
-    frame = _check_series(series)
     info = indicator_info(indicators, str(result["indicator"]), lang)
+    return _chart_title(key, _check_series(series), result, info, lang)
+
+
+def _chart_title(key: str, frame: pd.DataFrame, result, info: IndicatorInfo, lang: str) -> str:
+    """``key`` when the chart draws a comparison, else ``key + "_alone"`` (``frame`` checked by
+    :func:`_check_series`: the charts pass theirs rather than check and look up twice)."""
     unit = str(result.get("unit_name", "") or "")
     if not _has_comparison(result, frame):
         key += "_alone"
@@ -427,7 +445,7 @@ def series_alt(
     years = frame.loc[pd.to_numeric(frame["pilot"], errors="coerce").notna(), "year"]
     span = f"{int(years.min())}–{int(years.max())}" if len(years) else "–"
     _x, start_text, _exact = _start_position(result, lang)
-    means = before_after_means(frame, result)
+    means = _before_after_means(frame, result)
     text = label(
         "plot_alt_series",
         lang,
@@ -598,12 +616,13 @@ def plot_event_study(
 
     if info.kind == "share":
         pp = label("report_pp", lang)
+        ax.yaxis.set_major_locator(ShownAutoLocator())
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: f"{format_number(v * 100, lang, 0)} {pp}")
         )
         ax.set_ylabel(label("plot_es_axis_pp", lang))
     else:
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_locator(ShownMaxNLocator(nbins=6))
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: format_number(v, lang, 0 if float(v).is_integer() else 1))
         )
@@ -1079,25 +1098,19 @@ def _markers(ax, years, values, partial, colour, marker):
     )
 
 
-def _span(frame: pd.DataFrame, window: str) -> tuple[float, float] | None:
-    years = frame.loc[frame["window"] == window, "year"]
-    if years.empty:
-        return None
-    return float(years.min()) - 0.5, float(years.max()) + 0.5
-
-
 def _shade_windows(ax, frame: pd.DataFrame, lang: str) -> list:
     handles = []
+    windows = frame["window"].to_numpy(dtype=object)
+    all_years = frame["year"].to_numpy()
     for window, colour, hatch, key in (
         ("pre", _PRE, None, "plot_pre_window"),
         ("transition", _TRANSITION, "///", "plot_transition"),
         ("post", _POST, None, "plot_post_window"),
     ):
-        span = _span(frame, window)
-        if span is None:
-            continue
         # One band per run of consecutive years, so a dropped year inside a window shows.
-        years = sorted(int(y) for y in frame.loc[frame["window"] == window, "year"])
+        years = sorted(int(y) for y in all_years[windows == window])
+        if not years:
+            continue
         runs: list[list[int]] = []
         for year in years:
             if runs and year == runs[-1][-1] + 1:
@@ -1169,6 +1182,7 @@ def _format_value(value: float, info: IndicatorInfo, lang: str) -> str:
 
 def _format_value_axis(ax, info: IndicatorInfo, lang: str) -> None:
     if info.kind == "share":
+        ax.yaxis.set_major_locator(ShownAutoLocator())
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_percent(v, lang, 0)))
     elif info.kind == "rating":
         ax.set_ylim(0.5, 4.5)
@@ -1176,7 +1190,7 @@ def _format_value_axis(ax, info: IndicatorInfo, lang: str) -> None:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: format_number(v, lang, 0)))
     else:
         # Head-counts and counts: whole-number ticks (never "7,5 người").
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=info.kind in _WHOLE))
+        ax.yaxis.set_major_locator(ShownMaxNLocator(nbins=6, integer=info.kind in _WHOLE))
         ax.yaxis.set_major_formatter(
             FuncFormatter(lambda v, _p: format_number(v, lang, 0 if float(v).is_integer() else 1))
         )

@@ -648,7 +648,12 @@ def _decoded(png: bytes) -> np.ndarray:
 
 
 def _matplotlib_pixels(fig: Figure, dpi: int = 100) -> np.ndarray:
-    """The reference: matplotlib's own raw RGBA output of the whole figure, drawn in full."""
+    """The reference: matplotlib's own raw RGBA output of the whole figure, drawn in full by a
+    plain Agg canvas (its own ``RendererAgg``, none of :mod:`kiemnhiem.report.drawing`'s
+    shared renderers and caches)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="rgba", dpi=dpi)
     width, height = (int(round(v * dpi)) for v in fig.get_size_inches())
