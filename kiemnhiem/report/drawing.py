@@ -346,7 +346,8 @@ class ShownMaxNLocator(MaxNLocator):
 
 
 class ShownAutoLocator(AutoLocator):
-    """matplotlib's default :class:`~matplotlib.ticker.AutoLocator`, as :class:`ShownMaxNLocator`."""
+    """matplotlib's default :class:`~matplotlib.ticker.AutoLocator`, as
+    :class:`ShownMaxNLocator`."""
 
     def __call__(self):
         return _in_view(self.axis, super().__call__())
