@@ -70,6 +70,10 @@ def _enumerate(counts: tuple[int, ...]) -> np.ndarray:
     rows = np.zeros((1, n), dtype=np.int16)
     free = n
     for label, m in enumerate(counts[1:], start=1):
+        if m == 0:
+            # Nothing to place (a province without this schedule): numpy cannot shape the one
+            # empty combination as (-1, 0).
+            continue
         combos = np.array(list(itertools.combinations(range(free), m)), dtype=np.intp)
         combos = combos.reshape(-1, m)
         n_rows, n_comb = len(rows), len(combos)
