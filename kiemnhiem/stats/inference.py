@@ -15,14 +15,18 @@ Conventions
   ``tol = 1e-9 * max(1, |T_obs|)`` absorbs rounding, so exact ties count against the pilot.
 - Each statistic is linear in the outcome for fixed comparison sets; on ``Y - tau * D`` it is
   ``S(Y) - tau * S(D)``, which makes the inversion exact with no grid.
+- A sampled test read only for its verdict (the start-date sensitivity) may stop before its
+  ``B`` draws once that verdict is settled (:func:`sequential_verdict`): exactly when the
+  counts already decide it, else with a bounded chance of differing from the verdict of all
+  ``B`` draws.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Literal, get_args
 
 import numpy as np
@@ -35,6 +39,13 @@ DRAWS = 9_999
 # Fixed so that a report regenerates identically (STYLE.md: deterministic, one generator).
 SEED = 20171025
 _E_ZERO = 1e-12
+#: Sequential looks of a sampled test read only for its verdict (:func:`sequential_verdict`):
+#: the first 250, 500, ... draws, each about twice the last so that a look costs at most the
+#: draws already evaluated; only the looks below the number of draws are made.
+LOOKS = (250, 500, 1000, 2000, 4000, 8000)
+#: The largest chance, whatever the true p-values, that a verdict stopped at a look differs
+#: from the verdict of all the draws (shared equally over the looks made).
+LOOK_RISK = 1e-3
 
 
 # --------------------------------------------------------------------------- assignments
@@ -59,6 +70,10 @@ def _enumerate(counts: tuple[int, ...]) -> np.ndarray:
     rows = np.zeros((1, n), dtype=np.int16)
     free = n
     for label, m in enumerate(counts[1:], start=1):
+        if m == 0:
+            # Nothing to place (a province without this schedule): numpy cannot shape the one
+            # empty combination as (-1, 0).
+            continue
         combos = np.array(list(itertools.combinations(range(free), m)), dtype=np.intp)
         combos = combos.reshape(-1, m)
         n_rows, n_comb = len(rows), len(combos)
@@ -80,17 +95,39 @@ class Assignments:
     Attributes
     ----------
     labels : ndarray of int, shape (B, n)
-        One row per assignment: the schedule label of each unit (0 = never).
+        One row per assignment: the schedule label of each unit (0 = never). Sampled, it is
+        made from ``observed`` and ``perm`` when first read (:meth:`rows` makes only a range).
     exact : bool
         True when ``labels`` lists every possible assignment (the observed one among them);
         False when they are ``B`` uniform draws with replacement (the observed one not added).
     total : int
         How many distinct assignments are possible.
+    observed, perm : ndarray, optional
+        Sampled: the observed labels (n,) and each draw's permutation of the units (B, n),
+        so that ``labels`` is ``observed[perm]``.
     """
 
-    labels: np.ndarray
+    enumerated: np.ndarray | None = field(repr=False)
     exact: bool
     total: int
+    observed: np.ndarray | None = field(default=None, repr=False)
+    perm: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        if self.perm is None:
+            return self.enumerated
+        return np.take(self.observed, self.perm)
+
+    def __len__(self) -> int:
+        return len(self.enumerated if self.perm is None else self.perm)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """``labels[start:stop]``, without making the other rows: a sequential test that stops
+        after a few hundred draws (:func:`sequential_verdict`) need not place 9,999."""
+        if self.perm is None or "labels" in self.__dict__:
+            return self.labels[start:stop]
+        return np.take(self.observed, self.perm[start:stop])
 
 
 def draw_assignments(
@@ -130,7 +167,7 @@ def draw_assignments(
     # Every distinct placement arises from the same number of permutations, so permuting the
     # observed labels draws placements uniformly.
     perm = _permutations(len(observed), int(draws), int(seed))
-    return Assignments(np.take(observed, perm), False, total)
+    return Assignments(None, False, total, observed.copy(), perm)
 
 
 @cache
@@ -171,7 +208,7 @@ def _stratified(observed: np.ndarray, k: int, groups: list[np.ndarray], max_enum
     sizes = tuple(len(g) for g in groups)
     positions = tuple(int(i) for g in groups for i in g)
     perm = _stratified_permutations(sizes, positions, int(draws), int(seed))
-    return Assignments(np.take(observed, perm), False, total)
+    return Assignments(None, False, total, observed.copy(), perm)
 
 
 @cache
@@ -278,11 +315,9 @@ def rank_test(
     n_draws = len(y)
     extra = 0 if exact else 1
     n_a = n_draws + extra
-    t_obs = sign * observed
-    tol = 1e-9 * max(1.0, abs(t_obs))
-    t = sign * y
-    b_better = int(np.sum(t >= t_obs - tol)) + extra
-    b_worse = int(np.sum(t <= t_obs + tol)) + extra
+    b_better, b_worse = tail_counts(y, observed, sign)
+    b_better += extra
+    b_worse += extra
     p_better = b_better / n_a
     p_worse = b_worse / n_a
     p_two = min(1.0, 2.0 * min(p_better, p_worse))
@@ -308,6 +343,19 @@ def rank_test(
         p_better, p_worse, p_two, p_min, n_a, exact, mc_error, ci_low, ci_high, rank, direction,
         estimate,
     )
+
+
+def tail_counts(stats, observed: float, sign: int = 1) -> tuple[int, int]:
+    """How many of ``stats`` are at least as good as the observed statistic and how many at
+    least as bad, with :func:`rank_test`'s tolerance (NaN entries count in neither).
+
+    One definition for :func:`rank_test` and for the sequential looks
+    (:func:`sequential_verdict`), so that a look counts exactly what the full test counts.
+    """
+    t_obs = sign * observed
+    tol = 1e-9 * max(1.0, abs(t_obs))
+    t = sign * np.asarray(stats, dtype=float)
+    return int(np.sum(t >= t_obs - tol)), int(np.sum(t <= t_obs + tol))
 
 
 def _pieces(d, e, n_extra: int, tol: float):
@@ -471,3 +519,93 @@ def decide(better: str, test: RankTest | None, level: float) -> Verdict:
 def conclusive_possible(test: RankTest, level: float) -> bool:
     """Whether any outcome could reach a verdict: ``p_min <= level / 2``."""
     return test.p_min <= level / 2
+
+
+# --------------------------------------------------------------------------- sequential verdict
+def _special():
+    """``scipy.special``, imported when first needed: only a sampled sequential test uses it,
+    and a report that reads its run's evaluation saves the import."""
+    import scipy.special
+
+    return scipy.special
+
+
+def significant_cut(draws: int, level: float) -> int:
+    """The largest count ``c`` of sampled draws at least as extreme as the observed statistic
+    that :func:`decide` still calls significant with all ``draws`` valid:
+    ``(c + 1) / (draws + 1) <= level / 2`` in floating point, as :func:`rank_test` divides
+    (-1 when no count is)."""
+    half = level / 2
+    c = math.floor(half * (draws + 1)) - 1
+    while c + 1 <= draws and (c + 2) / (draws + 1) <= half:
+        c += 1
+    while c >= 0 and (c + 1) / (draws + 1) > half:
+        c -= 1
+    return c
+
+
+def sequential_verdict(better: str, b_better: int, b_worse: int, n_nan: int, k: int,
+                       draws: int, level: float, risk: float) -> Verdict | None:
+    """The verdict :func:`decide` would give on all ``draws`` sampled assignments, known from
+    the first ``k`` of them; None while it is open.
+
+    ``b_better``, ``b_worse``: how many of the first ``k`` draws are at least as good / as bad
+    as the observed statistic (:func:`tail_counts`), ``n_nan`` how many are NaN. Each
+    direction is significant on all draws iff its count (observed added) over the valid
+    draws (observed added) is at most ``level / 2``; with ``c`` = :func:`significant_cut`:
+
+    - *settled exactly*: not significant once more than ``c`` draws are extreme (counts only
+      grow and the valid draws are at most ``draws``: the curtailment behind Besag and
+      Clifford's sequential p-values, Biometrika 78:301, 1991); significant once there would
+      be at most ``c`` even if every draw left were extreme (NaN draws counted as extreme,
+      since they shrink the valid draws);
+    - *settled with risk* (Gandy 2009, JASA 104:1504, "uniformly bounded resampling risk";
+      here bounded against the verdict of all ``draws`` rather than of infinitely many):
+      significant when, at the upper Clopper-Pearson bound ``p_u`` (one-sided, ``delta``) of
+      the rate of extreme (or NaN) draws, more than ``c`` by the end has chance at most
+      ``delta``; not significant when, at the lower bound ``p_l`` of the rate of extreme
+      draws, at most ``c`` by the end has chance at most ``delta``. The draws left are
+      independent of those seen, so a claim is wrong with chance at most
+      P(p outside its bound) + ``delta`` <= ``2 delta`` whatever the true rate p.
+
+    Two directions times two claims of ``2 delta`` each: the verdict differs from the one of
+    all draws with chance at most ``8 delta`` = ``risk`` at this look (callers share
+    :data:`LOOK_RISK` over their looks). Without a valid draw yet, nothing is settled (all
+    NaN would be "not assessed").
+    """
+    if n_nan >= k:
+        return None
+    cut = significant_cut(draws, level)
+    delta = risk / 8.0
+    good, bad = (_settled(b, n_nan, k, draws, cut, delta) for b in (b_better, b_worse))
+    if better == "none":
+        if good is True or bad is True:
+            return "changed"
+        return "no_clear_change" if good is False and bad is False else None
+    if good is True:
+        return "improved"
+    if good is False and bad is not None:
+        return "worsened" if bad else "no_clear_change"
+    return None
+
+
+def _settled(h: int, n_nan: int, k: int, draws: int, cut: int, delta: float) -> bool | None:
+    """One direction of :func:`sequential_verdict`: significant on all draws (True), not
+    (False), or open (None), from ``h`` extreme and ``n_nan`` NaN draws among the first
+    ``k``."""
+    rest = draws - k
+    if h > cut:
+        return False
+    s = h + n_nan
+    if s + rest <= cut:
+        return True
+    sp = _special()
+    if s <= cut:
+        upper = 1.0 if s >= k else float(sp.betaincinv(s + 1, k - s, 1.0 - delta))
+        if float(sp.bdtrc(cut - s, rest, upper)) <= delta:
+            return True
+    if h > 0:
+        lower = float(sp.betaincinv(h, k - h + 1, delta))
+        if float(sp.bdtr(cut - h, rest, lower)) <= delta:
+            return False
+    return None

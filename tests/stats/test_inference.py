@@ -16,8 +16,11 @@ import pytest
 
 from kiemnhiem.data.catalog import builtin_indicators, builtin_models, with_model_lists
 from kiemnhiem.data.dataset import Dataset
+from kiemnhiem.stats import evaluation
 from kiemnhiem.stats.evaluation import evaluate_all, evaluate_pilot
 from kiemnhiem.stats.inference import (
+    LOOK_RISK,
+    LOOKS,
     SEED,
     count_assignments,
     decide,
@@ -25,6 +28,9 @@ from kiemnhiem.stats.inference import (
     hodges_lehmann,
     invert_interval,
     rank_test,
+    sequential_verdict,
+    significant_cut,
+    tail_counts,
 )
 from kiemnhiem.stats.timeline import pilot_window
 
@@ -98,6 +104,16 @@ def test_sampling_beyond_the_enumeration_limit():
     assert (again.labels == A.labels).all()
     other = draw_assignments(observed, max_enumerate=5, draws=99, seed=8)
     assert (other.labels != A.labels).any()
+
+
+def test_a_prefix_of_the_draws_is_the_same_stream():
+    observed = np.array([1, 1, 1, 0, 0, 2, 0])
+    A = draw_assignments(observed, max_enumerate=5, draws=99, seed=7)
+    # ``rows`` makes only the rows asked for, the same as those of ``labels``.
+    assert (A.rows(10, 30) == A.labels[10:30]).all() and len(A) == 99
+    # Unstratified, the first k of 99 draws are the k draws of a smaller ``draws``: one stream.
+    fewer = draw_assignments(observed, max_enumerate=5, draws=30, seed=7)
+    assert (fewer.labels == A.labels[:30]).all()
 
 
 # =========================================================================== rank test
@@ -476,3 +492,196 @@ def test_vectorized_statistic_matches_reference_on_every_placement(model):
         if math.isfinite(end):
             assert kept(end + inward * 1e-6)
             assert not kept(end - inward * 1e-6)
+
+
+# =========================================================================== sequential verdicts
+def test_significant_cut_by_hand():
+    # 9,999 draws at the 10 % level: (499 + 1) / 10,000 = 0.05 <= 0.05, 501 / 10,000 is not.
+    assert significant_cut(9999, 0.10) == 499
+    # 99 draws: 5 / 100 = 0.05 is the last; 19 draws: 1 / 20; 18 draws: 1 / 19 > 0.05, none.
+    assert significant_cut(99, 0.10) == 4
+    assert significant_cut(19, 0.10) == 0
+    assert significant_cut(18, 0.10) == -1
+
+
+def test_tail_counts_are_rank_tests_counts():
+    # Lower is better (sign -1); observed -5: better are <= -5 (2), worse are >= -5 (3);
+    # NaN in neither. rank_test on the non-NaN draws adds the observed: (2 + 1) / 5.
+    stats = [-5.0, -1.0, float("nan"), -7.0, 3.0]
+    assert tail_counts(stats, -5.0, sign=-1) == (2, 3)
+    t = rank_test([-5.0, -1.0, -7.0, 3.0], -5.0, sign=-1, exact=False)
+    assert (t.p_better, t.p_worse) == pytest.approx((3 / 5, 4 / 5))
+
+
+def test_sequential_verdict_exact_settlement():
+    # risk 0: only the verdicts the counts already decide (9,999 draws, cut 499).
+    # 500 draws at least as good and 501 as bad among the first 1,000: whatever the other
+    # 8,999 draws, p_better >= 501 / 10,000 > 0.05 and p_worse too: no clear change.
+    assert sequential_verdict("lower", 500, 501, 0, 1000, 9999, 0.10, 0.0) == "no_clear_change"
+    # 499 good: p_better could still end at 500 / 10,000 = 0.05: open.
+    assert sequential_verdict("lower", 499, 501, 0, 1000, 9999, 0.10, 0.0) is None
+    # 0 good among the first 9,600: even if the last 399 all were, 400 / 10,000 <= 0.05.
+    assert sequential_verdict("higher", 0, 9600, 0, 9600, 9999, 0.10, 0.0) == "improved"
+    # ... unless NaN draws count too: 101 NaN + 399 left = 500 > 499: open.
+    assert sequential_verdict("higher", 0, 9499, 101, 9600, 9999, 0.10, 0.0) is None
+    # Worsened needs "not improved" settled too; with no better direction either tail.
+    assert sequential_verdict("lower", 9600, 0, 0, 9600, 9999, 0.10, 0.0) == "worsened"
+    assert sequential_verdict("none", 9600, 0, 0, 9600, 9999, 0.10, 0.0) == "changed"
+    # Every draw NaN so far: nothing is settled (the full test might be "not assessed").
+    assert sequential_verdict("lower", 0, 0, 250, 250, 9999, 0.10, 0.0) is None
+
+
+def test_sequential_verdict_bounded_risk_by_hand():
+    risk = 8e-5  # delta = risk / 8 = 1e-5 per bound
+    # No draw as good among 250: the Clopper-Pearson upper bound of the rate is
+    # 1 - 1e-5 ** (1 / 250) = 1 - exp(-11.513 / 250) = 0.0450; the other 9,749 draws then
+    # give 439 extreme ones on average (SD 20.5), and more than 499 is 2.9 SD away
+    # (chance about 2e-3 > 1e-5): still open. Among 500 the bound is 0.0228: 217 on
+    # average (SD 14.6), 499 is 19 SD away: improved.
+    assert sequential_verdict("lower", 0, 250, 0, 250, 9999, 0.10, risk) is None
+    assert sequential_verdict("lower", 0, 500, 0, 500, 9999, 0.10, risk) == "improved"
+    # 50 of 250 as good (rate 0.2; lower bound about 0.107): at least 0.107 x 9,749 = 1,040
+    # more are expected, far above 499: not improved, and 200 of 250 as bad likewise.
+    assert sequential_verdict("lower", 50, 200, 0, 250, 9999, 0.10, risk) == "no_clear_change"
+    # 20 of 250 (rate 0.08, lower bound about 0.026, so as few as 251 more plausible, below
+    # the 479 still allowed): open.
+    assert sequential_verdict("lower", 20, 230, 0, 250, 9999, 0.10, risk) is None
+
+
+def test_sequential_verdict_claims_match_an_independent_computation():
+    from scipy import stats
+
+    # The same rule written with scipy.stats' distributions instead of scipy.special's
+    # functions, on a grid of counts at every look.
+    B, level, risk = 9999, 0.10, 6e-4
+    delta, cut = risk / 8, 499
+    for k in [k for k in LOOKS if k < B]:
+        for h in range(0, min(k, 700) + 1, 7):
+            up = stats.beta.ppf(1 - delta, h + 1, k - h) if h < k else 1.0
+            low = stats.beta.ppf(delta, h, k - h + 1) if h > 0 else 0.0
+            sig = h + (B - k) <= cut or (h <= cut and stats.binom.sf(cut - h, B - k, up) <= delta)
+            non = h > cut or (h > 0 and stats.binom.cdf(cut - h, B - k, low) <= delta)
+            expected = "improved" if sig else "no_clear_change" if non else None
+            # The other tail is plainly not significant (k - h as bad, h <= 700 << k or > cut).
+            got = sequential_verdict("higher", h, max(k - h, cut + 1), 0, k, B, level, risk)
+            assert got == expected, (k, h)
+
+
+def test_sequential_verdicts_agree_with_all_draws_near_the_cut():
+    # Bernoulli streams whose rate sits around level / 2 = 0.05, where the verdict of 9,999
+    # draws is itself uncertain and a sequential stop most likely to differ from it. The bound
+    # allows 1e-3 x 1,400 = 1.4 disagreements; none may occur with this seed.
+    rng = np.random.default_rng(5)
+    B, level = 9999, 0.10
+    looks = [k for k in LOOKS if k < B]
+    disagree = stopped_early = 0
+    for p in (0.03, 0.045, 0.05, 0.055, 0.07, 0.2, 0.5):
+        for _ in range(200):
+            hits = np.cumsum(rng.random(B) < p)
+            full = "improved" if (hits[-1] + 1) / (B + 1) <= level / 2 else "no_clear_change"
+            for k in looks:
+                got = sequential_verdict("higher", int(hits[k - 1]), k, 0, k, B, level,
+                                         LOOK_RISK / len(looks))
+                if got is not None:
+                    stopped_early += 1
+                    disagree += got != full
+                    break
+    assert disagree == 0
+    # Rates 0.2 and 0.5 stop early every time (400 streams), and many near the cut too.
+    assert stopped_early > 400
+
+
+def _eight_units():
+    # danvan_mttq pilots 116, 118, 119, 120, start "2019" (year, approximate): T 2019, g 2020.
+    # Pilots are 10 up to 2017 and 0 from 2018; never units 121-124 are 10 every year.
+    # pre_years = post_years = 2.
+    series = {}
+    for u in ("116", "118", "119", "120"):
+        series[(u, "so_cuoc_hop")] = {y: 10 if y <= 2017 else 0 for y in range(2014, 2024)}
+    for u in ("121", "122", "123", "124"):
+        series[(u, "so_cuoc_hop")] = dict.fromkeys(range(2014, 2024), 10)
+    pilots = [(u, "danvan_mttq", "2019", "year", "approximate")
+              for u in ("116", "118", "119", "120")]
+    return make_dataset(series, pilots)
+
+
+def _shifted_rows(monkeypatch):
+    """Record the rows of every shifted test's ``_pooled`` call (the outcome layer only)."""
+    calls = []
+    pooled = evaluation._pooled
+
+    def counting(prep, labels, *args, **kwargs):
+        if prep.values.shape[0] == 1:
+            calls.append(len(labels))
+        return pooled(prep, labels, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "_pooled", counting)
+    return calls
+
+
+def test_sampled_start_sensitivity_stops_early_with_the_full_verdicts(monkeypatch):
+    # C(8, 4) = 70 placements, more than max_enumerate = 50: 9,999 draws. With x of the 4
+    # actual pilots among the 4 placed and a pilot change c, a placed pilot's did is
+    # c - (4 - x) c / 4 and a placed never unit's -(4 - x) c / 4 (its comparison units are
+    # the 4 others), so the statistic is c (x - 2) / 2: only the observed set (x = 4) is as
+    # low, a draw in 70.
+    # One year earlier (pre 2016-2017, post 2019-2020) c = -10: p_better about 1/70 + 1/10,000
+    # < 0.05, improved. One year later (pre 2018-2019, post 2021-2022) c = 0: every draw ties,
+    # p_better = p_worse = 1, no clear change.
+    kw = dict(pre_years=2, post_years=2, max_enumerate=50)
+    calls = _shifted_rows(monkeypatch)
+    res = evaluate_all(_eight_units(), **kw)
+    model = _row(res[res.scope == "model"], "*")
+    assert model.inference == "sampled" and model.n_possible == 70
+    assert (model.verdict_earlier, model.verdict_later) == ("improved", "no_clear_change")
+    # The main window (pre 2017-2018, post 2020-2021): c = -5, improved; sensitive.
+    assert model.verdict == "improved" and bool(model.start_sensitive)
+
+    # Which look settles the earlier test, from the draws themselves (the units in code
+    # order: observed labels 1, 1, 1, 1, 0, 0, 0, 0; a draw is as good iff it is the
+    # observed set) and the rule written with scipy.stats.
+    from scipy import stats
+
+    observed = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    good = np.cumsum((draw_assignments(observed, 50, 9999, SEED).labels == observed).all(1))
+    delta = LOOK_RISK / len(LOOKS) / 8
+    settle = next(k for k in LOOKS if stats.binom.sf(
+        499 - good[k - 1], 9999 - k, stats.beta.ppf(1 - delta, good[k - 1] + 1,
+                                                     k - good[k - 1])) <= delta)
+    # Each look evaluates its new rows only, the first also the observed assignment. The
+    # later test: 250 ties of 250 are settled at once (rate bound delta ** (1 / 250) > 0.95).
+    earlier = [LOOKS[0] + 1] + [k - j for j, k in zip(LOOKS, LOOKS[1:], strict=False)
+                                if k <= settle]
+    assert calls == earlier + [251]
+    assert sum(calls) < 2 * 10_000 / 4
+
+    # The same verdicts from all 9,999 draws of each test (no look made).
+    monkeypatch.setattr(evaluation, "LOOKS", ())
+    full = _row(evaluate_all(_eight_units(), **kw).query("scope == 'model'"), "*")
+    assert (full.verdict_earlier, full.verdict_later) == ("improved", "no_clear_change")
+
+
+def test_curtailment_alone_settles_a_tie(monkeypatch):
+    # With no risk allowed, only counts that decide the verdict stop the test. Later start:
+    # every draw ties, so after 500 draws both tails hold 500 > 499 draws: p_better and
+    # p_worse are at least 501 / 10,000 > 0.05 whatever comes next. Rows: the first look's 250
+    # with the observed assignment, then 250 more. The earlier test is never settled by counts
+    # before 9,500 draws (its good draws could all come last), so it runs every look and then
+    # the full test: 8,000 + 1, then 9,999 + 1.
+    monkeypatch.setattr(evaluation, "LOOK_RISK", 0.0)
+    calls = _shifted_rows(monkeypatch)
+    res = evaluate_all(_eight_units(), pre_years=2, post_years=2, max_enumerate=50)
+    model = _row(res[res.scope == "model"], "*")
+    assert (model.verdict_earlier, model.verdict_later) == ("improved", "no_clear_change")
+    assert calls == [251, 250, 500, 1000, 2000, 4000, 10_000, 251, 250]
+
+
+def test_enumerated_start_sensitivity_runs_the_full_test(monkeypatch):
+    # The demo's case: placements enumerated (C(8, 4) = 70 <= 20,000), no look is made.
+    calls = _shifted_rows(monkeypatch)
+    res = evaluate_all(_eight_units(), pre_years=2, post_years=2)
+    model = _row(res[res.scope == "model"], "*")
+    assert model.inference == "exact"
+    # Earlier: only the observed set (1 of 70) is as low: p_better = 1/70 <= 0.05; later ties.
+    assert (model.verdict_earlier, model.verdict_later) == ("improved", "no_clear_change")
+    assert calls == [71, 71]

@@ -71,6 +71,18 @@ def test_stratified_assignments_by_hand():
     assert (again.labels == S.labels).all()
 
 
+def test_stratified_enumeration_when_a_province_lacks_a_schedule():
+    # Province 14 has the only pilot of schedule 1, province 15 the only one of schedule 2:
+    # {1, 0, 0} and {2, 0, 0} on three districts each, 3 x 3 = 9 placements; schedule 2 is
+    # never placed in province 14 nor 1 in 15 (counts (2, 1, 0) and (2, 0, 1)).
+    observed = np.array([1, 0, 0, 2, 0, 0])
+    strata = np.array(["14", "14", "14", "15", "15", "15"])
+    A = draw_assignments(observed, strata=strata)
+    assert A.exact and A.total == 9 and len({tuple(r) for r in A.labels}) == 9
+    assert (np.sort(A.labels[:, :3], axis=1) == [0, 0, 1]).all()
+    assert (np.sort(A.labels[:, 3:], axis=1) == [0, 0, 2]).all()
+
+
 def test_two_provinces_pooled_test_and_comparison_sets_by_hand():
     res = evaluate_all(_dataset(["116", "132"]), pre_years=2, post_years=2, sensitivity=False)
     # Comparison units come from the pilot's own province (its never units):
