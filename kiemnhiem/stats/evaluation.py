@@ -100,7 +100,7 @@ Inference (:mod:`kiemnhiem.stats.inference`) ranks the observed statistic among 
   looks (250, 500, ... of its own draws) that settles the verdict of all its draws: exactly
   where the counts decide it, else with a chance of at most 0.1 % of differing from it
   (:func:`_sequential_verdict`, :func:`~kiemnhiem.stats.inference.sequential_verdict`).
-  Enumerated placements (the demo) run the full test.
+  Enumerated placements run the full test.
 
 The core is numpy over one units x years matrix per indicator (:class:`_Prep`): comparison
 sums for any set of comparison units are one matrix product, and :func:`_pooled` evaluates the
@@ -641,7 +641,7 @@ def _shifted_verdict(ctx, values, pilots, ind, level, seed, max_enumerate, draws
     """The verdict of :func:`_pooled_test` on the outcome (``values`` (1, n, m)) with shifted
     starts: all that the start-date sensitivity reads.
 
-    Enumerated placements (the 12-district demo) run the full test, exactly as before. Sampled
+    Enumerated placements run the full test, exactly as before. Sampled
     ones are read sequentially (:func:`_sequential_verdict`); a verdict still open after the
     last look is the full test's, computed in one pass as before, so it is exactly the one of
     all ``draws``.

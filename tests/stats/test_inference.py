@@ -677,7 +677,7 @@ def test_curtailment_alone_settles_a_tie(monkeypatch):
 
 
 def test_enumerated_start_sensitivity_runs_the_full_test(monkeypatch):
-    # The demo's case: placements enumerated (C(8, 4) = 70 <= 20,000), no look is made.
+    # Placements enumerated (C(8, 4) = 70 <= 20,000): no look is made, the full test runs.
     calls = _shifted_rows(monkeypatch)
     res = evaluate_all(_eight_units(), pre_years=2, post_years=2)
     model = _row(res[res.scope == "model"], "*")
