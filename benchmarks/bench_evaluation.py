@@ -80,6 +80,24 @@ tests (each 9,999 placements, where only the verdict is read: a sequential stopp
 sharing the main test's sets, is the next step); the district evidence 12.9 s; the per-pilot
 cores 4.8 s. The demo alone (default run, gc collected before each warm call): warm medians
 1.17 s and 1.13 s in two runs, cold 1.34 s and 1.16 s: under the 1.5 s target.
+
+Measured 2026-12-08 02:33 UTC on main after branches ``sens``, ``dist`` and ``core17``
+(quiet, load 0.4 at start; ``--units 12,48,96,192,696 --baseline-ref ''``): 12 units 0.8 s
+cold, 0.68 s warm; 48 units 1.7 s; 96 units 3.0 s; 192 units 6.4 s, 231 MiB; 696 units
+**23.0 s wall, 23.1 s CPU, 453 MiB: both goals met**. What each branch took off the 696-unit
+run (CPU, each against 9d944b5 in the same command, on a shared machine): ``sens``, the
+start-date sensitivity's 36 shifted tests read their own draws at 250, 500, ... 8,000 and
+stop once the verdict of all 9,999 is settled (exactly, or with a chance of at most 0.1 % per
+test of differing from it; 12.6 % of the draws evaluated): 32.8 -> 5.1 s, 36/36 verdicts as
+before; ``core17``, the pooled test tabulates each comparison level's distinct sets once over
+all assignments instead of per chunk (the same sets were rebuilt chunk after chunk: 349,000
+set tables instead of 82,000) and looks up on (assignments x pilots) instead of (assignments
+x units): the 18 main tests 20.3 -> 9.5 s, RSS 384 -> 504 MiB (the set tables); ``dist``,
+the district evidence batched (leave-one-out fits on a stack, a province's references and
+long differences once, each quantile column stopping at its own convergence): 12.2 -> 5.5 s.
+Every column equal to 9d944b5's at 48, 96, 192 and 696 units to rtol 1e-9 except
+``pooled_low``/``pooled_high``, whose quantiles are now exact to rounding where the old
+iteration stopped within its 1e-8 SD tolerance (up to 5.5e-9 of the interval's width).
 """
 
 from __future__ import annotations
