@@ -1231,7 +1231,12 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
         - ``window``: "pre", "transition", "post" or "";
         - ``partial``: the year is partial for the pilot (a stock keeps its value).
     """
-    ctx = _context(dataset, model, pre_years, post_years)
+    return _series(_context(dataset, model, pre_years, post_years), dataset, unit, indicator)
+
+
+def _series(ctx: _Context, dataset, unit, indicator: str) -> pd.DataFrame:
+    """:func:`pilot_series` in the model's context ``ctx``, which a report builds once for all
+    its indicators (:func:`kiemnhiem.stats.eventstudy.pilot_profiles`)."""
     pilot = _resolve_pilot(dataset, ctx, unit)
     if indicator not in set(dataset.indicators["code"]):
         vi, en = both("eval_err_unknown_indicator", indicator=indicator)
