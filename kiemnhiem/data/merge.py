@@ -10,6 +10,7 @@ validated as a whole and written as a dataset folder like ``kiemnhiem import`` w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,8 @@ __all__ = ["MergeResult", "merge_datasets"]
 #: Columns of a pilot that must agree between two inputs (the source may differ).
 _PILOT_FIELDS = ("start", "start_precision", "start_status", "end")
 _OPTIONAL_TABLES = ("indicators.csv", "models.csv", "events.csv")
+_PANEL_KEY = ("unit_code", "period", "indicator")
+_PILOT_KEY = ("unit_code", "model")
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ def merge_datasets(
 
     labels = [_name(p, paths) for p in paths]
     meta = _metadata(datasets, labels, preferred, problems)
-    panel, duplicates, resolved_values = _panel(datasets, labels, preferred, problems)
-    pilots, resolved_pilots = _pilots(datasets, labels, preferred, problems)
+    panel, duplicates, resolved_values, panel_sent = _panel(datasets, labels, preferred, problems)
+    pilots, resolved_pilots, pilots_sent = _pilots(datasets, labels, preferred, problems)
     comments = pd.concat([d.comments for d in datasets], ignore_index=True).drop_duplicates()
     extra = _catalog_files(paths, labels, problems)
     if problems:
@@ -127,8 +130,30 @@ def merge_datasets(
     )
     files = dataset_files(merged)
     files.update(extra)
-    # the merged folder is validated as a whole before it is moved into place
-    _validate_files(files, target, today)
+
+    def origins() -> dict[str, list[tuple[str, str]]]:
+        """Each merged panel and pilots row's inputs and place; only worked out for a
+        problem, so that a valid merge of many districts does not pay for it."""
+        names = _unit_names(datasets)
+        panel_from = _senders(panel, panel_sent, [*_PANEL_KEY, "value"])
+        pilots_from = _senders(pilots, pilots_sent, [*_PILOT_KEY, *_PILOT_FIELDS])
+        return {
+            "panel.csv": [
+                (
+                    _joined(labels, src),
+                    f"{names.get(r.unit_code, r.unit_code)}, {r.period}, {r.indicator}",
+                )
+                for r, src in zip(panel.itertuples(index=False), panel_from)
+            ],
+            "pilots.csv": [
+                (_joined(labels, src), f"{names.get(r.unit_code, r.unit_code)}, {r.model}")
+                for r, src in zip(pilots.itertuples(index=False), pilots_from)
+            ],
+        }
+
+    # the merged folder is validated as a whole before it is moved into place; its problems
+    # are told against the inputs each row came from (the scratch folder is never seen)
+    _validate_files(files, target, today, origins, " + ".join(labels))
     write_dataset_folder(files, target, force=force, today=today)
     return MergeResult(
         path=target,
@@ -185,14 +210,16 @@ def _metadata(datasets, labels, preferred, problems) -> dict:
     return meta
 
 
-def _panel(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int, int]:
+def _panel(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int, int, pd.DataFrame]:
+    """The merged panel, its counts, and every input's rows (``_input``: which input)."""
     frames = []
     for i, d in enumerate(datasets):
         frame = d.panel.copy()
         frame["_input"] = i
         frames.append(frame)
     panel = pd.concat(frames, ignore_index=True)
-    key = ["unit_code", "period", "indicator"]
+    sent = panel
+    key = list(_PANEL_KEY)
     same = panel.duplicated([*key, "value"], keep="first")
     duplicates = int(same.sum())
     panel = panel[~same]
@@ -221,10 +248,12 @@ def _panel(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int, in
             keep = ~clash | (panel["_input"] == preferred)
             panel = panel[keep]
     panel = panel.drop_duplicates(key, keep="first").drop(columns="_input")
-    return panel.sort_values(key).reset_index(drop=True), duplicates, resolved
+    panel = panel.sort_values(key).reset_index(drop=True)
+    return panel, duplicates, resolved, sent
 
 
-def _pilots(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int]:
+def _pilots(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """The merged pilots, the conflicts resolved, and every input's pilots (``_input``)."""
     frames = []
     for i, d in enumerate(datasets):
         frame = d.pilots.copy()
@@ -232,8 +261,9 @@ def _pilots(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int]:
         frames.append(frame)
     pilots = pd.concat(frames, ignore_index=True)
     if pilots.empty:
-        return pilots.drop(columns="_input"), 0
-    key = ["unit_code", "model"]
+        return pilots.drop(columns="_input"), 0, pilots
+    sent = pilots
+    key = list(_PILOT_KEY)
     fields = list(_PILOT_FIELDS)
     pilots = pilots.drop_duplicates([*key, *fields], keep="first")
     clash = pilots.duplicated(key, keep=False)
@@ -257,7 +287,29 @@ def _pilots(datasets, labels, preferred, problems) -> tuple[pd.DataFrame, int]:
     if preferred is not None:
         pilots = pilots[~clash | (pilots["_input"] == preferred)]
     pilots = pilots.drop_duplicates(key, keep="first").drop(columns="_input")
-    return pilots.reset_index(drop=True), resolved
+    pilots = pilots.reset_index(drop=True)
+    return pilots, resolved, sent
+
+
+def _senders(merged: pd.DataFrame, sent: pd.DataFrame, same: list) -> list[tuple[int, ...]]:
+    """For each merged row, the inputs that sent it with these same values (a figure sent
+    twice came from both files; a conflict resolved by --prefer from the preferred one)."""
+    by: dict[tuple, set[int]] = {}
+    for rec, i in zip(sent[same].itertuples(index=False, name=None), sent["_input"]):
+        by.setdefault(_key(rec), set()).add(int(i))
+    return [
+        tuple(sorted(by.get(_key(rec), ())))
+        for rec in merged[same].itertuples(index=False, name=None)
+    ]
+
+
+def _key(rec: tuple) -> tuple:
+    # NaN and NaT are never equal to themselves: a blank value or open end is one key
+    return tuple(None if pd.isna(v) else v for v in rec)
+
+
+def _joined(labels: list[str], inputs: tuple[int, ...]) -> str:
+    return " + ".join(labels[i] for i in inputs) or " + ".join(labels)
 
 
 def _pilot_text(rec) -> str:
@@ -293,8 +345,23 @@ def _catalog_files(paths, labels, problems) -> dict[str, str]:
     return out
 
 
-def _validate_files(files: dict[str, str], target: Path, today: date | None) -> None:
-    """Validate the merged files in a scratch folder beside the target (nothing is left)."""
+def _validate_files(
+    files: dict[str, str],
+    target: Path,
+    today: date | None,
+    origins,
+    everything: str,
+) -> None:
+    """Validate the merged files in a scratch folder beside the target (nothing is left).
+
+    ``origins()`` gives, for each row of the merged ``panel.csv`` and ``pilots.csv``, the inputs
+    it came from and its place (district, period, indicator; district, model). The inputs were
+    each valid, so a problem here comes from combining them (a unit's yearly figures in one
+    file and its quarterly ones in another): each is told against those inputs, never against
+    the scratch folder, which the user cannot open. The input's own row is not known (a
+    loaded dataset keeps no row numbers), so the message names the place and the column and
+    says the row is in the merged result of those inputs.
+    """
     import shutil
     import uuid
 
@@ -304,5 +371,49 @@ def _validate_files(files: dict[str, str], target: Path, today: date | None) -> 
         for name, text in files.items():
             (scratch / name).write_text(text, encoding="utf-8", newline="")
         load_dataset(scratch, today=today)
+    except DatasetError as exc:
+        table = origins()
+        found = [_retold(p, table, everything) for p in exc.problems]
+        raise DatasetError(found) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+#: Messages naming another row of the same table by its number ({first}).
+_ROW_REFERENCES = ("err_mixed_freq", "err_duplicate_row", "err_duplicate_pilot")
+
+
+def _row(table: list | None, number: int | None) -> int | None:
+    """The merged row a CSV row number stands for: the header is row 1 and every row the
+    merge writes is a record with a unit (none blank), so row n is record n - 2, as the
+    reader counts them (a note's line break does not shift them)."""
+    if table is None or number is None or not 0 <= number - 2 < len(table):
+        return None
+    return number - 2
+
+
+def _retold(problem: Problem, origins, everything: str) -> Problem:
+    """One problem of the merged scratch folder, told against the inputs it came from."""
+    table = origins.get(problem.file or "")
+    row = _row(table, problem.row)
+    vi, en = problem.message_vi, problem.message_en
+    if row is None:  # metadata, comments or a whole table: the merged result of all inputs
+        files, place = everything, problem.place
+    else:
+        files, place = table[row]
+        for key in _ROW_REFERENCES:  # a row it refers to: that row's inputs and place
+            for number in re.findall(r"\d+", en):
+                other = _row(table, int(number))
+                if other is not None and both(key, first=number) == (vi, en):
+                    ref_vi, ref_en = both(
+                        "merge_row_ref", place=table[other][1], files=table[other][0]
+                    )
+                    vi, en = both(key, first=ref_vi)[0], both(key, first=ref_en)[1]
+    lead_vi, lead_en = both("merge_err_combined", files=files)
+    return Problem(
+        f"{lead_vi} {vi}",
+        f"{lead_en} {en}",
+        file=files,
+        column=problem.column,
+        place=place,
+    )

@@ -18,7 +18,7 @@ from kiemnhiem.cli import main
 from kiemnhiem.data.dataset import load_dataset
 from kiemnhiem.data.merge import merge_datasets
 from kiemnhiem.data.workbook import import_workbook
-from kiemnhiem.exceptions import DatasetError, ParameterError
+from kiemnhiem.exceptions import DatasetError, ParameterError, Problem
 
 ROW = {"116": 6, "118": 7, "122": 11}
 
@@ -225,3 +225,62 @@ def test_validate_shows_what_was_converted_even_when_refusing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Bộ dữ liệu không hợp lệ" in err
     assert "Ghi chú khi đọc số liệu" in err and "TCVN3" in err
+
+
+def test_a_problem_of_the_combined_inputs_names_the_inputs_not_the_scratch_folder(
+    phu_yen, quynh_nhai, tmp_path
+):
+    # Phù Yên's yearly meetings for 2018 in its workbook, and a quarter of 2018 for Phù Yên in
+    # the province's folder: each valid alone, and not a conflict (2018 and 2018-Q1 are
+    # different periods), but together the unit mixes yearly and quarterly figures in 2018.
+    folder = import_workbook(quynh_nhai, tmp_path / "tinh")
+    indicator = load_dataset(phu_yen).panel["indicator"].iloc[0]
+    with (folder / "panel.csv").open("a", encoding="utf-8", newline="") as f:
+        f.write(f"122,2018-Q1,{indicator},3,\r\n")
+    assert len(load_dataset(folder).panel) == 3  # valid on its own
+    out = tmp_path / "son_la"
+    with pytest.raises(DatasetError) as err:
+        merge_datasets([phu_yen, folder], out)
+    (problem,) = err.value.problems
+    # merged panel.csv, sorted by unit and period: 118 2017, 118 2018, 122 2017, 122 2018
+    # (from phu_yen.xlsx), 122 2018-Q1 (from tinh): the quarter is the row mixing frequencies
+    # and the yearly 2018 row of phu_yen.xlsx the one it refers to.
+    assert problem.file == "tinh" and problem.column == "period" and problem.row is None
+    assert problem.place == f"Huyện Phù Yên, 2018-Q1, {indicator}"
+    assert problem.message_vi.startswith("Lỗi chỉ xuất hiện khi gộp các tệp")
+    assert "kết quả gộp, lấy từ tinh," in problem.message_vi
+    assert f"Huyện Phù Yên, 2018, {indicator} trong phu_yen.xlsx" in problem.message_vi
+    assert problem.message_en.startswith("This problem appears only when the inputs are combined")
+    assert f"(row Huyện Phù Yên, 2018, {indicator} in phu_yen.xlsx)" in problem.message_en
+    text = str(err.value)
+    assert ".check" not in text and "panel.csv" not in text and "dòng 6" not in text
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_whole_dataset_problem_of_the_merge_names_all_its_inputs(
+    phu_yen, quynh_nhai, tmp_path, monkeypatch
+):
+    # A problem with no row of the merged panel or pilots (the merged metadata): it is told
+    # against the merged result of every input, never the scratch folder it was found in.
+    import kiemnhiem.data.merge as merge
+
+    real = merge.load_dataset
+
+    def validator(path, **kwargs):
+        if Path(path).name.endswith(".check"):
+            where = {"file": "metadata.json", "column": "name"}
+            raise DatasetError([Problem("Tên sai.", "Wrong name.", **where)], str(path))
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(merge, "load_dataset", validator)
+    out = tmp_path / "son_la"
+    with pytest.raises(DatasetError) as err:
+        merge_datasets([phu_yen, quynh_nhai], out)
+    (problem,) = err.value.problems
+    assert problem.file == "phu_yen.xlsx + quynh_nhai.xlsx" and problem.column == "name"
+    assert problem.message_vi.endswith(
+        "lấy từ phu_yen.xlsx + quynh_nhai.xlsx, tại đơn vị, kỳ và cột được nêu: Tên sai."
+    )
+    assert problem.message_en.endswith("Wrong name.")
+    assert ".check" not in str(err.value) and not out.exists()
