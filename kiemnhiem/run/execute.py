@@ -820,13 +820,24 @@ def _export_html(nb, title: str, lang: str) -> str:
     return body
 
 
+#: The inline PNG of the ``<img>`` that ``report.plots.figure_output`` writes as ``text/html``.
+_INLINE_PNG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
 def _extract_figures(nb, suffix: str) -> dict[str, bytes]:
-    """The PNG outputs that the notebook named (``kiemnhiem_figure`` metadata)."""
+    """The PNG outputs that the notebook named (``kiemnhiem_figure`` metadata): an
+    ``image/png``, else the inline PNG of the output's ``<img>`` (``text/html``, as
+    ``figure_output`` sends a figure, once)."""
     figures: dict[str, bytes] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             name = (output.get("metadata") or {}).get(FIGURE_KEY)
-            data = (output.get("data") or {}).get("image/png")
+            bundle = output.get("data") or {}
+            data = bundle.get("image/png")
+            if not data:
+                html = bundle.get("text/html")
+                found = _INLINE_PNG.match("".join(html) if isinstance(html, list) else html or "")
+                data = found.group(1) if found else None
             if not name or not data or not FIGURE_NAME.match(str(name)):
                 continue
             figures[f"{name}{suffix}"] = base64.b64decode(data)

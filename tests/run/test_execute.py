@@ -102,3 +102,38 @@ def test_a_notebook_that_raises_is_not_retried(light_notebook, tmp_path, monkeyp
     assert result["ename"] == "ValueError" and "planned failure for 122" in result["evalue"]
     # Cells: parameters, papermill's injected parameters, the PNG, the body that raised.
     assert result["cell_index"] == 3
+
+
+def test_figures_are_extracted_from_the_img_a_figure_output_sends_once():
+    """The runner's figure files: from ``figure_output``'s ``<img>`` (the picture is sent once,
+    inside it) and from a bare ``image/png``; unnamed outputs and bad names are left out."""
+    import base64
+
+    from matplotlib.figure import Figure
+
+    from kiemnhiem.report.plots import figure_output, figure_png
+    from kiemnhiem.run.execute import _extract_figures
+
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    data, metadata = figure_output(fig, "a-series", 'alt "x"')
+    png = figure_png(fig)
+    bare = b"\x89PNG\r\n\x1a\n not checked here"
+    cell = nbformat.v4.new_code_cell(
+        outputs=[
+            nbformat.v4.new_output("display_data", data=data, metadata=metadata),
+            nbformat.v4.new_output(
+                "display_data",
+                data={"image/png": base64.b64encode(bare).decode()},
+                metadata={"kiemnhiem_figure": "b-bare"},
+            ),
+            nbformat.v4.new_output("display_data", data=data, metadata={}),
+            nbformat.v4.new_output(
+                "display_data", data=data, metadata={"kiemnhiem_figure": "../escape"}
+            ),
+        ]
+    )
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    # nbformat stores text/html as written or split into lines: both are read
+    nb.cells[0].outputs[0].data["text/html"] = data["text/html"].splitlines(keepends=True)
+    assert _extract_figures(nb, ".png") == {"a-series.png": png, "b-bare.png": bare}
