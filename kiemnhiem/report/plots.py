@@ -424,6 +424,8 @@ def figure_output(fig: Figure, name: str, alt: str, dpi: int = 100) -> tuple[dic
     png = figure_png(fig, dpi=dpi)
     encoded = base64.b64encode(png).decode("ascii")
     width = int(round(fig.get_figwidth() * dpi))
+    # The runner reads the PNG back from this prefix (run.execute._INLINE_PNG; the test
+    # test_figures_are_extracted_from_the_img_a_figure_output_sends_once holds the two together).
     img = (
         f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(alt, quote=True)}" '
         f'width="{width}" class="kn-figure" style="max-width:100%;height:auto;">'
