@@ -88,6 +88,25 @@ def test_a_forked_kernel_makes_the_report_a_fresh_kernel_makes(server, monkeypat
     assert forked["figures"] == fresh["figures"] and len(fresh["figures"]) > 0
 
 
+@pytest.mark.slow
+def test_a_forked_kernel_collects_garbage_less_often_than_python_does(server, tmp_path):
+    # The server froze what it imported; the kernel collects its first generation every
+    # KERNEL_GC_THRESHOLD allocations, not Python's 700 (or 2,000 from 3.13).
+    notebook = make_notebook(tmp_path / "gc.ipynb", "x = 1")
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[1].source = (
+        "import gc\nprint(f'threshold={gc.get_threshold()[0]} frozen={gc.get_freeze_count()}')"
+    )
+    nbformat.write(nb, notebook)
+    done = execute_report(_spec({"x": 2}, notebook))
+    assert done["status"] == "ok", done.get("error")
+    assert server and all(pid is not None for pid in server)
+    found = re.search(r"threshold=(\d+) frozen=(\d+)", done["html"])
+    assert found, "the cell's output is missing"
+    assert int(found.group(1)) == kernels.KERNEL_GC_THRESHOLD == 5000
+    assert int(found.group(2)) > 10_000  # pandas, matplotlib, ipykernel: many more than that
+
+
 def _without_cell_ids(html: str) -> str:
     return re.sub(r"cell-id=[0-9a-f-]+", "cell-id=", html)
 
