@@ -94,9 +94,8 @@ def test_a_forked_kernel_collects_garbage_less_often_than_python_does(server, tm
     # KERNEL_GC_THRESHOLD allocations, not Python's 700 (or 2,000 from 3.13).
     notebook = make_notebook(tmp_path / "gc.ipynb", "x = 1")
     nb = nbformat.read(notebook, as_version=4)
-    nb.cells[1].source = (
-        "import gc\nprint(f'threshold={gc.get_threshold()[0]} frozen={gc.get_freeze_count()}')"
-    )
+    shown = "f'threshold={gc.get_threshold()[0]} frozen={gc.get_freeze_count()}'"
+    nb.cells[1].source = f"import gc\nprint({shown})"
     nbformat.write(nb, notebook)
     done = execute_report(_spec({"x": 2}, notebook))
     assert done["status"] == "ok", done.get("error")
