@@ -84,7 +84,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "7f399c1"
 
 
-def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
+def _child(unit: str, model: str, lang: str, profile: bool, no_gc: bool = False) -> dict:
     """Run in a fresh process whose ``kiemnhiem`` is the side being measured."""
     from kiemnhiem.data.dataset import load_dataset
     from kiemnhiem.exceptions import ParameterError
@@ -107,6 +107,12 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
 
     pngs: list[str] = []
 
+    def png_of(data: dict) -> str:
+        # Since 32ad985 the bundle holds the PNG only inside the <img>'s data URI.
+        if "image/png" in data:
+            return data["image/png"]
+        return data["text/html"].split("base64,", 1)[1].split('"', 1)[0]
+
     def loop() -> tuple[int, int]:
         count = size = 0
         pngs.clear()
@@ -115,18 +121,25 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
             fig = plots.plot_series(series[indicator], row, ds.indicators, lang, events=ds.events)
             alt = plots.series_alt(series[indicator], row, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-series", alt)
-            count, size = count + 1, size + len(data["image/png"])
-            pngs.append(data["image/png"])
+            png = png_of(data)
+            count, size = count + 1, size + len(png)
+            pngs.append(png)
             if indicator not in studies:
                 continue
             study = studies[indicator]
             fig = plots.plot_event_study(study, indicator, ds.indicators, lang, unit_name=unit_name)
             alt = plots.event_study_alt(study, indicator, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-event-study", alt)
-            count, size = count + 1, size + len(data["image/png"])
-            pngs.append(data["image/png"])
+            png = png_of(data)
+            count, size = count + 1, size + len(png)
+            pngs.append(png)
         return count, size
 
+    if no_gc:
+        import gc
+
+        gc.collect()
+        gc.disable()
     if profile:
         import cProfile
         import pstats
@@ -168,6 +181,8 @@ def _run_side(path: Path, args) -> dict:
     env["PYTHONPATH"] = str(path)
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--unit", args.unit]
     command += ["--model", args.model, "--lang", args.lang]
+    if args.no_gc:
+        command.append("--no-gc")
     done = subprocess.run(command, env=env, cwd=path, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -180,16 +195,21 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (best kept)")
     parser.add_argument("--baseline", default=BASELINE, help=f"git commit (default {BASELINE})")
     parser.add_argument("--profile", action="store_true", help="cProfile the current code")
+    parser.add_argument(
+        "--no-gc", action="store_true", help="cyclic GC off during the loop (its share apart)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
-        print(json.dumps(_child(args.unit, args.model, args.lang, args.profile)))
+        print(json.dumps(_child(args.unit, args.model, args.lang, args.profile, args.no_gc)))
         return 0
     if args.profile:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--profile"]
         command += ["--unit", args.unit, "--model", args.model, "--lang", args.lang]
+        if args.no_gc:
+            command.append("--no-gc")
         subprocess.run(command, env=env, cwd=ROOT, check=True)
         return 0
 
