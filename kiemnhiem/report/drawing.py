@@ -26,6 +26,7 @@ drawn as glyph outlines, which costs the same text shaping as Agg.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -367,6 +368,11 @@ def place_axes(fig: Figure, ax) -> None:
     when a value axis picks its ticks by the axes' length (matplotlib's default locator): the
     second pass measures the tick labels chosen for the final height.
     """
+    with _ticks_measured_once(fig):
+        _place_axes(fig, ax)
+
+
+def _place_axes(fig: Figure, ax) -> None:
     renderer = fig.canvas.get_renderer()
     width, height = fig.bbox.width, fig.bbox.height
     pad = _PAD * fig.dpi
@@ -390,6 +396,83 @@ def place_axes(fig: Figure, ax) -> None:
         ax.set_position(
             [left / width, bottom / height, (right - left) / width, (top - bottom) / height]
         )
+
+
+@contextlib.contextmanager
+def _ticks_measured_once(fig: Figure):
+    """Within the block, each axis makes and measures its ticks once per state of its axes.
+
+    matplotlib asks an axis for its ticks (locator, formatter, each tick placed and labelled)
+    and their labels' boxes again and again while it lays out or draws one figure: the axes'
+    tight box, the title's placement (which measures the value axis in full to place a
+    possible offset text), each axis label's placement, each spine's extent, then the axis'
+    own drawing: 21 times per figure for the ticks, 13 for their labels' boxes. Nothing they
+    depend on changes in between, except the axes' position (:func:`place_axes` moves it
+    between its passes), so the answers are kept, keyed by that position, the view limits,
+    the dpi and the locator and formatter in use; a key that changes computes anew. The
+    cached methods are instance attributes, removed when the block ends.
+    """
+    patched = []
+    for ax in fig.axes:
+        axes_state = _axes_state(ax)
+        for axis in ax._axis_map.values():
+            patched += _memoise(axis, "_update_ticks", axes_state, axis, list)
+            patched += _memoise(axis, "_get_ticklabel_bboxes", axes_state, axis, _two_lists)
+        for spine in ax.spines.values():
+            if spine.axis is not None:
+                patched += _memoise(spine, "get_window_extent", axes_state, spine.axis, _frozen)
+    try:
+        yield
+    finally:
+        for obj, name in patched:
+            obj.__dict__.pop(name, None)
+
+
+def _axes_state(ax):
+    def state(axis):
+        return (
+            tuple(ax.bbox.bounds),
+            tuple(ax.viewLim.bounds),
+            ax.get_figure(root=True).dpi,
+            id(axis.major.locator),
+            id(axis.major.formatter),
+            id(axis.minor.locator),
+            id(axis.minor.formatter),
+        )
+
+    return state
+
+
+def _frozen(bbox):
+    return bbox.frozen()
+
+
+def _two_lists(pair):
+    return list(pair[0]), list(pair[1])
+
+
+def _memoise(obj, name: str, axes_state, axis, copy_out) -> list:
+    """``obj.name`` answered from a cache keyed by the axes' state and the arguments (by
+    identity: ticks and renderers), as :func:`_ticks_measured_once` describes."""
+    if name in obj.__dict__:
+        return []  # already inside a block (nested): keep the outer one's cache
+    method = getattr(obj, name)
+    known: dict = {}
+
+    def cached(*args, **kwargs):
+        if kwargs:
+            return method(*args, **kwargs)
+        key = (
+            axes_state(axis),
+            tuple(tuple(map(id, a)) if isinstance(a, list) else id(a) for a in args),
+        )
+        value = known.get(key)
+        if value is None:
+            value = known[key] = method(*args)
+        return value if copy_out is None else copy_out(value)
+
+    setattr(obj, name, cached)
+    return [(obj, name)]
 
 
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
@@ -477,7 +560,8 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     if known is not None:
         legend.set_visible(False)
     try:
-        raw, (width, height) = canvas.print_to_buffer()
+        with _ticks_measured_once(fig):
+            raw, (width, height) = canvas.print_to_buffer()
     finally:
         if known is not None:
             legend.set_visible(True)
