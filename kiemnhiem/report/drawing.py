@@ -406,7 +406,8 @@ def _ticks_measured_once(fig: Figure):
     and their labels' boxes again and again while it lays out or draws one figure: the axes'
     tight box, the title's placement (which measures the value axis in full to place a
     possible offset text), each axis label's placement, each spine's extent, then the axis'
-    own drawing: 21 times per figure for the ticks, 13 for their labels' boxes. Nothing they
+    own drawing: 21 times per figure for the ticks, 13 for their labels' boxes, and the value
+    axis' whole tight box twice per pass of :func:`place_axes`. Nothing they
     depend on changes in between, except the axes' position (:func:`place_axes` moves it
     between its passes), so the answers are kept, keyed by that position, the view limits,
     the dpi and the locator and formatter in use; a key that changes computes anew. The
@@ -418,6 +419,7 @@ def _ticks_measured_once(fig: Figure):
         for axis in ax._axis_map.values():
             patched += _memoise(axis, "_update_ticks", axes_state, axis, list)
             patched += _memoise(axis, "_get_ticklabel_bboxes", axes_state, axis, _two_lists)
+            patched += _memoise(axis, "get_tightbbox", axes_state, axis, _frozen)
         for spine in ax.spines.values():
             if spine.axis is not None:
                 patched += _memoise(spine, "get_window_extent", axes_state, spine.axis, _frozen)
@@ -444,7 +446,7 @@ def _axes_state(ax):
 
 
 def _frozen(bbox):
-    return bbox.frozen()
+    return None if bbox is None else bbox.frozen()
 
 
 def _two_lists(pair):
@@ -466,8 +468,9 @@ def _memoise(obj, name: str, axes_state, axis, copy_out) -> list:
             axes_state(axis),
             tuple(tuple(map(id, a)) if isinstance(a, list) else id(a) for a in args),
         )
-        value = known.get(key)
-        if value is None:
+        if key in known:
+            value = known[key]
+        else:
             value = known[key] = method(*args)
         return value if copy_out is None else copy_out(value)
 
