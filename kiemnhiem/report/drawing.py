@@ -45,7 +45,10 @@ try:  # matplotlib >= 3.10; only the per-glyph drawing of 3.11 uses it (_PER_GLY
     from matplotlib.ft2font import RenderMode
 except ImportError:  # pragma: no cover - older matplotlib draws text through Agg's own path
     RenderMode = None
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 from matplotlib.ticker import AutoLocator, FixedLocator, MaxNLocator
 
 #: Space between the figure's edge, the legend and the axes' labels, in inches (constrained
@@ -317,19 +320,167 @@ _RENDERERS = threading.local()
 def legend_below(fig: Figure, handles: list, ncols: int, handler_map: dict | None = None) -> None:
     """The legend centred at the foot of the figure; :func:`place_axes` puts the axes above.
 
-    Its gid marks it as one whose pixels :func:`draw_rgba` may reuse (and says its columns).
+    Its texts are shown as typed (never read as mathtext, as every text of the charts). Its
+    gid marks it as one whose pixels :func:`draw_rgba` may reuse (and says its columns).
+
+    When this process has laid out a legend of the same entries (labels, symbols' styles and
+    handlers), columns and style in a figure of the same size, the legend is not built: a
+    :class:`_PastedLegend` stands in its place, which gives that legend's extent to
+    :func:`place_axes` and its pixels to :func:`draw_rgba`. Building a legend (its entries'
+    symbols, texts and boxes, then laying them out to measure it) was about a seventh of
+    building a chart; a report's series charts share one legend and its event studies
+    another. Whatever else asks the stand-in for the legend's parts builds the real one.
     """
-    legend = fig.legend(
-        handles=handles,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 0.0),
-        bbox_transform=fig.transFigure,
-        ncols=ncols,
-        fontsize="small",
-        frameon=False,
-        handler_map=handler_map,
+    kwargs = {
+        "handles": handles,
+        "loc": "lower center",
+        "bbox_to_anchor": (0.5, 0.0),
+        "bbox_transform": fig.transFigure,
+        "ncols": ncols,
+        "fontsize": "small",
+        "frameon": False,
+        "handler_map": handler_map,
+    }
+    gid = f"{_LEGEND_GID}:{ncols}"
+    key = _legend_inputs(handles, ncols, handler_map)
+    if _extent_key(fig, key, _TextCachingRenderer) in _LEGEND_EXTENTS:
+        stand_in = _PastedLegend(fig, kwargs, gid, key)
+        fig.legends.append(stand_in)
+        stand_in._remove_method = fig.legends.remove
+        fig.stale = True
+        return
+    _build_legend(fig, kwargs, gid, key)
+
+
+def _build_legend(fig: Figure, kwargs: dict, gid: str, key: tuple):
+    """The legend :func:`legend_below` describes, built by ``Figure.legend`` (last in
+    ``fig.legends``), its texts literal, marked with its inputs' key and how it looked."""
+    legend = fig.legend(**kwargs)
+    legend.set_gid(gid)
+    for text in legend.findobj(Text):
+        text.set_parse_math(False)
+    legend._kiemnhiem_key = key
+    legend._kiemnhiem_look = _legend_look(legend)
+    return legend
+
+
+def _legend_look(legend) -> tuple:
+    """What of a built legend may be changed after :func:`legend_below` (through
+    ``fig.legends``) and would change its pixels: then it is drawn, not pasted."""
+    return (
+        tuple(text.get_text() for text in legend.get_texts()),
+        legend.get_title().get_text(),
+        legend.get_frame_on(),
+        tuple(_artist_style(handle) for handle in legend.legend_handles),
     )
-    legend.set_gid(f"{_LEGEND_GID}:{ncols}")
+
+
+def _legend_inputs(handles: list, ncols: int, handler_map: dict | None) -> tuple:
+    """Everything :func:`legend_below`'s legend is built from: each entry's label, the
+    handler that draws its symbol and the style of the artist it copies, the columns and the
+    legend's rcParams (read when the legend is built)."""
+    merged = Legend.get_default_handler_map()
+    if handler_map:
+        merged = {**merged, **handler_map}
+    entries = tuple(
+        (
+            str(handle.get_label()),
+            id(Legend.get_legend_handler(merged, handle)),
+            _artist_style(handle),
+        )
+        for handle in handles
+    )
+    return (ncols, entries, _legend_rc())
+
+
+def _legend_rc() -> tuple:
+    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
+    return tuple(
+        (name, str(value))
+        for name, value in sorted(dict.items(mpl.rcParams))
+        if name.startswith(_LEGEND_RC)
+    )
+
+
+def _extent_key(fig: Figure, key: tuple, renderer_kind: type) -> tuple:
+    """A legend's extent, in the figure's pixels, depends on its inputs, the figure's size
+    and dpi and the kind of renderer that measures it (its text metrics)."""
+    return (key, fig.bbox.width, fig.bbox.height, fig.dpi, renderer_kind)
+
+
+def _legend_extent(fig: Figure, legend, renderer):
+    """The legend's window extent, kept for the next legend :func:`legend_below` would build
+    the same (its :class:`_PastedLegend` answers it)."""
+    key = getattr(legend, "_kiemnhiem_key", None)
+    if key is None or isinstance(legend, _PastedLegend):
+        return legend.get_window_extent(renderer)
+    if _legend_look(legend) != legend._kiemnhiem_look:
+        return legend.get_window_extent(renderer)
+    if renderer is None:
+        renderer = fig._get_renderer()
+    ekey = _extent_key(fig, key, type(renderer))
+    known = _LEGEND_EXTENTS.get(ekey)
+    if known is None:
+        if len(_LEGEND_EXTENTS) >= _LEGEND_PIXELS_MAX:
+            _LEGEND_EXTENTS.clear()
+        known = _LEGEND_EXTENTS[ekey] = legend.get_window_extent(renderer).frozen()
+    return known.frozen()
+
+
+class _PastedLegend(Artist):
+    """Stands in ``fig.legends`` for a legend :func:`legend_below` has built before.
+
+    It answers the legend's extent (:func:`place_axes`) from the one measured then, and
+    :func:`draw_rgba` pastes the pixels drawn then. Anything else builds the legend (by
+    the same ``Figure.legend`` call, once) and is answered by it: drawing it otherwise (a
+    plain ``savefig``), its children (``findobj``), texts, handles and other attributes.
+    """
+
+    zorder = Legend.zorder
+
+    def __init__(self, fig: Figure, kwargs: dict, gid: str, key: tuple):
+        super().__init__()
+        self.set_figure(fig)
+        self.set_gid(gid)
+        self._kiemnhiem_key = key
+        self._kwargs = kwargs
+        self._built = None
+
+    def _legend(self):
+        if self._built is None:
+            fig = self.get_figure(root=False)
+            legends = list(fig.legends)
+            try:
+                self._built = _build_legend(fig, self._kwargs, self.get_gid(), self._kiemnhiem_key)
+            finally:
+                fig.legends[:] = legends  # the built legend lives here, not in the list
+        return self._built
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_built", "_kwargs", "_kiemnhiem_key"):
+            raise AttributeError(name)
+        return getattr(self._legend(), name)
+
+    def draw(self, renderer):
+        if self.get_visible():
+            self._legend().draw(renderer)
+        self.stale = False
+
+    def get_window_extent(self, renderer=None):
+        if self._built is None:
+            fig = self.get_figure(root=False)
+            if renderer is None:
+                renderer = fig._get_renderer()
+            known = _LEGEND_EXTENTS.get(_extent_key(fig, self._kiemnhiem_key, type(renderer)))
+            if known is not None:
+                return known.frozen()
+        return self._legend().get_window_extent(renderer)
+
+    def get_tightbbox(self, renderer=None):
+        return self.get_window_extent(renderer)
+
+    def get_children(self):
+        return self._legend().get_children()
 
 
 class ShownMaxNLocator(MaxNLocator):
@@ -378,7 +529,7 @@ def _place_axes(fig: Figure, ax) -> None:
     pad = _PAD * fig.dpi
     floor = pad
     for legend in fig.legends:
-        floor = max(floor, legend.get_window_extent(renderer).y1 + pad)
+        floor = max(floor, _legend_extent(fig, legend, renderer).y1 + pad)
     auto = not all(
         isinstance(axis.get_major_locator(), (FixedLocator, MaxNLocator))
         and not isinstance(axis.get_major_locator(), AutoLocator)
@@ -542,6 +693,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 #: of drawing a figure, glyph by glyph. Bounded, and per process (each kernel has its own).
 _LEGEND_PIXELS: dict[tuple, tuple[int, int, np.ndarray]] = {}
 _LEGEND_PIXELS_MAX = 24
+#: Legends laid out: (inputs, figure size, dpi, renderer kind) (:func:`_extent_key`) -> window
+#: extent; :func:`legend_below` puts a :class:`_PastedLegend` where one is known. Bounded.
+_LEGEND_EXTENTS: dict[tuple, object] = {}
 _LEGEND_GID = "kiemnhiem-legend-below"
 #: rcParams that change how a legend looks.
 _LEGEND_RC = ("font.", "legend.", "text.", "lines.", "patch.", "hatch.", "figure.facecolor")
@@ -577,7 +731,7 @@ def draw_rgba(fig: Figure) -> np.ndarray:
         rows = block.shape[0]
         pixels[height - bottom - rows : height - bottom, left : left + block.shape[1]] = block
         return pixels
-    box = legend.get_window_extent(canvas.get_renderer())
+    box = _legend_extent(fig, legend, canvas.get_renderer())
     left, right = max(int(math.floor(box.x0)) - 1, 0), min(int(math.ceil(box.x1)) + 1, width)
     bottom, top = max(int(math.floor(box.y0)) - 1, 0), min(int(math.ceil(box.y1)) + 1, height)
     if right > left and top > bottom:
@@ -592,26 +746,23 @@ def draw_rgba(fig: Figure) -> np.ndarray:
 
 
 def _legend_key(fig: Figure, legend) -> tuple | None:
-    """Everything that decides a legend's pixels, or None when it may not be pasted."""
+    """Everything that decides a legend's pixels, or None when it may not be pasted: the
+    inputs :func:`legend_below` built it from (:func:`_legend_inputs`), unless it was
+    changed since; the figure's size (Agg lays hatching out from the canvas's top edge),
+    dpi and background; the rcParams that drawing reads."""
     gid = str(legend.get_gid() or "")
-    if not gid.startswith(_LEGEND_GID):
+    key = getattr(legend, "_kiemnhiem_key", None)
+    if not gid.startswith(_LEGEND_GID) or key is None:
         return None
-    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
-    rc = tuple(
-        (name, str(value))
-        for name, value in sorted(dict.items(mpl.rcParams))
-        if name.startswith(_LEGEND_RC)
-    )
-    symbols = tuple(_artist_style(handle) for handle in legend.legend_handles)
-    texts = tuple(text.get_text() for text in legend.get_texts())
-    # The height too: Agg lays hatching out from the canvas's top edge.
-    size = (int(fig.bbox.width), int(fig.bbox.height))
-    look = (legend.get_title().get_text(), legend.get_frame_on(), str(fig.get_facecolor()))
-    return (gid, texts, symbols, size, fig.dpi, look, rc)
+    built = legend._built if isinstance(legend, _PastedLegend) else legend
+    if built is not None and _legend_look(built) != built._kiemnhiem_look:
+        return None
+    size = (fig.bbox.width, fig.bbox.height)
+    return (gid, key, size, fig.dpi, str(fig.get_facecolor()), _legend_rc())
 
 
 def _artist_style(artist) -> tuple:
-    """What a legend symbol looks like, from its public getters."""
+    """What a legend symbol looks like, from its public getters (and its dash pattern)."""
     style: list = [type(artist).__name__]
     for getter in (
         "get_color",
@@ -632,6 +783,20 @@ def _artist_style(artist) -> tuple:
         "get_fontsize",
         "get_fontweight",
         "get_position",
+        "get_hatch_linewidth",
+        "get_capstyle",
+        "get_joinstyle",
+        "get_dash_capstyle",
+        "get_solid_capstyle",
+        "get_dash_joinstyle",
+        "get_solid_joinstyle",
+        "get_drawstyle",
+        "get_fillstyle",
+        "get_antialiased",
+        "get_gapcolor",
+        "get_markerfacecoloralt",
+        "get_array",
+        "get_number",  # plots' event entries: the number their handler draws
     ):
         method = getattr(artist, getter, None)
         if method is None:
@@ -641,10 +806,15 @@ def _artist_style(artist) -> tuple:
         except (TypeError, ValueError, AttributeError):
             continue
         if isinstance(value, np.ndarray):
-            value = (value.shape, value.round(6).tobytes())
+            rounded = value.round(6) if value.dtype.kind == "f" else value
+            value = (value.shape, str(value.dtype), np.asarray(rounded).tobytes())
         elif not isinstance(value, (str, int, float, bool, type(None))):
             value = repr(value)
         style.append(value)
+    # A dash pattern given as (offset, (on, off)) reads back as "--" from get_linestyle.
+    dashes = getattr(artist, "_unscaled_dash_pattern", None)
+    if dashes is not None:
+        style.append(repr(dashes))
     paths = getattr(artist, "get_paths", None)
     if paths is not None:
         style.append(tuple(np.asarray(p.vertices).round(6).tobytes() for p in paths()))

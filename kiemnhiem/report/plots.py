@@ -921,9 +921,14 @@ def _finish(fig: Figure, ax) -> Figure:
 def _literal_text(fig: Figure) -> Figure:
     """Every text of ``fig`` shown as typed, never read as mathtext: names from the data
     (events, indicators, models) may hold ``$``, which would garble the text or, with an
-    unknown command such as ``$\\foo$``, make drawing the figure fail."""
-    for text in fig.findobj(Text):
-        text.set_parse_math(False)
+    unknown command such as ``$\\foo$``, make drawing the figure fail. The legend's are already
+    (:func:`.drawing.legend_below`), and not walked: the legend may be a stand-in, which
+    would build itself to show its texts."""
+    for child in fig.get_children():
+        if any(child is legend for legend in fig.legends):
+            continue
+        for text in child.findobj(Text):
+            text.set_parse_math(False)
     return fig
 
 
@@ -1290,6 +1295,10 @@ class _EventNumber(Artist):
         super().__init__()
         self.number = number
         self.set_label(text)
+
+    def get_number(self) -> int:
+        """The number drawn as its symbol (part of the legend's cache key, report.drawing)."""
+        return self.number
 
 
 class _NumberHandler(HandlerBase):
