@@ -11,7 +11,10 @@ turns it into a PNG, and nothing here changes a pixel of what matplotlib would d
 - one Agg renderer per figure size and dpi (:class:`_SharedRendererCanvas`), so that the
   texts a report's figures share (ticks, axis labels, legends) are measured once, and a
   renderer that keeps strings' shaping and glyphs' bitmaps (:class:`_TextCachingRenderer`);
-- a legend already drawn in the process pasted from its pixels (:func:`draw_rgba`);
+- a legend already laid out in the process not built again (:class:`_PastedLegend`) and,
+  once drawn, pasted from its pixels (:func:`draw_rgba`);
+- each axis' ticks made and measured once while a figure is laid out and once while it is
+  drawn, not at every question matplotlib asks (:func:`_ticks_measured_once`);
 - PNG as RGB, rows unfiltered, at zlib level 3 (:func:`_encode_png`).
 
 Several of these lean on matplotlib internals (the per-glyph text API of 3.11, the
@@ -705,10 +708,12 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     """The figure drawn by Agg at its dpi, as an RGBA array (rows from the top).
 
     A legend below the axes (:func:`legend_below`) that this process has drawn before, in a
-    figure of the same width, dpi and style, is pasted from its pixels instead of drawn again:
-    the key holds every text and the style of every symbol of the legend, so equal keys mean
+    figure of the same size, dpi and style, is pasted from its pixels instead of drawn again:
+    the key (:func:`_legend_key`) holds everything the legend was built from (every label,
+    the handler and the style of every symbol) and what drawing reads, so equal keys mean
     equal pixels; the legend stands alone on the figure's background (the axes are placed
     above it), so the pasted block replaces exactly what drawing it would have produced.
+    Ticks are made and measured once for the drawing (:func:`_ticks_measured_once`).
     """
     canvas = fig.canvas
     legend = fig.legends[0] if len(fig.legends) == 1 and not fig.texts else None
