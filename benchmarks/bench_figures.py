@@ -58,14 +58,37 @@ matplotlib's Python: each text laid out about six times (``_get_layout``: the me
 the tick-label and axis-label placement, the draw), the tick and title placement done
 once to measure and again to draw, transforms and artists made for every figure.
 
+Third round (branch ``figbuild``, against main cbedac4; pixels unchanged for units 124 and
+116, vi and en). What building and drawing still repeated (``report/drawing.py``,
+``report/plots.py``):
+
+- each axis made and measured its ticks 21 times per figure (the axes' tight box, the
+  title's placement, which measures the value axis in full, each axis label's placement,
+  each spine's extent, the axis' drawing) and their labels' boxes 13 times:
+  ``_ticks_measured_once`` keeps the answers while ``place_axes`` lays the figure out and
+  while ``draw_rgba`` draws it, keyed by the axes' position, view limits, dpi, locator and
+  formatter (2.24 million profiled calls for the loop -> 1.84 million);
+- a legend whose pixels were later pasted was still built (entries, texts, boxes) and laid
+  out to be measured: ``legend_below`` puts a ``_PastedLegend`` in its place when one of the
+  same inputs has been laid out in a figure of the same size (17 of 20 legends of the first
+  report, unit 124; 12 of 16, unit 116);
+- ``_check_event_study`` sorted, copied and converted the frame in pandas for each chart and
+  alt text: arrays, read as they are from ``event_study``'s typed and sorted frames.
+
+``python benchmarks/bench_figures.py --baseline main --repeat 5`` (load 4 to 6): baseline
+2.03 s, current 1.76 s (0.87); with ``--no-gc``: 1.80 s against 1.61 s (0.89). Unit 116,
+danvan_mttq: 1.76 s against 1.55 s (0.88); ``--no-gc``: 1.61 s against 1.40 s (0.87).
+
 The two sides' figures are also compared, decoded, pixel for pixel (``pixels:`` in the
-output).
+output). ``--no-gc`` keeps the cyclic garbage collector off during the loop, to see a change
+apart from the collector's share.
 
 Usage::
 
     python benchmarks/bench_figures.py                       # unit 124, tuyengiao_ttct
     python benchmarks/bench_figures.py --unit 116 --model danvan_mttq --repeat 5
     python benchmarks/bench_figures.py --baseline main~3 --profile
+    python benchmarks/bench_figures.py --baseline main --repeat 5 --no-gc
 """
 
 from __future__ import annotations
