@@ -563,8 +563,8 @@ def _ticks_measured_once(fig: Figure):
     own drawing: 21 times per figure for the ticks, 13 for their labels' boxes, and the value
     axis' whole tight box twice per pass of :func:`place_axes`. Nothing they
     depend on changes in between, except the axes' position (:func:`place_axes` moves it
-    between its passes), so the answers are kept, keyed by that position, the view limits,
-    the dpi and the locator and formatter in use; a key that changes computes anew. The
+    between its passes), so the answers are kept, keyed by that position, the figure's size
+    and dpi and the locator and formatter in use; a key that changes computes anew. The
     cached methods are instance attributes, removed when the block ends.
     """
     patched = []
@@ -585,15 +585,23 @@ def _ticks_measured_once(fig: Figure):
 
 
 def _axes_state(ax):
+    """What the kept answers depend on that may change in a block: the axes' active position
+    (``ax.bbox`` is it in the figure's pixels: with the figure's size and dpi), and which
+    locator and formatter are in use. The view limits, which a block does not change, are not
+    read: reading them (``ax.viewLim``) cost as much as a fifth of what was kept."""
+    fig = ax.get_figure(root=True)
+    position, inches = ax._position, fig.bbox_inches
+
     def state(axis):
+        major, minor = axis.major, axis.minor
         return (
-            tuple(ax.bbox.bounds),
-            tuple(ax.viewLim.bounds),
-            ax.get_figure(root=True).dpi,
-            id(axis.major.locator),
-            id(axis.major.formatter),
-            id(axis.minor.locator),
-            id(axis.minor.formatter),
+            position.get_points().tobytes(),
+            inches.get_points().tobytes(),
+            fig.dpi,
+            id(major.locator),
+            id(major.formatter),
+            id(minor.locator),
+            id(minor.formatter),
         )
 
     return state
