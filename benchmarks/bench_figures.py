@@ -78,6 +78,10 @@ Third round (branch ``figbuild``, against main cbedac4; pixels unchanged for uni
 ``python benchmarks/bench_figures.py --baseline main --repeat 5`` (load 4 to 6): baseline
 2.03 s, current 1.76 s (0.87); with ``--no-gc``: 1.80 s against 1.61 s (0.89). Unit 116,
 danvan_mttq: 1.76 s against 1.55 s (0.88); ``--no-gc``: 1.61 s against 1.40 s (0.87).
+Again after the last change (the memo's key read more cheaply), busier (load 7 to 8): unit
+124 2.07 s against 1.79 s (0.86), ``--no-gc`` 1.59 s against 1.53 s (0.96); unit 116 2.05 s
+against 1.69 s (0.82), ``--no-gc`` 1.98 s against 1.82 s (0.92). In one process, each change
+against its absence, interleaved figure by figure: 0.91 to 0.97 each.
 
 The two sides' figures are also compared, decoded, pixel for pixel (``pixels:`` in the
 output). ``--no-gc`` keeps the cyclic garbage collector off during the loop, to see a change
