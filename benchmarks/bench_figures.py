@@ -58,14 +58,41 @@ matplotlib's Python: each text laid out about six times (``_get_layout``: the me
 the tick-label and axis-label placement, the draw), the tick and title placement done
 once to measure and again to draw, transforms and artists made for every figure.
 
+Third round (branch ``figbuild``, against main cbedac4; pixels unchanged for units 124 and
+116, vi and en). What building and drawing still repeated (``report/drawing.py``,
+``report/plots.py``):
+
+- each axis made and measured its ticks 21 times per figure (the axes' tight box, the
+  title's placement, which measures the value axis in full, each axis label's placement,
+  each spine's extent, the axis' drawing) and their labels' boxes 13 times:
+  ``_ticks_measured_once`` keeps the answers while ``place_axes`` lays the figure out and
+  while ``draw_rgba`` draws it, keyed by the axes' position, view limits, dpi, locator and
+  formatter (2.24 million profiled calls for the loop -> 1.84 million);
+- a legend whose pixels were later pasted was still built (entries, texts, boxes) and laid
+  out to be measured: ``legend_below`` puts a ``_PastedLegend`` in its place when one of the
+  same inputs has been laid out in a figure of the same size (17 of 20 legends of the first
+  report, unit 124; 12 of 16, unit 116);
+- ``_check_event_study`` sorted, copied and converted the frame in pandas for each chart and
+  alt text: arrays, read as they are from ``event_study``'s typed and sorted frames.
+
+``python benchmarks/bench_figures.py --baseline main --repeat 5`` (load 4 to 6): baseline
+2.03 s, current 1.76 s (0.87); with ``--no-gc``: 1.80 s against 1.61 s (0.89). Unit 116,
+danvan_mttq: 1.76 s against 1.55 s (0.88); ``--no-gc``: 1.61 s against 1.40 s (0.87).
+Again after the last change (the memo's key read more cheaply), busier (load 7 to 8): unit
+124 2.07 s against 1.79 s (0.86), ``--no-gc`` 1.59 s against 1.53 s (0.96); unit 116 2.05 s
+against 1.69 s (0.82), ``--no-gc`` 1.98 s against 1.82 s (0.92). In one process, each change
+against its absence, interleaved figure by figure: 0.91 to 0.97 each.
+
 The two sides' figures are also compared, decoded, pixel for pixel (``pixels:`` in the
-output).
+output). ``--no-gc`` keeps the cyclic garbage collector off during the loop, to see a change
+apart from the collector's share.
 
 Usage::
 
     python benchmarks/bench_figures.py                       # unit 124, tuyengiao_ttct
     python benchmarks/bench_figures.py --unit 116 --model danvan_mttq --repeat 5
     python benchmarks/bench_figures.py --baseline main~3 --profile
+    python benchmarks/bench_figures.py --baseline main --repeat 5 --no-gc
 """
 
 from __future__ import annotations
@@ -84,7 +111,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "7f399c1"
 
 
-def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
+def _child(unit: str, model: str, lang: str, profile: bool, no_gc: bool = False) -> dict:
     """Run in a fresh process whose ``kiemnhiem`` is the side being measured."""
     from kiemnhiem.data.dataset import load_dataset
     from kiemnhiem.exceptions import ParameterError
@@ -107,6 +134,12 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
 
     pngs: list[str] = []
 
+    def png_of(data: dict) -> str:
+        # Since 32ad985 the bundle holds the PNG only inside the <img>'s data URI.
+        if "image/png" in data:
+            return data["image/png"]
+        return data["text/html"].split("base64,", 1)[1].split('"', 1)[0]
+
     def loop() -> tuple[int, int]:
         count = size = 0
         pngs.clear()
@@ -115,18 +148,25 @@ def _child(unit: str, model: str, lang: str, profile: bool) -> dict:
             fig = plots.plot_series(series[indicator], row, ds.indicators, lang, events=ds.events)
             alt = plots.series_alt(series[indicator], row, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-series", alt)
-            count, size = count + 1, size + len(data["image/png"])
-            pngs.append(data["image/png"])
+            png = png_of(data)
+            count, size = count + 1, size + len(png)
+            pngs.append(png)
             if indicator not in studies:
                 continue
             study = studies[indicator]
             fig = plots.plot_event_study(study, indicator, ds.indicators, lang, unit_name=unit_name)
             alt = plots.event_study_alt(study, indicator, ds.indicators, lang)
             data, _meta = plots.figure_output(fig, f"{indicator}-event-study", alt)
-            count, size = count + 1, size + len(data["image/png"])
-            pngs.append(data["image/png"])
+            png = png_of(data)
+            count, size = count + 1, size + len(png)
+            pngs.append(png)
         return count, size
 
+    if no_gc:
+        import gc
+
+        gc.collect()
+        gc.disable()
     if profile:
         import cProfile
         import pstats
@@ -168,6 +208,8 @@ def _run_side(path: Path, args) -> dict:
     env["PYTHONPATH"] = str(path)
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--unit", args.unit]
     command += ["--model", args.model, "--lang", args.lang]
+    if args.no_gc:
+        command.append("--no-gc")
     done = subprocess.run(command, env=env, cwd=path, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -180,16 +222,21 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (best kept)")
     parser.add_argument("--baseline", default=BASELINE, help=f"git commit (default {BASELINE})")
     parser.add_argument("--profile", action="store_true", help="cProfile the current code")
+    parser.add_argument(
+        "--no-gc", action="store_true", help="cyclic GC off during the loop (its share apart)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child:
-        print(json.dumps(_child(args.unit, args.model, args.lang, args.profile)))
+        print(json.dumps(_child(args.unit, args.model, args.lang, args.profile, args.no_gc)))
         return 0
     if args.profile:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--profile"]
         command += ["--unit", args.unit, "--model", args.model, "--lang", args.lang]
+        if args.no_gc:
+            command.append("--no-gc")
         subprocess.run(command, env=env, cwd=ROOT, check=True)
         return 0
 

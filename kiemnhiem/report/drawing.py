@@ -11,7 +11,10 @@ turns it into a PNG, and nothing here changes a pixel of what matplotlib would d
 - one Agg renderer per figure size and dpi (:class:`_SharedRendererCanvas`), so that the
   texts a report's figures share (ticks, axis labels, legends) are measured once, and a
   renderer that keeps strings' shaping and glyphs' bitmaps (:class:`_TextCachingRenderer`);
-- a legend already drawn in the process pasted from its pixels (:func:`draw_rgba`);
+- a legend already laid out in the process not built again (:class:`_PastedLegend`) and,
+  once drawn, pasted from its pixels (:func:`draw_rgba`);
+- each axis' ticks made and measured once while a figure is laid out and once while it is
+  drawn, not at every question matplotlib asks (:func:`_ticks_measured_once`);
 - PNG as RGB, rows unfiltered, at zlib level 3 (:func:`_encode_png`).
 
 Several of these lean on matplotlib internals (the per-glyph text API of 3.11, the
@@ -26,6 +29,7 @@ drawn as glyph outlines, which costs the same text shaping as Agg.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -44,7 +48,10 @@ try:  # matplotlib >= 3.10; only the per-glyph drawing of 3.11 uses it (_PER_GLY
     from matplotlib.ft2font import RenderMode
 except ImportError:  # pragma: no cover - older matplotlib draws text through Agg's own path
     RenderMode = None
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.text import Text
 from matplotlib.ticker import AutoLocator, FixedLocator, MaxNLocator
 
 #: Space between the figure's edge, the legend and the axes' labels, in inches (constrained
@@ -316,19 +323,167 @@ _RENDERERS = threading.local()
 def legend_below(fig: Figure, handles: list, ncols: int, handler_map: dict | None = None) -> None:
     """The legend centred at the foot of the figure; :func:`place_axes` puts the axes above.
 
-    Its gid marks it as one whose pixels :func:`draw_rgba` may reuse (and says its columns).
+    Its texts are shown as typed (never read as mathtext, as every text of the charts). Its
+    gid marks it as one whose pixels :func:`draw_rgba` may reuse (and says its columns).
+
+    When this process has laid out a legend of the same entries (labels, symbols' styles and
+    handlers), columns and style in a figure of the same size, the legend is not built: a
+    :class:`_PastedLegend` stands in its place, which gives that legend's extent to
+    :func:`place_axes` and its pixels to :func:`draw_rgba`. Building a legend (its entries'
+    symbols, texts and boxes, then laying them out to measure it) was about a seventh of
+    building a chart; a report's series charts share one legend and its event studies
+    another. Whatever else asks the stand-in for the legend's parts builds the real one.
     """
-    legend = fig.legend(
-        handles=handles,
-        loc="lower center",
-        bbox_to_anchor=(0.5, 0.0),
-        bbox_transform=fig.transFigure,
-        ncols=ncols,
-        fontsize="small",
-        frameon=False,
-        handler_map=handler_map,
+    kwargs = {
+        "handles": handles,
+        "loc": "lower center",
+        "bbox_to_anchor": (0.5, 0.0),
+        "bbox_transform": fig.transFigure,
+        "ncols": ncols,
+        "fontsize": "small",
+        "frameon": False,
+        "handler_map": handler_map,
+    }
+    gid = f"{_LEGEND_GID}:{ncols}"
+    key = _legend_inputs(handles, ncols, handler_map)
+    if _extent_key(fig, key, _TextCachingRenderer) in _LEGEND_EXTENTS:
+        stand_in = _PastedLegend(fig, kwargs, gid, key)
+        fig.legends.append(stand_in)
+        stand_in._remove_method = fig.legends.remove
+        fig.stale = True
+        return
+    _build_legend(fig, kwargs, gid, key)
+
+
+def _build_legend(fig: Figure, kwargs: dict, gid: str, key: tuple):
+    """The legend :func:`legend_below` describes, built by ``Figure.legend`` (last in
+    ``fig.legends``), its texts literal, marked with its inputs' key and how it looked."""
+    legend = fig.legend(**kwargs)
+    legend.set_gid(gid)
+    for text in legend.findobj(Text):
+        text.set_parse_math(False)
+    legend._kiemnhiem_key = key
+    legend._kiemnhiem_look = _legend_look(legend)
+    return legend
+
+
+def _legend_look(legend) -> tuple:
+    """What of a built legend may be changed after :func:`legend_below` (through
+    ``fig.legends``) and would change its pixels: then it is drawn, not pasted."""
+    return (
+        tuple(text.get_text() for text in legend.get_texts()),
+        legend.get_title().get_text(),
+        legend.get_frame_on(),
+        tuple(_artist_style(handle) for handle in legend.legend_handles),
     )
-    legend.set_gid(f"{_LEGEND_GID}:{ncols}")
+
+
+def _legend_inputs(handles: list, ncols: int, handler_map: dict | None) -> tuple:
+    """Everything :func:`legend_below`'s legend is built from: each entry's label, the
+    handler that draws its symbol and the style of the artist it copies, the columns and the
+    legend's rcParams (read when the legend is built)."""
+    merged = Legend.get_default_handler_map()
+    if handler_map:
+        merged = {**merged, **handler_map}
+    entries = tuple(
+        (
+            str(handle.get_label()),
+            id(Legend.get_legend_handler(merged, handle)),
+            _artist_style(handle),
+        )
+        for handle in handles
+    )
+    return (ncols, entries, _legend_rc())
+
+
+def _legend_rc() -> tuple:
+    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
+    return tuple(
+        (name, str(value))
+        for name, value in sorted(dict.items(mpl.rcParams))
+        if name.startswith(_LEGEND_RC)
+    )
+
+
+def _extent_key(fig: Figure, key: tuple, renderer_kind: type) -> tuple:
+    """A legend's extent, in the figure's pixels, depends on its inputs, the figure's size
+    and dpi and the kind of renderer that measures it (its text metrics)."""
+    return (key, fig.bbox.width, fig.bbox.height, fig.dpi, renderer_kind)
+
+
+def _legend_extent(fig: Figure, legend, renderer):
+    """The legend's window extent, kept for the next legend :func:`legend_below` would build
+    the same (its :class:`_PastedLegend` answers it)."""
+    key = getattr(legend, "_kiemnhiem_key", None)
+    if key is None or isinstance(legend, _PastedLegend):
+        return legend.get_window_extent(renderer)
+    if _legend_look(legend) != legend._kiemnhiem_look:
+        return legend.get_window_extent(renderer)
+    if renderer is None:
+        renderer = fig._get_renderer()
+    ekey = _extent_key(fig, key, type(renderer))
+    known = _LEGEND_EXTENTS.get(ekey)
+    if known is None:
+        if len(_LEGEND_EXTENTS) >= _LEGEND_PIXELS_MAX:
+            _LEGEND_EXTENTS.clear()
+        known = _LEGEND_EXTENTS[ekey] = legend.get_window_extent(renderer).frozen()
+    return known.frozen()
+
+
+class _PastedLegend(Artist):
+    """Stands in ``fig.legends`` for a legend :func:`legend_below` has built before.
+
+    It answers the legend's extent (:func:`place_axes`) from the one measured then, and
+    :func:`draw_rgba` pastes the pixels drawn then. Anything else builds the legend (by
+    the same ``Figure.legend`` call, once) and is answered by it: drawing it otherwise (a
+    plain ``savefig``), its children (``findobj``), texts, handles and other attributes.
+    """
+
+    zorder = Legend.zorder
+
+    def __init__(self, fig: Figure, kwargs: dict, gid: str, key: tuple):
+        super().__init__()
+        self.set_figure(fig)
+        self.set_gid(gid)
+        self._kiemnhiem_key = key
+        self._kwargs = kwargs
+        self._built = None
+
+    def _legend(self):
+        if self._built is None:
+            fig = self.get_figure(root=False)
+            legends = list(fig.legends)
+            try:
+                self._built = _build_legend(fig, self._kwargs, self.get_gid(), self._kiemnhiem_key)
+            finally:
+                fig.legends[:] = legends  # the built legend lives here, not in the list
+        return self._built
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("_built", "_kwargs", "_kiemnhiem_key"):
+            raise AttributeError(name)
+        return getattr(self._legend(), name)
+
+    def draw(self, renderer):
+        if self.get_visible():
+            self._legend().draw(renderer)
+        self.stale = False
+
+    def get_window_extent(self, renderer=None):
+        if self._built is None:
+            fig = self.get_figure(root=False)
+            if renderer is None:
+                renderer = fig._get_renderer()
+            known = _LEGEND_EXTENTS.get(_extent_key(fig, self._kiemnhiem_key, type(renderer)))
+            if known is not None:
+                return known.frozen()
+        return self._legend().get_window_extent(renderer)
+
+    def get_tightbbox(self, renderer=None):
+        return self.get_window_extent(renderer)
+
+    def get_children(self):
+        return self._legend().get_children()
 
 
 class ShownMaxNLocator(MaxNLocator):
@@ -367,12 +522,17 @@ def place_axes(fig: Figure, ax) -> None:
     when a value axis picks its ticks by the axes' length (matplotlib's default locator): the
     second pass measures the tick labels chosen for the final height.
     """
+    with _ticks_measured_once(fig):
+        _place_axes(fig, ax)
+
+
+def _place_axes(fig: Figure, ax) -> None:
     renderer = fig.canvas.get_renderer()
     width, height = fig.bbox.width, fig.bbox.height
     pad = _PAD * fig.dpi
     floor = pad
     for legend in fig.legends:
-        floor = max(floor, legend.get_window_extent(renderer).y1 + pad)
+        floor = max(floor, _legend_extent(fig, legend, renderer).y1 + pad)
     auto = not all(
         isinstance(axis.get_major_locator(), (FixedLocator, MaxNLocator))
         and not isinstance(axis.get_major_locator(), AutoLocator)
@@ -390,6 +550,94 @@ def place_axes(fig: Figure, ax) -> None:
         ax.set_position(
             [left / width, bottom / height, (right - left) / width, (top - bottom) / height]
         )
+
+
+@contextlib.contextmanager
+def _ticks_measured_once(fig: Figure):
+    """Within the block, each axis makes and measures its ticks once per state of its axes.
+
+    matplotlib asks an axis for its ticks (locator, formatter, each tick placed and labelled)
+    and their labels' boxes again and again while it lays out or draws one figure: the axes'
+    tight box, the title's placement (which measures the value axis in full to place a
+    possible offset text), each axis label's placement, each spine's extent, then the axis'
+    own drawing: 21 times per figure for the ticks, 13 for their labels' boxes, and the value
+    axis' whole tight box twice per pass of :func:`place_axes`. Nothing they
+    depend on changes in between, except the axes' position (:func:`place_axes` moves it
+    between its passes), so the answers are kept, keyed by that position, the figure's size
+    and dpi and the locator and formatter in use; a key that changes computes anew. The
+    cached methods are instance attributes, removed when the block ends.
+    """
+    patched = []
+    for ax in fig.axes:
+        axes_state = _axes_state(ax)
+        for axis in ax._axis_map.values():
+            patched += _memoise(axis, "_update_ticks", axes_state, axis, list)
+            patched += _memoise(axis, "_get_ticklabel_bboxes", axes_state, axis, _two_lists)
+            patched += _memoise(axis, "get_tightbbox", axes_state, axis, _frozen)
+        for spine in ax.spines.values():
+            if spine.axis is not None:
+                patched += _memoise(spine, "get_window_extent", axes_state, spine.axis, _frozen)
+    try:
+        yield
+    finally:
+        for obj, name in patched:
+            obj.__dict__.pop(name, None)
+
+
+def _axes_state(ax):
+    """What the kept answers depend on that may change in a block: the axes' active position
+    (``ax.bbox`` is it in the figure's pixels: with the figure's size and dpi), and which
+    locator and formatter are in use. The view limits, which a block does not change, are not
+    read: reading them (``ax.viewLim``) cost as much as a fifth of what was kept."""
+    fig = ax.get_figure(root=True)
+    position, inches = ax._position, fig.bbox_inches
+
+    def state(axis):
+        major, minor = axis.major, axis.minor
+        return (
+            position.get_points().tobytes(),
+            inches.get_points().tobytes(),
+            fig.dpi,
+            id(major.locator),
+            id(major.formatter),
+            id(minor.locator),
+            id(minor.formatter),
+        )
+
+    return state
+
+
+def _frozen(bbox):
+    return None if bbox is None else bbox.frozen()
+
+
+def _two_lists(pair):
+    return list(pair[0]), list(pair[1])
+
+
+def _memoise(obj, name: str, axes_state, axis, copy_out) -> list:
+    """``obj.name`` answered from a cache keyed by the axes' state and the arguments (by
+    identity: ticks and renderers), as :func:`_ticks_measured_once` describes."""
+    if name in obj.__dict__:
+        return []  # already inside a block (nested): keep the outer one's cache
+    method = getattr(obj, name)
+    known: dict = {}
+
+    def cached(*args, **kwargs):
+        if kwargs:
+            return method(*args, **kwargs)
+        key = (
+            axes_state(axis),
+            tuple(tuple(map(id, a)) if isinstance(a, list) else id(a) for a in args),
+        )
+        if key in known:
+            value = known[key]
+        else:
+            value = known[key] = method(*args)
+        return value if copy_out is None else copy_out(value)
+
+    setattr(obj, name, cached)
+    return [(obj, name)]
 
 
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
@@ -456,6 +704,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 #: of drawing a figure, glyph by glyph. Bounded, and per process (each kernel has its own).
 _LEGEND_PIXELS: dict[tuple, tuple[int, int, np.ndarray]] = {}
 _LEGEND_PIXELS_MAX = 24
+#: Legends laid out: (inputs, figure size, dpi, renderer kind) (:func:`_extent_key`) -> window
+#: extent; :func:`legend_below` puts a :class:`_PastedLegend` where one is known. Bounded.
+_LEGEND_EXTENTS: dict[tuple, object] = {}
 _LEGEND_GID = "kiemnhiem-legend-below"
 #: rcParams that change how a legend looks.
 _LEGEND_RC = ("font.", "legend.", "text.", "lines.", "patch.", "hatch.", "figure.facecolor")
@@ -465,10 +716,12 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     """The figure drawn by Agg at its dpi, as an RGBA array (rows from the top).
 
     A legend below the axes (:func:`legend_below`) that this process has drawn before, in a
-    figure of the same width, dpi and style, is pasted from its pixels instead of drawn again:
-    the key holds every text and the style of every symbol of the legend, so equal keys mean
+    figure of the same size, dpi and style, is pasted from its pixels instead of drawn again:
+    the key (:func:`_legend_key`) holds everything the legend was built from (every label,
+    the handler and the style of every symbol) and what drawing reads, so equal keys mean
     equal pixels; the legend stands alone on the figure's background (the axes are placed
     above it), so the pasted block replaces exactly what drawing it would have produced.
+    Ticks are made and measured once for the drawing (:func:`_ticks_measured_once`).
     """
     canvas = fig.canvas
     legend = fig.legends[0] if len(fig.legends) == 1 and not fig.texts else None
@@ -477,7 +730,8 @@ def draw_rgba(fig: Figure) -> np.ndarray:
     if known is not None:
         legend.set_visible(False)
     try:
-        raw, (width, height) = canvas.print_to_buffer()
+        with _ticks_measured_once(fig):
+            raw, (width, height) = canvas.print_to_buffer()
     finally:
         if known is not None:
             legend.set_visible(True)
@@ -490,7 +744,7 @@ def draw_rgba(fig: Figure) -> np.ndarray:
         rows = block.shape[0]
         pixels[height - bottom - rows : height - bottom, left : left + block.shape[1]] = block
         return pixels
-    box = legend.get_window_extent(canvas.get_renderer())
+    box = _legend_extent(fig, legend, canvas.get_renderer())
     left, right = max(int(math.floor(box.x0)) - 1, 0), min(int(math.ceil(box.x1)) + 1, width)
     bottom, top = max(int(math.floor(box.y0)) - 1, 0), min(int(math.ceil(box.y1)) + 1, height)
     if right > left and top > bottom:
@@ -505,26 +759,23 @@ def draw_rgba(fig: Figure) -> np.ndarray:
 
 
 def _legend_key(fig: Figure, legend) -> tuple | None:
-    """Everything that decides a legend's pixels, or None when it may not be pasted."""
+    """Everything that decides a legend's pixels, or None when it may not be pasted: the
+    inputs :func:`legend_below` built it from (:func:`_legend_inputs`), unless it was
+    changed since; the figure's size (Agg lays hatching out from the canvas's top edge),
+    dpi and background; the rcParams that drawing reads."""
     gid = str(legend.get_gid() or "")
-    if not gid.startswith(_LEGEND_GID):
+    key = getattr(legend, "_kiemnhiem_key", None)
+    if not gid.startswith(_LEGEND_GID) or key is None:
         return None
-    # dict.items: the raw values, without RcParams' per-item lookup (validated when set).
-    rc = tuple(
-        (name, str(value))
-        for name, value in sorted(dict.items(mpl.rcParams))
-        if name.startswith(_LEGEND_RC)
-    )
-    symbols = tuple(_artist_style(handle) for handle in legend.legend_handles)
-    texts = tuple(text.get_text() for text in legend.get_texts())
-    # The height too: Agg lays hatching out from the canvas's top edge.
-    size = (int(fig.bbox.width), int(fig.bbox.height))
-    look = (legend.get_title().get_text(), legend.get_frame_on(), str(fig.get_facecolor()))
-    return (gid, texts, symbols, size, fig.dpi, look, rc)
+    built = legend._built if isinstance(legend, _PastedLegend) else legend
+    if built is not None and _legend_look(built) != built._kiemnhiem_look:
+        return None
+    size = (fig.bbox.width, fig.bbox.height)
+    return (gid, key, size, fig.dpi, str(fig.get_facecolor()), _legend_rc())
 
 
 def _artist_style(artist) -> tuple:
-    """What a legend symbol looks like, from its public getters."""
+    """What a legend symbol looks like, from its public getters (and its dash pattern)."""
     style: list = [type(artist).__name__]
     for getter in (
         "get_color",
@@ -545,6 +796,20 @@ def _artist_style(artist) -> tuple:
         "get_fontsize",
         "get_fontweight",
         "get_position",
+        "get_hatch_linewidth",
+        "get_capstyle",
+        "get_joinstyle",
+        "get_dash_capstyle",
+        "get_solid_capstyle",
+        "get_dash_joinstyle",
+        "get_solid_joinstyle",
+        "get_drawstyle",
+        "get_fillstyle",
+        "get_antialiased",
+        "get_gapcolor",
+        "get_markerfacecoloralt",
+        "get_array",
+        "get_number",  # plots' event entries: the number their handler draws
     ):
         method = getattr(artist, getter, None)
         if method is None:
@@ -554,10 +819,15 @@ def _artist_style(artist) -> tuple:
         except (TypeError, ValueError, AttributeError):
             continue
         if isinstance(value, np.ndarray):
-            value = (value.shape, value.round(6).tobytes())
+            rounded = value.round(6) if value.dtype.kind == "f" else value
+            value = (value.shape, str(value.dtype), np.asarray(rounded).tobytes())
         elif not isinstance(value, (str, int, float, bool, type(None))):
             value = repr(value)
         style.append(value)
+    # A dash pattern given as (offset, (on, off)) reads back as "--" from get_linestyle.
+    dashes = getattr(artist, "_unscaled_dash_pattern", None)
+    if dashes is not None:
+        style.append(repr(dashes))
     paths = getattr(artist, "get_paths", None)
     if paths is not None:
         style.append(tuple(np.asarray(p.vertices).round(6).tobytes() for p in paths()))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 from kiemnhiem.report import drawing
@@ -204,3 +205,79 @@ def test_one_skeleton_per_size_and_style():
     fig, ax = drawing.new_figure((7.5, 4.6))
     assert ax.yaxis.label.get_fontsize() == 10
     assert len(drawing._BUILT) == built + 3
+
+
+def _legend_chart(labels: list[str], linestyle) -> tuple[Figure, object]:
+    fig, ax = drawing.new_figure((6.0, 4.0))
+    handles = [
+        ax.plot([0, 1], [i, i + 1], label=text, linestyle=linestyle, linewidth=2)[0]
+        for i, text in enumerate(labels)
+    ]
+    drawing.legend_below(fig, handles, 2)
+    drawing.place_axes(fig, ax)
+    return fig, ax
+
+
+def _savefig_pixels(fig: Figure) -> np.ndarray:
+    """The figure drawn by a plain Agg canvas (which builds a stand-in's legend and draws it)."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buffer, format="rgba", dpi=fig.dpi)
+    width, height = (int(round(v)) for v in fig.bbox.size)
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8).reshape(height, width, 4)
+
+
+def test_a_legend_laid_out_and_pasted_from_the_caches_is_the_one_its_figure_would_build():
+    # Legends that differ only in one label, in their number of entries (so in their height:
+    # the axes above must move) or in a dash pattern that reads back as "--" from
+    # get_linestyle: a cache that confused them would lay a figure out for another legend's
+    # height, or paste another legend's pixels.
+    drawing._LEGEND_EXTENTS.clear()
+    drawing._LEGEND_PIXELS.clear()
+    looks = [
+        (["a", "b"], "-"),
+        (["a", "c"], "-"),
+        (["a", "b", "c", "d", "e"], "-"),
+        (["a", "b"], "--"),
+        (["a", "b"], (0, (2, 2))),
+    ]
+    first: dict[int, tuple] = {}
+    for round_ in range(2):  # the second round from what the first left in the caches
+        for i, (labels, style) in enumerate(looks):
+            fig, ax = _legend_chart(labels, style)
+            legend = fig.legends[0]
+            # First round: each legend is new, so built; second: each is known, so not.
+            assert isinstance(legend, drawing._PastedLegend) == (round_ == 1), (i, round_)
+            pixels = drawing.draw_rgba(fig).copy()
+            extent = legend.get_window_extent(fig.canvas.get_renderer()).bounds
+            position = ax.get_position().bounds
+            if round_ == 0:
+                first[i] = (extent, position)
+            else:
+                # Laid out as when the legend was built ...
+                assert (extent, position) == first[i], i
+                # ... and the extent is the one the legend, built now, measures.
+                built = legend._legend()
+                assert built.get_window_extent(fig.canvas.get_renderer()).bounds == extent
+            # The pixels are those matplotlib draws with the legend built (the stand-in
+            # builds it when a plain canvas draws the figure).
+            assert np.array_equal(pixels, _savefig_pixels(fig)), (i, round_)
+    # The five legends were told apart: five extents, not fewer.
+    assert len({extent for extent, _position in first.values()}) >= 2
+    assert len(drawing._LEGEND_EXTENTS) == len(looks)
+
+
+def test_a_stand_in_legend_answers_as_the_legend_it_stands_for():
+    drawing._LEGEND_EXTENTS.clear()
+    _legend_chart(["Năm $x$", "b"], "-")  # lays the legend out once
+    fig, _ax = _legend_chart(["Năm $x$", "b"], "-")
+    legend = fig.legends[0]
+    assert isinstance(legend, drawing._PastedLegend)
+    assert legend._built is None  # laying the figure out did not build it
+    # Asked for its parts, it builds the legend, whose texts are literal like the first's.
+    assert [t.get_text() for t in legend.get_texts()] == ["Năm $x$", "b"]
+    assert all(not t.get_parse_math() for t in legend.get_texts())
+    found = [t.get_text() for t in fig.findobj(Text) if "$" in t.get_text()]
+    assert found == ["Năm $x$"]  # and the figure's walk finds them
+    assert legend.get_gid().startswith(drawing._LEGEND_GID)
+    assert fig.legends == [legend]  # the built legend is behind the stand-in, not beside it

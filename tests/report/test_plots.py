@@ -383,6 +383,28 @@ def test_event_study_alt_lists_the_years_after_the_start():
     assert "năm 0: −4,0; năm 1: −6,0; năm 2: −5,0" in text
 
 
+def test_event_study_from_an_untidy_frame_is_the_tidy_frames_chart():
+    # Rows out of order, numbers as text (one not a number), the reference year given as an
+    # event time, "reliable" with a gap: read through pandas' conversions, the chart and its
+    # alt text are those of the tidy frame with the same meaning (the unreadable se is
+    # not drawn: the tidy frame's se is NaN there too).
+    tidy = _event_study(se=[1.0, np.nan, 1.0, 1.0, 1.5, 2.0])
+    untidy = _event_study(
+        se=["1", "x", "1", "1", "1.5", "2"],
+        att=["0.5", "0", "-1", "-4", "-6", "-5"],
+        base=-2,
+        reliable=pd.array([True, True, True, True, True, None], dtype="boolean"),
+    ).iloc[[3, 0, 5, 1, 4, 2]]
+    for lang in ("vi", "en"):
+        pictures = [
+            _decoded(figure_png(plot_event_study(f, "so_cuoc_hop", INDICATORS, lang)))
+            for f in (tidy, untidy)
+        ]
+        assert np.array_equal(pictures[0], pictures[1])
+        texts = [event_study_alt(f, "so_cuoc_hop", INDICATORS, lang) for f in (tidy, untidy)]
+        assert texts[0] == texts[1]
+
+
 def test_event_study_needs_the_contract_columns():
     with pytest.raises(ValueError, match="reliable"):
         plot_event_study(_event_study().drop(columns="reliable"), "so_cuoc_hop", INDICATORS)
