@@ -12,10 +12,21 @@ A notebook run alone (plain papermill, ``evaluation_file`` None) computes as bef
 was not made for this dataset's content and these settings is ignored (computed instead), so
 the results are the same whichever way they are obtained.
 
-Files are pickles (pandas' own, which keeps every dtype and missing value exactly; parquet
-would turn object columns of mixed types into something else). A pickle runs code when read,
-so only files this package wrote in a run's own folder are passed; the parameter is a path the
-notebook's user controls anyway.
+A pilot report also draws its pilot's yearly series and its cohort's event study per indicator
+(:func:`~kiemnhiem.stats.eventstudy.pilot_profiles`, about a quarter of a CPU-second in each
+kernel). A model's file carries them too, for every pilot of the model
+(:func:`~kiemnhiem.stats.eventstudy.model_profiles`: the model's context and each cohort's
+estimates once, not once per pilot), read by :func:`report_profiles`; a report whose pilot or
+indicators the file does not hold computes its own, the same frames.
+
+Files are pickles (pandas' own, which keeps every dtype, missing value and ``attrs`` exactly;
+parquet would turn object columns of mixed types into something else). A pickle runs code when
+read, so only files this package wrote in a run's own folder are passed; the parameter is a
+path the notebook's user controls anyway. The record (format ``kiemnhiem-evaluation-2``) is a
+dict: ``format``, ``content_hash``, ``request``, ``frame`` (the evaluation) and ``profiles``
+(``{unit code: bytes}``, each pilot's profiles pickled apart, so that a reader unpickles only
+its own: ``indicators``, ``series``, ``studies`` and ``errors`` as ``{indicator: (message_vi,
+message_en)}``; empty in the summary's file).
 
 The notebooks import this module in their kernel: it stays light (pandas, the evaluation and
 papermill are imported inside the functions).
@@ -32,7 +43,7 @@ from typing import Any
 #: The optional notebook parameter through which the runner passes a run's evaluation file.
 EVALUATION_PARAMETER = "evaluation_file"
 #: What the file holds besides the frame, to check it was made for this dataset and request.
-_FORMAT = "kiemnhiem-evaluation-1"
+_FORMAT = "kiemnhiem-evaluation-2"
 
 
 def evaluation_request(
@@ -97,13 +108,61 @@ def combine_evaluations(frames: Iterable):
 
 def write_evaluation(dataset, request: Mapping[str, Any], path: str | os.PathLike) -> str:
     """Compute ``request`` on ``dataset`` (a loaded Dataset) and write it to ``path``
-    (atomically: a reader never sees half a file). Returns the path."""
-    return write_frame(compute_evaluation(dataset, request), dataset.content_hash, request, path)
+    (atomically: a reader never sees half a file), with every pilot's profiles when the request
+    is one model's. Returns the path."""
+    frame = compute_evaluation(dataset, request)
+    profiles = compute_profiles(dataset, request, frame)
+    return write_frame(frame, dataset.content_hash, request, path, profiles=profiles)
 
 
-def write_frame(frame, content_hash: str, request: Mapping[str, Any], path) -> str:
-    """Write ``frame``, the evaluation of ``request`` on the dataset of ``content_hash``, to
-    ``path`` as :func:`write_evaluation` does. Returns the path."""
+def compute_profiles(dataset, request: Mapping[str, Any], frame) -> dict[str, bytes]:
+    """Every pilot's profiles for one model's ``request`` (none for the summary's), as the
+    file holds them: ``{unit code: bytes}``. A pilot's indicators are its rows' in ``frame``
+    (what its report draws); a pilot whose profiles cannot be computed is left out."""
+    if not request["models"] or len(request["models"]) != 1:
+        return {}
+    from ..report.conclusions import district_rows
+    from ..stats.eventstudy import model_profiles
+
+    (model,) = request["models"]
+    indicators = {}
+    for unit in dict.fromkeys(str(u) for u in frame.loc[frame["scope"] != "model", "unit_code"]):
+        rows = district_rows(frame, unit, model)
+        if not rows.empty:
+            indicators[unit] = tuple(str(i) for i in rows["indicator"])
+    made = model_profiles(
+        dataset,
+        model,
+        indicators,
+        pre_years=request["pre_years"],
+        post_years=request["post_years"],
+        level=request["level"],
+    )
+    return {
+        unit: pickle.dumps(
+            {
+                "indicators": indicators[unit],
+                "series": series,
+                "studies": studies,
+                # An exception pickles as its text alone: the two messages are what is shown.
+                "errors": {k: (e.message_vi, e.message_en) for k, e in errors.items()},
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        for unit, (series, studies, errors) in made.items()
+    }
+
+
+def write_frame(
+    frame,
+    content_hash: str,
+    request: Mapping[str, Any],
+    path,
+    profiles: Mapping[str, bytes] | None = None,
+) -> str:
+    """Write ``frame``, the evaluation of ``request`` on the dataset of ``content_hash``
+    (and ``profiles``, :func:`compute_profiles`'), to ``path`` as :func:`write_evaluation`
+    does. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -111,6 +170,7 @@ def write_frame(frame, content_hash: str, request: Mapping[str, Any], path) -> s
         "content_hash": content_hash,
         "request": dict(request),
         "frame": frame,
+        "profiles": dict(profiles or {}),
     }
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     with open(partial, "wb") as handle:
@@ -123,6 +183,12 @@ def read_evaluation(path: str | os.PathLike | None, content_hash: str, request: 
     """The frame written by :func:`write_evaluation` at ``path`` if it was made from a
     dataset of this ``content_hash`` for this very ``request``; else None (the caller
     computes it)."""
+    record = _read_record(path, content_hash, request)
+    return None if record is None else record["frame"]
+
+
+def _read_record(path, content_hash: str, request: Mapping[str, Any]) -> dict | None:
+    """The record at ``path`` if it fits (:func:`read_evaluation`), else None."""
     if not path:
         return None
     try:
@@ -137,7 +203,35 @@ def read_evaluation(path: str | os.PathLike | None, content_hash: str, request: 
         or record.get("request") != dict(request)
     ):
         return None
-    return record["frame"]
+    return record
+
+
+def read_profiles(
+    path: str | os.PathLike | None,
+    content_hash: str,
+    request: Mapping[str, Any],
+    unit_code: str,
+    indicators,
+):
+    """One pilot's ``(series, event_studies, errors)`` from the file at ``path`` if it was
+    made for this dataset and ``request`` and holds ``unit_code``'s profiles for exactly these
+    ``indicators``; else None (the caller computes them)."""
+    record = _read_record(path, content_hash, request)
+    if record is None:
+        return None
+    blob = (record.get("profiles") or {}).get(str(unit_code))
+    if blob is None:
+        return None
+    try:
+        held = pickle.loads(blob)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    if tuple(held["indicators"]) != tuple(str(i) for i in indicators):
+        return None
+    from ..exceptions import ParameterError
+
+    errors = {k: ParameterError(vi, en) for k, (vi, en) in held["errors"].items()}
+    return held["series"], held["studies"], errors
 
 
 def evaluation_for(
@@ -184,6 +278,38 @@ def report_evaluation(
     request = evaluation_request("pilot", model, pre_years, post_years, level)
     return evaluation_for(
         request, unit_code, evaluation_file, dataset.content_hash, lambda: dataset
+    )
+
+
+def report_profiles(
+    dataset,
+    unit_code: str,
+    model: str,
+    indicators,
+    *,
+    pre_years: int = 3,
+    post_years: int = 3,
+    level: float = 0.10,
+    evaluation_file: str | os.PathLike | None = None,
+):
+    """What a district's report draws per indicator, ``(series, event_studies, errors)`` as
+    :func:`~kiemnhiem.stats.eventstudy.pilot_profiles` returns them: read from the run's
+    ``evaluation_file`` when it holds them for this dataset, request, pilot and
+    ``indicators``, else computed."""
+    request = evaluation_request("pilot", model, pre_years, post_years, level)
+    held = read_profiles(evaluation_file, dataset.content_hash, request, unit_code, indicators)
+    if held is not None:
+        return held
+    from ..stats.eventstudy import pilot_profiles
+
+    return pilot_profiles(
+        dataset,
+        unit_code,
+        model,
+        indicators,
+        pre_years=pre_years,
+        post_years=post_years,
+        level=level,
     )
 
 

@@ -14,6 +14,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.report.conclusions import evaluate_report
 from kiemnhiem.resources import notebook_path
 from kiemnhiem.run.evaluations import (
@@ -22,7 +23,9 @@ from kiemnhiem.run.evaluations import (
     evaluation_request,
     models_with_pilots,
     read_evaluation,
+    read_profiles,
     report_evaluation,
+    report_profiles,
     request_name,
     summary_evaluation,
     write_evaluation,
@@ -31,6 +34,7 @@ from kiemnhiem.run.execute import Batch, _kernel_env, prepare_evaluations
 from kiemnhiem.run.params import RunSettings
 from kiemnhiem.run.plan import plan_reports, summary_job
 from kiemnhiem.stats.evaluation import evaluate_all
+from kiemnhiem.stats.eventstudy import pilot_profiles
 
 UNIT, MODEL = "122", "danvan_mttq"  # a pilot of the demo
 
@@ -57,6 +61,57 @@ def test_a_report_gets_the_same_frames_from_the_file_as_computed(demo, model_fil
     pd.testing.assert_frame_equal(cached_rows, rows)
     pd.testing.assert_frame_equal(cached_frame, frame)
     assert len(rows) > 0 and set(rows["unit_code"]) == {UNIT}
+
+
+def _same_profiles(got, expected):
+    """Two ``(series, event_studies, errors)``: the same frames (values, types, ``attrs``) and
+    the same error messages in both languages."""
+    (series, studies, errors), (e_series, e_studies, e_errors) = got, expected
+    assert list(series) == list(e_series) and list(studies) == list(e_studies)
+    for code, frame in series.items():
+        pd.testing.assert_frame_equal(frame, e_series[code], check_exact=True)
+    for code, frame in studies.items():
+        pd.testing.assert_frame_equal(frame, e_studies[code], check_exact=True)
+        assert frame.attrs == e_studies[code].attrs
+    assert {k: (e.message_vi, e.message_en) for k, e in errors.items()} == {
+        k: (e.message_vi, e.message_en) for k, e in e_errors.items()
+    }
+
+
+def test_the_model_file_holds_each_pilots_profiles_as_computed(demo, model_file):
+    """Every pilot of the model (two cohorts, 2019 and 2020, share their event studies in the
+    file): what its report reads is what ``pilot_profiles`` computes for it alone."""
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    pilots = demo.pilots.loc[demo.pilots["model"] == MODEL, "unit_code"].astype(str)
+    assert len(pilots) >= 2
+    for unit in pilots:
+        rows, _frame = report_evaluation(demo, unit, MODEL, evaluation_file=model_file)
+        indicators = rows["indicator"]
+        held = read_profiles(model_file, demo.content_hash, request, unit, indicators)
+        assert held is not None
+        expected = pilot_profiles(demo, unit, MODEL, indicators)
+        _same_profiles(held, expected)
+        _same_profiles(
+            report_profiles(demo, unit, MODEL, indicators, evaluation_file=model_file), expected
+        )
+
+
+def test_profiles_the_file_does_not_hold_are_computed(demo, model_file):
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    rows, _frame = report_evaluation(demo, UNIT, MODEL, evaluation_file=model_file)
+    fewer = list(rows["indicator"])[:2]  # other indicators than the report's
+    assert read_profiles(model_file, demo.content_hash, request, UNIT, fewer) is None
+    assert read_profiles(model_file, "another-content-hash", request, UNIT, fewer) is None
+    _same_profiles(
+        report_profiles(demo, UNIT, MODEL, fewer, evaluation_file=model_file),
+        pilot_profiles(demo, UNIT, MODEL, fewer),
+    )
+    # Another level: the file's intervals are not these; computed.
+    assert read_profiles(model_file, demo.content_hash, {**request, "level": 0.05}, UNIT,
+                         rows["indicator"]) is None  # fmt: skip
+    # Not a pilot of the model: the error its report shows, as computed alone.
+    with pytest.raises(ParameterError):
+        report_profiles(demo, "119", MODEL, rows["indicator"], evaluation_file=model_file)
 
 
 @pytest.mark.parametrize(
