@@ -23,10 +23,12 @@ Files are pickles (pandas' own, which keeps every dtype, missing value and ``att
 parquet would turn object columns of mixed types into something else). A pickle runs code when
 read, so only files this package wrote in a run's own folder are passed; the parameter is a
 path the notebook's user controls anyway. The record (format ``kiemnhiem-evaluation-2``) is a
-dict: ``format``, ``content_hash``, ``request``, ``frame`` (the evaluation) and ``profiles``
-(``{unit code: bytes}``, each pilot's profiles pickled apart, so that a reader unpickles only
-its own: ``indicators``, ``series``, ``studies`` and ``errors`` as ``{indicator: (message_vi,
-message_en)}``; empty in the summary's file).
+dict whose parts are pickled apart (bytes), so that each reader unpickles only its own:
+``format``, ``content_hash``, ``request``; ``frame`` (the evaluation); ``profiles``
+(``{unit code: bytes}``: ``indicators``, ``series``, ``studies`` and ``errors`` as
+``{indicator: (message_vi, message_en)}``; empty in the summary's file); ``dataset`` (the
+loaded Dataset the worker validated, ``{"path", "year", "pickle"}``, or None), which
+:func:`report_dataset` takes instead of loading the same files again.
 
 The notebooks import this module in their kernel: it stays light (pandas, the evaluation and
 papermill are imported inside the functions).
@@ -37,6 +39,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +115,9 @@ def write_evaluation(dataset, request: Mapping[str, Any], path: str | os.PathLik
     is one model's. Returns the path."""
     frame = compute_evaluation(dataset, request)
     profiles = compute_profiles(dataset, request, frame)
-    return write_frame(frame, dataset.content_hash, request, path, profiles=profiles)
+    return write_frame(
+        frame, dataset.content_hash, request, path, profiles=profiles, dataset=dataset
+    )
 
 
 def compute_profiles(dataset, request: Mapping[str, Any], frame) -> dict[str, bytes]:
@@ -159,19 +164,29 @@ def write_frame(
     request: Mapping[str, Any],
     path,
     profiles: Mapping[str, bytes] | None = None,
+    dataset=None,
 ) -> str:
     """Write ``frame``, the evaluation of ``request`` on the dataset of ``content_hash``
-    (and ``profiles``, :func:`compute_profiles`'), to ``path`` as :func:`write_evaluation`
-    does. Returns the path."""
+    (and ``profiles``, :func:`compute_profiles`', and the loaded ``dataset`` itself), to
+    ``path`` as :func:`write_evaluation` does. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "format": _FORMAT,
         "content_hash": content_hash,
         "request": dict(request),
-        "frame": frame,
+        "frame": _dumps(frame),
         "profiles": dict(profiles or {}),
+        "dataset": None,
     }
+    if dataset is not None and dataset.content_hash == content_hash:
+        # The year validation took as "now" (:func:`~kiemnhiem.data.validate.validate_source`
+        # uses no more of the date): a report in another year validates again.
+        record["dataset"] = {
+            "path": str(Path(dataset.path)),
+            "year": date.today().year,
+            "pickle": _dumps(dataset),
+        }
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     with open(partial, "wb") as handle:
         pickle.dump(record, handle, protocol=pickle.HIGHEST_PROTOCOL)
@@ -184,11 +199,25 @@ def read_evaluation(path: str | os.PathLike | None, content_hash: str, request: 
     dataset of this ``content_hash`` for this very ``request``; else None (the caller
     computes it)."""
     record = _read_record(path, content_hash, request)
-    return None if record is None else record["frame"]
+    return None if record is None else _loads(record["frame"])
 
 
-def _read_record(path, content_hash: str, request: Mapping[str, Any]) -> dict | None:
-    """The record at ``path`` if it fits (:func:`read_evaluation`), else None."""
+def _dumps(obj) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(blob: bytes):
+    """``blob`` unpickled, None if it cannot be."""
+    try:
+        return pickle.loads(blob)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+
+
+def _read_record(path, content_hash: str | None, request: Mapping[str, Any] | None) -> dict | None:
+    """The record at ``path`` if it fits (:func:`read_evaluation`; ``content_hash`` and
+    ``request`` None: any), else None. Its parts stay pickled (bytes): reading it costs
+    little, each reader unpickles only the part it needs."""
     if not path:
         return None
     try:
@@ -199,11 +228,38 @@ def _read_record(path, content_hash: str, request: Mapping[str, Any]) -> dict | 
     if (
         not isinstance(record, dict)
         or record.get("format") != _FORMAT
-        or record.get("content_hash") != content_hash
-        or record.get("request") != dict(request)
+        or (content_hash is not None and record.get("content_hash") != content_hash)
+        or (request is not None and record.get("request") != dict(request))
     ):
         return None
     return record
+
+
+def report_dataset(dataset=None, evaluation_file: str | os.PathLike | None = None):
+    """The dataset at ``dataset`` (a path, None for the demo) as
+    :func:`~kiemnhiem.data.dataset.load_dataset` returns it.
+
+    In a run, the worker that wrote ``evaluation_file`` loaded and validated the run's copy of
+    the dataset; the file holds that Dataset, which is taken when the files at ``dataset`` are
+    still those very bytes (their content hash, a fraction of a millisecond), read from the
+    same path in the same year (the date validation depends on). Loading again costs about 0.1
+    CPU-s in each kernel. Otherwise, and always when the notebook runs alone, the dataset is
+    loaded and validated here.
+    """
+    from ..data.dataset import load_dataset, source_hash, source_path
+
+    record = _read_record(evaluation_file, None, None)
+    held = record.get("dataset") if record is not None else None
+    if (
+        isinstance(held, dict)
+        and held.get("year") == date.today().year
+        and held.get("path") == str(source_path(dataset))
+        and source_hash(dataset) == record["content_hash"]
+    ):
+        ds = _loads(held["pickle"])
+        if ds is not None and getattr(ds, "content_hash", None) == record["content_hash"]:
+            return ds
+    return load_dataset(dataset)
 
 
 def read_profiles(
@@ -220,11 +276,8 @@ def read_profiles(
     if record is None:
         return None
     blob = (record.get("profiles") or {}).get(str(unit_code))
-    if blob is None:
-        return None
-    try:
-        held = pickle.loads(blob)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    held = None if blob is None else _loads(blob)
+    if held is None:
         return None
     if tuple(held["indicators"]) != tuple(str(i) for i in indicators):
         return None

@@ -24,6 +24,7 @@ from kiemnhiem.run.evaluations import (
     models_with_pilots,
     read_evaluation,
     read_profiles,
+    report_dataset,
     report_evaluation,
     report_profiles,
     request_name,
@@ -114,6 +115,67 @@ def test_profiles_the_file_does_not_hold_are_computed(demo, model_file):
         report_profiles(demo, "119", MODEL, rows["indicator"], evaluation_file=model_file)
 
 
+def _same_dataset(got, expected):
+    """Two Datasets field by field: frames equal to the value and type, the rest equal."""
+    for name in type(expected).__dataclass_fields__:
+        a, b = getattr(got, name), getattr(expected, name)
+        if isinstance(b, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        else:
+            assert a == b, name
+
+
+def test_a_report_takes_the_dataset_the_run_validated_only_for_the_same_files(
+    demo, tmp_path, monkeypatch
+):
+    """The file holds the dataset its worker loaded; a report takes it (without loading)
+    only when the files at the path are still the bytes it was loaded from."""
+    from kiemnhiem.data import dataset as dataset_module
+    from kiemnhiem.run import evaluations
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for path in demo.path.iterdir():
+        if path.is_file():
+            (folder / path.name).write_bytes(path.read_bytes())
+    loaded = dataset_module.load_dataset(folder)
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    file = write_evaluation(loaded, request, tmp_path / request_name(request))
+
+    calls = []
+    real = dataset_module.load_dataset
+    monkeypatch.setattr(
+        dataset_module, "load_dataset", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    _same_dataset(report_dataset(folder, file), loaded)
+    assert calls == []  # taken from the file
+    _same_dataset(report_dataset(folder, None), loaded)  # alone: loaded
+    assert len(calls) == 1
+    # Another folder with the same bytes: loaded (the held dataset names its own path).
+    _same_dataset(report_dataset(demo.path, file), demo)
+    assert len(calls) == 2
+    # The files changed since: loaded again, the new data, not the file's.
+    panel = folder / "panel.csv"
+    panel.write_bytes(panel.read_bytes().replace(b"\n", b"\r\n"))
+    again = report_dataset(folder, file)
+    assert len(calls) == 3 and again.content_hash != loaded.content_hash
+    # Another year than the one it was validated in ("future" years move): loaded again.
+    panel.write_bytes(panel.read_bytes().replace(b"\r\n", b"\n"))
+    assert report_dataset(folder, file).content_hash == loaded.content_hash
+    assert len(calls) == 3
+
+    next_year = evaluations.date(evaluations.date.today().year + 1, 1, 1)
+
+    class NextYear(evaluations.date):
+        @classmethod
+        def today(cls):
+            return next_year
+
+    monkeypatch.setattr(evaluations, "date", NextYear)
+    report_dataset(folder, file)
+    assert len(calls) == 4
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -134,7 +196,7 @@ def test_a_file_made_from_other_data_is_ignored_and_the_report_computes(demo, mo
     # report computes its own rows (the real ones, not the tampered ones).
     record = pickle.loads(open(model_file, "rb").read())
     record["content_hash"] = "another-content-hash"
-    record["frame"] = record["frame"].assign(did=0.0)
+    record["frame"] = pickle.dumps(pickle.loads(record["frame"]).assign(did=0.0))
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps(record))
     rows, _frame = report_evaluation(demo, UNIT, MODEL, evaluation_file=other)
