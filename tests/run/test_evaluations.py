@@ -232,7 +232,7 @@ def test_each_models_evaluation_put_together_is_the_summarys(demo):
     pd.testing.assert_frame_equal(combine_evaluations(parts), evaluate_all(demo), check_exact=True)
 
 
-def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_path):
+def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_path, monkeypatch):
     import concurrent.futures as cf
 
     settings = RunSettings(notebooks={"pilot": notebook_path("pilot_report"), "summary": None})
@@ -253,7 +253,19 @@ def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_pa
         frame = read_evaluation(files[request_name(summary)], demo.content_hash, summary)
         pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     for model in models_with_pilots(demo):
-        assert request_name(evaluation_request("pilot", model, 3, 3, 0.10)) in made
+        request = evaluation_request("pilot", model, 3, 3, 0.10)
+        file = made[request_name(request)]
+        # Each model's file also carries its pilots' profiles and the dataset the worker
+        # validated (from the run's dataset path), which its reports read.
+        for unit in demo.pilots.loc[demo.pilots["model"] == model, "unit_code"].astype(str):
+            rows, _frame = report_evaluation(demo, unit, model, evaluation_file=file)
+            held = read_profiles(file, demo.content_hash, request, unit, rows["indicator"])
+            assert held is not None
+        with monkeypatch.context() as patch:
+            from kiemnhiem.data import dataset as dataset_module
+
+            patch.setattr(dataset_module, "load_dataset", None)  # not loaded: from the file
+            assert report_dataset(demo.path, file).content_hash == demo.content_hash
 
 
 def test_request_names_differ_by_model_window_and_level():
