@@ -27,7 +27,8 @@ dict whose parts are pickled apart (bytes), so that each reader unpickles only i
 ``format``, ``content_hash``, ``request``; ``frame`` (the evaluation); ``profiles``
 (``{unit code: bytes}``: ``indicators``, ``series``, ``studies`` and ``errors`` as
 ``{indicator: (message_vi, message_en)}``; empty in the summary's file); ``dataset`` (the
-loaded Dataset the worker validated, ``{"path", "year", "pickle"}``, or None), which
+loaded Dataset the worker validated, ``{"path", "year", "pickle"}``, or None; the summary's
+file, put together in the run's process, carries its models' files' one), which
 :func:`report_dataset` takes instead of loading the same files again.
 
 The notebooks import this module in their kernel: it stays light (pandas, the evaluation and
@@ -165,10 +166,12 @@ def write_frame(
     path,
     profiles: Mapping[str, bytes] | None = None,
     dataset=None,
+    held_dataset: Mapping[str, Any] | None = None,
 ) -> str:
     """Write ``frame``, the evaluation of ``request`` on the dataset of ``content_hash``
-    (and ``profiles``, :func:`compute_profiles`', and the loaded ``dataset`` itself), to
-    ``path`` as :func:`write_evaluation` does. Returns the path."""
+    (and ``profiles``, :func:`compute_profiles`', and the loaded ``dataset`` itself, or as
+    another file holds it, ``held_dataset``: :func:`held_dataset`), to ``path`` as
+    :func:`write_evaluation` does. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
@@ -177,7 +180,7 @@ def write_frame(
         "request": dict(request),
         "frame": _dumps(frame),
         "profiles": dict(profiles or {}),
-        "dataset": None,
+        "dataset": dict(held_dataset) if held_dataset else None,
     }
     if dataset is not None and dataset.content_hash == content_hash:
         # The year validation took as "now" (:func:`~kiemnhiem.data.validate.validate_source`
@@ -233,6 +236,15 @@ def _read_record(path, content_hash: str | None, request: Mapping[str, Any] | No
     ):
         return None
     return record
+
+
+def held_dataset(path, content_hash: str) -> dict | None:
+    """The dataset part of the file at ``path`` (made from the dataset of ``content_hash``),
+    for another file of the run to carry (the summary's, put together from the models'
+    files); None if it holds none."""
+    record = _read_record(path, content_hash, None)
+    held = record.get("dataset") if record is not None else None
+    return held if isinstance(held, dict) else None
 
 
 def report_dataset(dataset=None, evaluation_file: str | os.PathLike | None = None):

@@ -263,7 +263,13 @@ def _combine_run_evaluation(
     """The summary's evaluation written to ``path`` from its models' files (``{model: file}``,
     in the summary's order), here in the run's process: it takes milliseconds. None if a part
     cannot be read."""
-    from .evaluations import combine_evaluations, model_part, read_evaluation, write_frame
+    from .evaluations import (
+        combine_evaluations,
+        held_dataset,
+        model_part,
+        read_evaluation,
+        write_frame,
+    )
 
     frames = []
     for model, part in parts.items():
@@ -271,8 +277,14 @@ def _combine_run_evaluation(
         if frame is None:
             return None
         frames.append(frame)
+    # The dataset a worker validated, for the summary's kernel too (report_dataset).
+    held = next(
+        (h for h in (held_dataset(p, batch.dataset_hash) for p in parts.values()) if h), None
+    )
     try:
-        return write_frame(combine_evaluations(frames), batch.dataset_hash, request, path)
+        return write_frame(
+            combine_evaluations(frames), batch.dataset_hash, request, path, held_dataset=held
+        )
     except Exception as exc:
         logger.debug("evaluation %s failed: %s", path, exc)
         return None

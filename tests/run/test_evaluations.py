@@ -266,6 +266,14 @@ def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_pa
 
             patch.setattr(dataset_module, "load_dataset", None)  # not loaded: from the file
             assert report_dataset(demo.path, file).content_hash == demo.content_hash
+    # The summary's file too, put together from the models' or computed whole.
+    with monkeypatch.context() as patch:
+        from kiemnhiem.data import dataset as dataset_module
+
+        patch.setattr(dataset_module, "load_dataset", None)
+        for files in (made, broken):
+            held = report_dataset(demo.path, files[request_name(summary)])
+            assert held.content_hash == demo.content_hash
 
 
 def test_request_names_differ_by_model_window_and_level():
