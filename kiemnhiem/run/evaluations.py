@@ -110,21 +110,27 @@ def combine_evaluations(frames: Iterable):
     return _frame([row for frame in frames for row in frame.to_dict("records")])
 
 
-def write_evaluation(dataset, request: Mapping[str, Any], path: str | os.PathLike) -> str:
+def write_evaluation(
+    dataset, request: Mapping[str, Any], path: str | os.PathLike, units: Iterable[str] | None = None
+) -> str:
     """Compute ``request`` on ``dataset`` (a loaded Dataset) and write it to ``path``
-    (atomically: a reader never sees half a file), with every pilot's profiles when the request
-    is one model's. Returns the path."""
+    (atomically: a reader never sees half a file), with the pilots' profiles when the request
+    is one model's: every pilot's, or those of ``units`` (the run's reports). Returns the
+    path."""
     frame = compute_evaluation(dataset, request)
-    profiles = compute_profiles(dataset, request, frame)
+    profiles = compute_profiles(dataset, request, frame, units)
     return write_frame(
         frame, dataset.content_hash, request, path, profiles=profiles, dataset=dataset
     )
 
 
-def compute_profiles(dataset, request: Mapping[str, Any], frame) -> dict[str, bytes]:
-    """Every pilot's profiles for one model's ``request`` (none for the summary's), as the
-    file holds them: ``{unit code: bytes}``. A pilot's indicators are its rows' in ``frame``
-    (what its report draws); a pilot whose profiles cannot be computed is left out."""
+def compute_profiles(
+    dataset, request: Mapping[str, Any], frame, units: Iterable[str] | None = None
+) -> dict[str, bytes]:
+    """Every pilot's profiles for one model's ``request`` (none for the summary's), or those
+    of ``units``, as the file holds them: ``{unit code: bytes}``. A pilot's indicators are its
+    rows' in ``frame`` (what its report draws); a pilot whose profiles cannot be computed is
+    left out."""
     if not request["models"] or len(request["models"]) != 1:
         return {}
     from ..report.conclusions import district_rows
@@ -132,7 +138,11 @@ def compute_profiles(dataset, request: Mapping[str, Any], frame) -> dict[str, by
 
     (model,) = request["models"]
     indicators = {}
-    for unit in dict.fromkeys(str(u) for u in frame.loc[frame["scope"] != "model", "unit_code"]):
+    pilots = dict.fromkeys(str(u) for u in frame.loc[frame["scope"] != "model", "unit_code"])
+    if units is not None:
+        wanted = {str(u) for u in units}
+        pilots = {u: None for u in pilots if u in wanted}
+    for unit in pilots:
         rows = district_rows(frame, unit, model)
         if not rows.empty:
             indicators[unit] = tuple(str(i) for i in rows["indicator"])

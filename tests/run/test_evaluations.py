@@ -276,6 +276,25 @@ def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_pa
             assert held.content_hash == demo.content_hash
 
 
+def test_a_run_profiles_only_the_pilots_whose_reports_run(demo, tmp_path):
+    """``--only`` one pilot: its model's file carries that pilot's profiles, not its
+    cohort-mates' (their reports do not run)."""
+    import concurrent.futures as cf
+
+    settings = RunSettings(notebooks={"pilot": notebook_path("pilot_report"), "summary": None})
+    batch = Batch("t", {}, str(demo.path), demo.content_hash, "", settings)
+    jobs = [j for j in plan_reports(demo) if (j.unit_code, j.model) == (UNIT, MODEL)]
+    assert len(jobs) == 1
+    with cf.ThreadPoolExecutor(1) as pool:
+        made = prepare_evaluations(batch, jobs, pool, tmp_path)
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    file = made[request_name(request)]
+    for unit in demo.pilots.loc[demo.pilots["model"] == MODEL, "unit_code"].astype(str):
+        rows, _frame = report_evaluation(demo, unit, MODEL, evaluation_file=file)
+        held = read_profiles(file, demo.content_hash, request, unit, rows["indicator"])
+        assert (held is not None) == (unit == UNIT)
+
+
 def test_request_names_differ_by_model_window_and_level():
     names = {
         request_name(evaluation_request(kind, model, pre, 3, level))
