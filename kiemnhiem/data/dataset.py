@@ -47,6 +47,8 @@ __all__ = [
     "WorkbookSource",
     "content_hash",
     "load_dataset",
+    "source_hash",
+    "source_path",
     "validate_source",
 ]
 
@@ -73,10 +75,7 @@ def load_dataset(
     DatasetError
         Listing every problem found, each with file (or sheet), row and column (or cell).
     """
-    from ..resources import demo_dir
-
-    where = Path(path) if path is not None else demo_dir()
-    where = where.expanduser().resolve()
+    where = source_path(path)
     # .xls too: an old-format or password-protected workbook gets a clear refusal.
     if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
         source: Source = WorkbookSource(where, include_hidden=include_hidden)
@@ -85,3 +84,27 @@ def load_dataset(
     else:
         raise DatasetError([Problem(*both("err_no_dataset", path=str(where)))], str(where))
     return validate_source(source, today=today)
+
+
+def source_path(path: str | Path | None = None) -> Path:
+    """The file or folder :func:`load_dataset` reads for ``path`` (None: the bundled demo),
+    resolved."""
+    from ..resources import demo_dir
+
+    where = Path(path) if path is not None else demo_dir()
+    return where.expanduser().resolve()
+
+
+def source_hash(path: str | Path | None = None) -> str | None:
+    """The ``content_hash`` that :func:`load_dataset` would give the dataset at ``path``,
+    from its bytes alone (no validation: a fraction of a millisecond on the demo), or None
+    where there is no dataset to read. What a run's reports use to tell that a dataset the
+    run already validated is still these very files."""
+    import hashlib
+
+    where = source_path(path)
+    if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
+        return hashlib.sha256(where.read_bytes()).hexdigest()  # WorkbookSource.content_hash
+    if where.is_dir():
+        return content_hash(where)
+    return None

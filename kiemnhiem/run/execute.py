@@ -210,9 +210,12 @@ def prepare_evaluations(
     models = list(models or ())
     requests: dict[str, dict] = {}
     combined: dict[str, dict] = {}  # the summary's: put together from its models' parts
+    units: dict[str, list[str]] = {}  # the pilots whose reports run, by their model's request
     for job in jobs:
         request = batch.evaluation_request(job)
         name = request_name(request)
+        if job.kind != "summary" and job.unit_code is not None:
+            units.setdefault(name, []).append(str(job.unit_code))
         if request["models"] is None and models:
             combined[name] = request
             for model in models:
@@ -220,7 +223,7 @@ def prepare_evaluations(
                 requests.setdefault(request_name(part), part)
         else:
             requests[name] = request
-    made = _compute_evaluations(batch, requests, executor, folder)
+    made = _compute_evaluations(batch, requests, executor, folder, units)
     for name, request in combined.items():
         parts = {m: made.get(request_name(model_part(request, m))) for m in models}
         path = None
@@ -234,13 +237,20 @@ def prepare_evaluations(
 
 
 def _compute_evaluations(
-    batch: Batch, requests: Mapping[str, dict], executor: cf.Executor, folder: Path
+    batch: Batch,
+    requests: Mapping[str, dict],
+    executor: cf.Executor,
+    folder: Path,
+    units: Mapping[str, list[str]] | None = None,
 ) -> dict[str, str]:
+    """``units``: by request name, the pilots whose profiles the file carries (those whose
+    reports run; none for a model only the summary needs)."""
     futures: dict[cf.Future, str] = {}
     made: dict[str, str] = {}
     try:
         for name, request in requests.items():
-            args = (batch.dataset_path, batch.dataset_hash, request, str(folder / name))
+            profiled = (units or {}).get(name, [])
+            args = (batch.dataset_path, batch.dataset_hash, request, str(folder / name), profiled)
             futures[executor.submit(write_run_evaluation, *args)] = name
         for future in cf.as_completed(futures):
             try:
@@ -263,7 +273,13 @@ def _combine_run_evaluation(
     """The summary's evaluation written to ``path`` from its models' files (``{model: file}``,
     in the summary's order), here in the run's process: it takes milliseconds. None if a part
     cannot be read."""
-    from .evaluations import combine_evaluations, model_part, read_evaluation, write_frame
+    from .evaluations import (
+        combine_evaluations,
+        held_dataset,
+        model_part,
+        read_evaluation,
+        write_frame,
+    )
 
     frames = []
     for model, part in parts.items():
@@ -271,15 +287,25 @@ def _combine_run_evaluation(
         if frame is None:
             return None
         frames.append(frame)
+    # The dataset a worker validated, for the summary's kernel too (report_dataset).
+    held = next(
+        (h for h in (held_dataset(p, batch.dataset_hash) for p in parts.values()) if h), None
+    )
     try:
-        return write_frame(combine_evaluations(frames), batch.dataset_hash, request, path)
+        return write_frame(
+            combine_evaluations(frames), batch.dataset_hash, request, path, held_dataset=held
+        )
     except Exception as exc:
         logger.debug("evaluation %s failed: %s", path, exc)
         return None
 
 
 def write_run_evaluation(
-    dataset_path: str, dataset_hash: str, request: Mapping[str, Any], path: str
+    dataset_path: str,
+    dataset_hash: str,
+    request: Mapping[str, Any],
+    path: str,
+    units: Iterable[str] | None = None,
 ) -> str | None:
     """In a worker: one of the run's evaluations written to ``path``; None when it cannot be
     computed (the reports then compute it, and show the error)."""
@@ -289,7 +315,7 @@ def write_run_evaluation(
         ds = _worker_dataset(dataset_path, dataset_hash)
         if ds.content_hash != dataset_hash:
             return None
-        return write_evaluation(ds, request, path)
+        return write_evaluation(ds, request, path, units=units)
     except Exception as exc:
         logger.debug("evaluation %s failed: %s", path, exc)
         return None

@@ -1234,14 +1234,22 @@ def pilot_series(dataset, unit, model: str, indicator: str, pre_years: int = 3,
     return _series(_context(dataset, model, pre_years, post_years), dataset, unit, indicator)
 
 
-def _series(ctx: _Context, dataset, unit, indicator: str) -> pd.DataFrame:
+def _series(ctx: _Context, dataset, unit, indicator: str, layers: dict | None = None
+            ) -> pd.DataFrame:
     """:func:`pilot_series` in the model's context ``ctx``, which a report builds once for all
-    its indicators (:func:`kiemnhiem.stats.eventstudy.pilot_profiles`)."""
+    its indicators (:func:`kiemnhiem.stats.eventstudy.pilot_profiles`). ``layers``: a dict
+    in which :func:`_layers` is kept by indicator for the model's other pilots (they only read
+    it, as :func:`evaluate_all`'s pilots share it)."""
     pilot = _resolve_pilot(dataset, ctx, unit)
     if indicator not in set(dataset.indicators["code"]):
         vi, en = both("eval_err_unknown_indicator", indicator=indicator)
         raise ParameterError(vi, en)
-    values, partial = _layers(ctx, indicator)
+    if layers is None:
+        values, partial = _layers(ctx, indicator)
+    else:
+        if indicator not in layers:
+            layers[indicator] = _layers(ctx, indicator)
+        values, partial = layers[indicator]
     core = _core(values, ctx.years, pilot.row, pilot.window, ctx.never, ctx.T_units,
                  inference=False, strata=ctx.strata)
     Y = values[0]

@@ -26,7 +26,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from ..exceptions import KiemNhiemError, ParameterError
 from ..labels import both, label
 from .evaluation import _check_level, _context, _resolve_pilot, _series
 from .staggered import att_gt
@@ -134,8 +134,14 @@ def event_study(
     return _event_study(_context(dataset, model, pre_years, post_years), indicator, unit, level)
 
 
-def _event_study(ctx, indicator: str, unit, level: float) -> pd.DataFrame:
-    """:func:`event_study` in the model's evaluation context ``ctx`` (``level`` checked)."""
+def _event_study(ctx, indicator: str, unit, level: float, cohorts=None) -> pd.DataFrame:
+    """:func:`event_study` in the model's evaluation context ``ctx`` (``level`` checked).
+
+    ``cohorts``: a dict in which a pilot's cohort estimates and frame are kept by (indicator,
+    g) and reused by its cohort's other pilots (:func:`model_profiles`); the panel behind a
+    pilot's profile is its cohort's (its years, its balanced subset), so every pilot with the
+    same ``g`` gets the same estimates and frame, but for ``attrs["unit"]``.
+    """
     dataset, model = ctx.dataset, ctx.model
     if indicator not in ctx.indicators:
         vi, en = both("eval_err_unknown_indicator", indicator=indicator)
@@ -146,54 +152,17 @@ def _event_study(ctx, indicator: str, unit, level: float) -> pd.DataFrame:
     first_e, last_e = -pre_years - anticipation, post_years - 1
 
     pilot = _resolve_pilot(dataset, ctx, unit) if unit is not None else None
-    g_of = {p.code: p.window.g for p in ctx.pilots}
-    cohorts = [pilot.window.g] if pilot is not None else sorted(set(g_of.values()))
-    lo = min(cohorts) + first_e if cohorts else 0
-    hi = max(cohorts) + last_e if cohorts else 0
+    if pilot is not None and cohorts is not None:
+        key = (indicator, pilot.window.g)
+        if key not in cohorts:
+            cohorts[key] = _estimates(ctx, indicator, [pilot.window.g], first_e, last_e)
+        estimates = cohorts[key]
+    else:
+        g_of = {p.code: p.window.g for p in ctx.pilots}
+        groups = [pilot.window.g] if pilot is not None else sorted(set(g_of.values()))
+        estimates = _estimates(ctx, indicator, groups, first_e, last_e)
+    result, cells, control, dropped = estimates
 
-    rows = ctx.annual[(ctx.annual["indicator"] == indicator) & ctx.annual["value"].notna()]
-    rows = rows[(rows["year"] >= lo) & (rows["year"] <= hi)]
-    ended = sorted(
-        p.code
-        for p in ctx.pilots
-        if p.window.treated_until is not None and p.window.treated_until < hi
-    )
-    rows = rows[~rows["unit_code"].isin(ended)]
-    frame = pd.DataFrame(
-        {
-            "unit_code": rows["unit_code"].to_numpy(),
-            "year": rows["year"].to_numpy(dtype=np.int64),
-            "value": rows["value"].to_numpy(dtype=float),
-            "g": rows["unit_code"].map(g_of).fillna(0).to_numpy(dtype=np.int64),
-        }
-    )
-    never = set(frame.loc[frame["g"] == 0, "unit_code"])
-    control = "never" if never else "notyet"
-
-    def run(control: str):
-        return att_gt(
-            frame,
-            "unit_code",
-            "year",
-            "value",
-            "g",
-            control=control,
-            anticipation=anticipation,
-            base_period="universal",
-        )
-
-    result = run(control)
-    if control == "never" and never <= set(result.dropped["unit"]):
-        # Every never-treated unit fell out of the balanced panel: compare with not-yet units
-        # rather than let the latest cohort stand in for the never treated.
-        control = "notyet"
-        result = run(control)
-    dropped = [(str(u), "ended") for u in ended] + [
-        (str(u), str(r)) for u, r in result.dropped.itertuples(index=False)
-    ]
-
-    cells = result.to_frame()
-    cells = cells[cells["att"].notna()]
     if pilot is not None:
         why = dict(dropped).get(pilot.code)
         if why is not None:
@@ -205,6 +174,12 @@ def _event_study(ctx, indicator: str, unit, level: float) -> pd.DataFrame:
                 for lang in ("vi", "en")
             )
             raise ParameterError(vi, en)
+        # A cohort-mate's frame, already made: only its ``unit`` differs.
+        made = cohorts.get(("frame", indicator, pilot.window.g)) if cohorts is not None else None
+        if made is not None:
+            es = made.copy()
+            es.attrs["unit"] = pilot.code
+            return es
         cells = cells[cells["group"] == pilot.window.g]
         if cells.empty:
             vi, en = both(
@@ -259,7 +234,62 @@ def _event_study(ctx, indicator: str, unit, level: float) -> pd.DataFrame:
         level=level,
         dropped=tuple(dropped),
     )
+    if pilot is not None and cohorts is not None:
+        cohorts[("frame", indicator, pilot.window.g)] = es.copy()
     return es
+
+
+def _estimates(ctx, indicator: str, cohorts, first_e: int, last_e: int):
+    """``att_gt`` on the years ``cohorts`` need (event times ``first_e`` to ``last_e``):
+    ``(result, its cells with an estimate, control, dropped)``."""
+    anticipation = 1 if any(p.window.transition for p in ctx.pilots) else 0
+    g_of = {p.code: p.window.g for p in ctx.pilots}
+    lo = min(cohorts) + first_e if cohorts else 0
+    hi = max(cohorts) + last_e if cohorts else 0
+
+    rows = ctx.annual[(ctx.annual["indicator"] == indicator) & ctx.annual["value"].notna()]
+    rows = rows[(rows["year"] >= lo) & (rows["year"] <= hi)]
+    ended = sorted(
+        p.code
+        for p in ctx.pilots
+        if p.window.treated_until is not None and p.window.treated_until < hi
+    )
+    rows = rows[~rows["unit_code"].isin(ended)]
+    frame = pd.DataFrame(
+        {
+            "unit_code": rows["unit_code"].to_numpy(),
+            "year": rows["year"].to_numpy(dtype=np.int64),
+            "value": rows["value"].to_numpy(dtype=float),
+            "g": rows["unit_code"].map(g_of).fillna(0).to_numpy(dtype=np.int64),
+        }
+    )
+    never = set(frame.loc[frame["g"] == 0, "unit_code"])
+    control = "never" if never else "notyet"
+
+    def run(control: str):
+        return att_gt(
+            frame,
+            "unit_code",
+            "year",
+            "value",
+            "g",
+            control=control,
+            anticipation=anticipation,
+            base_period="universal",
+        )
+
+    result = run(control)
+    if control == "never" and never <= set(result.dropped["unit"]):
+        # Every never-treated unit fell out of the balanced panel: compare with not-yet units
+        # rather than let the latest cohort stand in for the never treated.
+        control = "notyet"
+        result = run(control)
+    dropped = [(str(u), "ended") for u in ended] + [
+        (str(u), str(r)) for u, r in result.dropped.itertuples(index=False)
+    ]
+    cells = result.to_frame()
+    cells = cells[cells["att"].notna()]
+    return result, cells, control, dropped
 
 
 def pilot_profiles(
@@ -279,21 +309,60 @@ def pilot_profiles(
     The same frames as calling the two functions per indicator, with the dataset's annual
     panel and the model's evaluation context computed once for all of them.
     """
+    with reusing_annual_panel(dataset):
+        return _profiles(dataset, unit, model, indicators, pre_years, post_years, level, {})
+
+
+def model_profiles(
+    dataset,
+    model: str,
+    indicators_by_unit,
+    pre_years: int = 3,
+    post_years: int = 3,
+    level: float = 0.10,
+) -> dict[str, tuple[dict, dict, dict]]:
+    """:func:`pilot_profiles` of several pilots of ``model`` at once, ``{unit: (series,
+    event_studies, errors)}`` for ``indicators_by_unit`` (``{unit: indicators}``).
+
+    Each pilot gets the very frames :func:`pilot_profiles` gives it, but the model's context
+    and each indicator's matrix are built once, and each cohort's estimates once per
+    indicator, not once per pilot (a run draws every pilot of a model: on the demo 5 cohorts
+    for 17 pilots). A unit whose profiles raise (not a pilot of the model, an unknown name) is
+    left out: its report computes its own and shows the error.
+    """
+    out: dict[str, tuple[dict, dict, dict]] = {}
+    shared: dict = {}
+    with reusing_annual_panel(dataset):
+        for unit, indicators in indicators_by_unit.items():
+            try:
+                out[unit] = _profiles(
+                    dataset, unit, model, indicators, pre_years, post_years, level, shared
+                )
+            except KiemNhiemError:  # ParameterError, or a UnitError for a name
+                continue
+    return out
+
+
+def _profiles(dataset, unit, model, indicators, pre_years, post_years, level, shared: dict):
+    """One pilot's :func:`pilot_profiles`, with what the model's pilots share kept in
+    ``shared``: the model's context (built at the first indicator, so that the errors are
+    the two functions' own, the series' first), each indicator's layers and each cohort's
+    estimates."""
     series: dict[str, pd.DataFrame] = {}
     studies: dict[str, pd.DataFrame] = {}
     errors: dict[str, ParameterError] = {}
-    ctx = None
-    with reusing_annual_panel(dataset):
-        for indicator in indicators:
-            # The model's context once for every series and event study (built again per
-            # indicator it was about 0.13 CPU-s a report); errors as the two functions raise
-            # them, the series' first.
-            if ctx is None:
-                ctx = _context(dataset, model, pre_years, post_years)
-            series[indicator] = _series(ctx, dataset, unit, indicator)
-            try:
-                checked = _check_level(level)
-                studies[indicator] = _event_study(ctx, indicator, unit, checked)
-            except ParameterError as exc:
-                errors[indicator] = exc
+    for indicator in indicators:
+        # The model's context once for every series and event study (built again per
+        # indicator it was about 0.13 CPU-s a report).
+        if "context" not in shared:
+            shared.update(
+                context=_context(dataset, model, pre_years, post_years), layers={}, cohorts={}
+            )
+        ctx = shared["context"]
+        series[indicator] = _series(ctx, dataset, unit, indicator, shared["layers"])
+        try:
+            checked = _check_level(level)
+            studies[indicator] = _event_study(ctx, indicator, unit, checked, shared["cohorts"])
+        except ParameterError as exc:
+            errors[indicator] = exc
     return series, studies, errors

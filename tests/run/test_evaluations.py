@@ -14,6 +14,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from kiemnhiem.exceptions import ParameterError
 from kiemnhiem.report.conclusions import evaluate_report
 from kiemnhiem.resources import notebook_path
 from kiemnhiem.run.evaluations import (
@@ -22,7 +23,10 @@ from kiemnhiem.run.evaluations import (
     evaluation_request,
     models_with_pilots,
     read_evaluation,
+    read_profiles,
+    report_dataset,
     report_evaluation,
+    report_profiles,
     request_name,
     summary_evaluation,
     write_evaluation,
@@ -31,6 +35,7 @@ from kiemnhiem.run.execute import Batch, _kernel_env, prepare_evaluations
 from kiemnhiem.run.params import RunSettings
 from kiemnhiem.run.plan import plan_reports, summary_job
 from kiemnhiem.stats.evaluation import evaluate_all
+from kiemnhiem.stats.eventstudy import pilot_profiles
 
 UNIT, MODEL = "122", "danvan_mttq"  # a pilot of the demo
 
@@ -59,6 +64,118 @@ def test_a_report_gets_the_same_frames_from_the_file_as_computed(demo, model_fil
     assert len(rows) > 0 and set(rows["unit_code"]) == {UNIT}
 
 
+def _same_profiles(got, expected):
+    """Two ``(series, event_studies, errors)``: the same frames (values, types, ``attrs``) and
+    the same error messages in both languages."""
+    (series, studies, errors), (e_series, e_studies, e_errors) = got, expected
+    assert list(series) == list(e_series) and list(studies) == list(e_studies)
+    for code, frame in series.items():
+        pd.testing.assert_frame_equal(frame, e_series[code], check_exact=True)
+    for code, frame in studies.items():
+        pd.testing.assert_frame_equal(frame, e_studies[code], check_exact=True)
+        assert frame.attrs == e_studies[code].attrs
+    assert {k: (e.message_vi, e.message_en) for k, e in errors.items()} == {
+        k: (e.message_vi, e.message_en) for k, e in e_errors.items()
+    }
+
+
+def test_the_model_file_holds_each_pilots_profiles_as_computed(demo, model_file):
+    """Every pilot of the model (two cohorts, 2019 and 2020, share their event studies in the
+    file): what its report reads is what ``pilot_profiles`` computes for it alone."""
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    pilots = demo.pilots.loc[demo.pilots["model"] == MODEL, "unit_code"].astype(str)
+    assert len(pilots) >= 2
+    for unit in pilots:
+        rows, _frame = report_evaluation(demo, unit, MODEL, evaluation_file=model_file)
+        indicators = rows["indicator"]
+        held = read_profiles(model_file, demo.content_hash, request, unit, indicators)
+        assert held is not None
+        expected = pilot_profiles(demo, unit, MODEL, indicators)
+        _same_profiles(held, expected)
+        _same_profiles(
+            report_profiles(demo, unit, MODEL, indicators, evaluation_file=model_file), expected
+        )
+
+
+def test_profiles_the_file_does_not_hold_are_computed(demo, model_file):
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    rows, _frame = report_evaluation(demo, UNIT, MODEL, evaluation_file=model_file)
+    fewer = list(rows["indicator"])[:2]  # other indicators than the report's
+    assert read_profiles(model_file, demo.content_hash, request, UNIT, fewer) is None
+    assert read_profiles(model_file, "another-content-hash", request, UNIT, fewer) is None
+    _same_profiles(
+        report_profiles(demo, UNIT, MODEL, fewer, evaluation_file=model_file),
+        pilot_profiles(demo, UNIT, MODEL, fewer),
+    )
+    # Another level: the file's intervals are not these; computed.
+    assert read_profiles(model_file, demo.content_hash, {**request, "level": 0.05}, UNIT,
+                         rows["indicator"]) is None  # fmt: skip
+    # Not a pilot of the model: the error its report shows, as computed alone.
+    with pytest.raises(ParameterError):
+        report_profiles(demo, "119", MODEL, rows["indicator"], evaluation_file=model_file)
+
+
+def _same_dataset(got, expected):
+    """Two Datasets field by field: frames equal to the value and type, the rest equal."""
+    for name in type(expected).__dataclass_fields__:
+        a, b = getattr(got, name), getattr(expected, name)
+        if isinstance(b, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        else:
+            assert a == b, name
+
+
+def test_a_report_takes_the_dataset_the_run_validated_only_for_the_same_files(
+    demo, tmp_path, monkeypatch
+):
+    """The file holds the dataset its worker loaded; a report takes it (without loading)
+    only when the files at the path are still the bytes it was loaded from."""
+    from kiemnhiem.data import dataset as dataset_module
+    from kiemnhiem.run import evaluations
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for path in demo.path.iterdir():
+        if path.is_file():
+            (folder / path.name).write_bytes(path.read_bytes())
+    loaded = dataset_module.load_dataset(folder)
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    file = write_evaluation(loaded, request, tmp_path / request_name(request))
+
+    calls = []
+    real = dataset_module.load_dataset
+    monkeypatch.setattr(
+        dataset_module, "load_dataset", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    _same_dataset(report_dataset(folder, file), loaded)
+    assert calls == []  # taken from the file
+    _same_dataset(report_dataset(folder, None), loaded)  # alone: loaded
+    assert len(calls) == 1
+    # Another folder with the same bytes: loaded (the held dataset names its own path).
+    _same_dataset(report_dataset(demo.path, file), demo)
+    assert len(calls) == 2
+    # The files changed since: loaded again, the new data, not the file's.
+    panel = folder / "panel.csv"
+    panel.write_bytes(panel.read_bytes().replace(b"\n", b"\r\n"))
+    again = report_dataset(folder, file)
+    assert len(calls) == 3 and again.content_hash != loaded.content_hash
+    # Another year than the one it was validated in ("future" years move): loaded again.
+    panel.write_bytes(panel.read_bytes().replace(b"\r\n", b"\n"))
+    assert report_dataset(folder, file).content_hash == loaded.content_hash
+    assert len(calls) == 3
+
+    next_year = evaluations.date(evaluations.date.today().year + 1, 1, 1)
+
+    class NextYear(evaluations.date):
+        @classmethod
+        def today(cls):
+            return next_year
+
+    monkeypatch.setattr(evaluations, "date", NextYear)
+    report_dataset(folder, file)
+    assert len(calls) == 4
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -79,7 +196,7 @@ def test_a_file_made_from_other_data_is_ignored_and_the_report_computes(demo, mo
     # report computes its own rows (the real ones, not the tampered ones).
     record = pickle.loads(open(model_file, "rb").read())
     record["content_hash"] = "another-content-hash"
-    record["frame"] = record["frame"].assign(did=0.0)
+    record["frame"] = pickle.dumps(pickle.loads(record["frame"]).assign(did=0.0))
     other = tmp_path / "other.pkl"
     other.write_bytes(pickle.dumps(record))
     rows, _frame = report_evaluation(demo, UNIT, MODEL, evaluation_file=other)
@@ -115,7 +232,7 @@ def test_each_models_evaluation_put_together_is_the_summarys(demo):
     pd.testing.assert_frame_equal(combine_evaluations(parts), evaluate_all(demo), check_exact=True)
 
 
-def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_path):
+def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_path, monkeypatch):
     import concurrent.futures as cf
 
     settings = RunSettings(notebooks={"pilot": notebook_path("pilot_report"), "summary": None})
@@ -136,7 +253,46 @@ def test_a_run_puts_the_summarys_evaluation_together_or_computes_it(demo, tmp_pa
         frame = read_evaluation(files[request_name(summary)], demo.content_hash, summary)
         pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     for model in models_with_pilots(demo):
-        assert request_name(evaluation_request("pilot", model, 3, 3, 0.10)) in made
+        request = evaluation_request("pilot", model, 3, 3, 0.10)
+        file = made[request_name(request)]
+        # Each model's file also carries its pilots' profiles and the dataset the worker
+        # validated (from the run's dataset path), which its reports read.
+        for unit in demo.pilots.loc[demo.pilots["model"] == model, "unit_code"].astype(str):
+            rows, _frame = report_evaluation(demo, unit, model, evaluation_file=file)
+            held = read_profiles(file, demo.content_hash, request, unit, rows["indicator"])
+            assert held is not None
+        with monkeypatch.context() as patch:
+            from kiemnhiem.data import dataset as dataset_module
+
+            patch.setattr(dataset_module, "load_dataset", None)  # not loaded: from the file
+            assert report_dataset(demo.path, file).content_hash == demo.content_hash
+    # The summary's file too, put together from the models' or computed whole.
+    with monkeypatch.context() as patch:
+        from kiemnhiem.data import dataset as dataset_module
+
+        patch.setattr(dataset_module, "load_dataset", None)
+        for files in (made, broken):
+            held = report_dataset(demo.path, files[request_name(summary)])
+            assert held.content_hash == demo.content_hash
+
+
+def test_a_run_profiles_only_the_pilots_whose_reports_run(demo, tmp_path):
+    """``--only`` one pilot: its model's file carries that pilot's profiles, not its
+    cohort-mates' (their reports do not run)."""
+    import concurrent.futures as cf
+
+    settings = RunSettings(notebooks={"pilot": notebook_path("pilot_report"), "summary": None})
+    batch = Batch("t", {}, str(demo.path), demo.content_hash, "", settings)
+    jobs = [j for j in plan_reports(demo) if (j.unit_code, j.model) == (UNIT, MODEL)]
+    assert len(jobs) == 1
+    with cf.ThreadPoolExecutor(1) as pool:
+        made = prepare_evaluations(batch, jobs, pool, tmp_path)
+    request = evaluation_request("pilot", MODEL, 3, 3, 0.10)
+    file = made[request_name(request)]
+    for unit in demo.pilots.loc[demo.pilots["model"] == MODEL, "unit_code"].astype(str):
+        rows, _frame = report_evaluation(demo, unit, MODEL, evaluation_file=file)
+        held = read_profiles(file, demo.content_hash, request, unit, rows["indicator"])
+        assert (held is not None) == (unit == UNIT)
 
 
 def test_request_names_differ_by_model_window_and_level():

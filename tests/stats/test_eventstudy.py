@@ -308,6 +308,35 @@ def test_pilot_profiles_are_the_per_indicator_calls():
             assert studies[code].attrs == expected.attrs
 
 
+def test_model_profiles_are_each_pilots_own():
+    """Every pilot of both demo models at once (tuyengiao_ttct: twelve pilots in three
+    cohorts, those of 2021 without estimates), every indicator of the catalog: each pilot gets
+    what ``pilot_profiles`` computes for it alone, frames, attrs and errors; a unit that is not
+    a pilot of the model (999: no such unit) is left out."""
+    from kiemnhiem.data.dataset import load_dataset
+    from kiemnhiem.stats.eventstudy import model_profiles, pilot_profiles
+
+    ds = load_dataset(None)
+    indicators = list(ds.indicators["code"])
+    for model in ("tuyengiao_ttct", "danvan_mttq"):
+        units = list(ds.pilots.loc[ds.pilots["model"] == model, "unit_code"])
+        together = model_profiles(ds, model, {u: indicators for u in [*units, "999"]})
+        assert list(together) == units
+        for unit in units:
+            series, studies, errors = together[unit]
+            e_series, e_studies, e_errors = pilot_profiles(ds, unit, model, indicators)
+            assert list(series) == list(e_series) and list(studies) == list(e_studies)
+            for code in series:
+                pd.testing.assert_frame_equal(series[code], e_series[code], check_exact=True)
+            for code in studies:
+                pd.testing.assert_frame_equal(studies[code], e_studies[code], check_exact=True)
+                assert studies[code].attrs == e_studies[code].attrs
+                assert studies[code].attrs["unit"] == unit
+            assert {k: str(e) for k, e in errors.items()} == {
+                k: str(e) for k, e in e_errors.items()
+            }
+
+
 def test_the_annual_panel_is_shared_only_inside_the_block():
     from kiemnhiem.data.dataset import load_dataset
     from kiemnhiem.stats.timeline import annual_panel, reusing_annual_panel
