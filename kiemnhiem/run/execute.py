@@ -328,15 +328,16 @@ def _mp_context():
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         # .warm: pandas, the evaluation's modules and the exporter's compiled templates, once
-        # for every worker (see its docstring).
+        # for every worker (see its docstring); first, so that jsonschema is imported
+        # without the grammar it does not need here.
         ctx.set_forkserver_preload(
             [
+                "kiemnhiem.run.warm",
                 "kiemnhiem.run.execute",
                 "papermill",
                 "nbconvert",
                 "nbclient",
                 "jupyter_client",
-                "kiemnhiem.run.warm",
             ]
         )
         return ctx
