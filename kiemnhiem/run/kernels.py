@@ -129,6 +129,8 @@ def serve() -> None:
             importlib.import_module(name)
         except Exception as exc:  # a kernel imports it again and shows the error
             print(f"kiemnhiem kernel server: cannot preload {name}: {exc}", file=sys.stderr)
+    with contextlib.suppress(Exception):  # the figures' caches, inherited by every kernel
+        importlib.import_module("kiemnhiem.report.warmup").warm_figures()
     # What the server imported lives as long as every kernel: moved out of the collector's
     # generations (the documented way before fork), full collections in the kernels no
     # longer walk it, and collecting in one kernel no longer copies the server's pages.
