@@ -15,9 +15,9 @@ does, with and without this warm-up, forking children that do a kernel's dataset
 figures for units 124 and 116, alternating, 9 children of each): each kernel spends about 0.2
 CPU-s less (its first series and first event study 0.33 -> 0.18 s, ``load_dataset`` 0.10 ->
 0.06, the rest unchanged within the noise), for about 0.5 CPU-s once per server (dataset 0.08,
-profiles 0.05, the two charts 0.34; and 0.1 to collect their garbage, see
-:func:`warm_figures`). The server itself measured 1.7-1.9 CPU-s to ready before, 2.2-2.7 after. So a gain from the third report a worker runs; a demo
-site runs nine a worker. English texts would cost each server 0.27 CPU-s more (see
+profiles 0.05, the two charts 0.34); the server itself took 1.7-1.9 CPU-s to be ready
+before, 2.2-2.7 after. So a gain from the third report a worker runs; a demo site runs nine a
+worker. English texts would cost each server 0.27 CPU-s more (see
 :data:`WARM_LANGS`). Drawing more charts gains nothing: after the first two, a report's
 figures draw in the same time warm or cold (their texts are their own: unit names, values).
 
@@ -29,7 +29,6 @@ differs, or whose settings differ, misses and draws as it would have; no pixel c
 
 from __future__ import annotations
 
-import gc
 import logging
 
 logger = logging.getLogger("kiemnhiem")
@@ -47,18 +46,17 @@ def warm_figures(langs: tuple[str, ...] = WARM_LANGS) -> bool:
 
     Never raises: a server that could not warm forks cold kernels, which draw the same
     pictures, a little slower. Starts no thread (the server forks after it).
+
+    The figures and the dataset drawn from are left as garbage in reference cycles: the
+    server must collect it before forking (:func:`kiemnhiem.run.kernels.serve` collects and
+    freezes right after), else every kernel walks and frees it (measured: about 0.1 CPU-s
+    more for each kernel's figures).
     """
     try:
         _draw_samples(langs)
     except Exception as exc:  # noqa: BLE001 - warming is an optimisation, never a failure
         logger.warning("kiemnhiem: the figures were not warmed (%s: %s)", type(exc).__name__, exc)
         return False
-    finally:
-        # The figures and the dataset drawn from are garbage in reference cycles: collected
-        # here once, not by every kernel (each would walk and free them, copying the server's
-        # pages): left, they cost each kernel's figures about 0.1 CPU-s (measured as above,
-        # without a collection before the fork).
-        gc.collect()
     return True
 
 
