@@ -43,8 +43,9 @@ def demo():
 
 def _cold_caches():
     """A kernel's caches as they are before the warm-up (a fresh process)."""
-    for cache in (drawing._LEGEND_PIXELS, drawing._GLYPHS, drawing._LAYOUTS, drawing._FONT_HEIGHTS):
-        cache.clear()
+    caches = ("_LEGEND_PIXELS", "_LEGEND_EXTENTS", "_GLYPHS", "_LAYOUTS", "_FONT_HEIGHTS")
+    for name in caches:
+        getattr(drawing, name, {}).clear()
 
 
 def _figures(ds, charts, lang):
