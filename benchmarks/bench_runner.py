@@ -110,6 +110,25 @@ model evaluations (~1.7); pandas' Styler renders the appendix's ten tables (0.08
 The kernel's own floor (ipykernel's start, ~0.15 a report, and its messages) goes only with
 running the cells without a kernel ((d) above), which the runner's kill and timeout guarantees
 would then have to be rebuilt for.
+
+Third round (8 December 2026, five branches; HTML, figures' pixels and every number
+unchanged). ``--reports 6 --site`` on the shared machine, load 1.3-1.6: session start (same
+command, 03:58, load 0.6, (c) and site only) (c) 4.72 CPU-s a report, site 3.89; after, at
+05:39: (a) 10.35 CPU-s a report, (c) 2.43 s and 3.96 CPU-s a report, (a)/(c) 4.23, site 1.60 s
+and 2.62 CPU-s a report; at 05:52: (a) 13.68 s a report (a slower run of the very same (a)),
+(c) 2.28 s and 3.71 CPU-s, (a)/(c) 5.99, site 3.01 CPU-s. Per role (``meter``, whole site,
+CPU-s, before the warm-up branch then after, alternating): kernels 35.7/32.9 -> 32.7/28.8,
+pool 11.6/9.7 -> 10.3/9.2, kernel servers 4.7/3.2 -> 4.9/3.9, total 53.7/47.0 -> 49.2/43.2.
+What changed: forked kernels collect garbage every 5,000 allocations and the server freezes
+its imports (``run/kernels.py``); the server draws two demo charts before it forks
+(``report/warmup.py``); ticks measured once and legends laid out once per process
+(``report/drawing.py``); each model's run file carries its pilots' series and event studies
+(once per cohort) and the validated dataset (``run/evaluations.py``); workers freeze their
+imports and skip jsonschema's IRI grammar (``run/warm.py``); kernels start without IPython's
+history. Scaling, ``--reports 6 --units 48,192 --skip-serial --skip-pool`` (load 0.4): 68
+pilots 4.48 CPU-s a report, 272 pilots 4.96 (were 7.77 and 9.71). Still to cut for the goal
+of 2: the figures (about 1.1-1.3 CPU-s a report in the kernel), nbconvert's BeautifulSoup
+pass over each page (0.09 a report), the kernel servers' imports (about 2 CPU-s each).
 """
 
 from __future__ import annotations
