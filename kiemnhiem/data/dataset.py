@@ -76,14 +76,21 @@ def load_dataset(
         Listing every problem found, each with file (or sheet), row and column (or cell).
     """
     where = source_path(path)
-    # .xls too: an old-format or password-protected workbook gets a clear refusal.
-    if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
-        source: Source = WorkbookSource(where, include_hidden=include_hidden)
-    elif where.is_dir():
-        source = FolderSource(where)
-    else:
+    source = _source(where, include_hidden)
+    if source is None:
         raise DatasetError([Problem(*both("err_no_dataset", path=str(where)))], str(where))
     return validate_source(source, today=today)
+
+
+def _source(where: Path, include_hidden: bool = False) -> Source | None:
+    """The source that reads the dataset at ``where`` (resolved), None if there is none. Made
+    without reading anything: sources open their files when first asked."""
+    # .xls too: an old-format or password-protected workbook gets a clear refusal.
+    if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
+        return WorkbookSource(where, include_hidden=include_hidden)
+    if where.is_dir():
+        return FolderSource(where)
+    return None
 
 
 def source_path(path: str | Path | None = None) -> Path:
@@ -100,11 +107,5 @@ def source_hash(path: str | Path | None = None) -> str | None:
     from its bytes alone (no validation: a fraction of a millisecond on the demo), or None
     where there is no dataset to read. What a run's reports use to tell that a dataset the
     run already validated is still these very files."""
-    import hashlib
-
-    where = source_path(path)
-    if where.is_file() and where.suffix.lower() in WORKBOOK_SUFFIXES:
-        return hashlib.sha256(where.read_bytes()).hexdigest()  # WorkbookSource.content_hash
-    if where.is_dir():
-        return content_hash(where)
-    return None
+    source = _source(source_path(path))
+    return source.content_hash() if source is not None else None

@@ -170,3 +170,22 @@ def test_dataset_extends_catalogs(tmp_path):
     assert "so_van_ban" in set(ds.indicators["code"])
     assert "so_cuoc_hop" in set(ds.indicators["code"])
     assert ds.indicators.set_index("code").loc["so_van_ban", "models_list"] == ("*",)
+
+
+def test_source_hash_is_the_loaded_datasets_without_loading_it(tmp_path):
+    # What a run's kernel compares with the dataset its worker validated: for a folder and for
+    # a workbook, the hash that loading gives, and None where there is no dataset.
+    from pathlib import Path
+
+    from kiemnhiem.data.dataset import source_hash
+
+    folder = tmp_path / "ds"
+    write(folder, good_files())
+    assert source_hash(folder) == load_dataset(folder).content_hash
+    book = Path(__file__).parent / "corpus" / "cases" / "wb_text_thousands_shown.xlsx"
+    assert source_hash(book) == load_dataset(book).content_hash
+    assert source_hash(tmp_path / "missing") is None
+    before = source_hash(folder)
+    panel = folder / "panel.csv"
+    panel.write_bytes(panel.read_bytes() + b"\n")  # one byte more: other files
+    assert source_hash(folder) != before
